@@ -1,0 +1,55 @@
+"""The standalone Litestar application (what ``callbox serve`` runs)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+
+from callbox.ingest.request_info import TRUSTED_PROXIES_STATE
+from callbox.ingest.routes import receivers_router
+from callbox.runtime import CallboxRuntime, database_lifespan
+from callbox.settings import Settings, load_settings, unauthenticated_receivers
+
+logger = logging.getLogger(__name__)
+
+RUNTIME_STATE = "callbox_runtime"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the Callbox application from typed settings (default: file and environment)."""
+    settings = settings if settings is not None else load_settings()
+    runtime = CallboxRuntime.from_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        open_receivers = unauthenticated_receivers(settings)
+        if open_receivers:
+            logger.warning(
+                "receivers without authentication (anyone who can reach them can post): %s",
+                ", ".join(open_receivers),
+            )
+        async with database_lifespan(runtime):
+            yield
+
+    return Litestar(
+        route_handlers=[receivers_router(runtime.receivers)],
+        lifespan=[lifespan],
+        state=_initial_state(runtime),
+        openapi_config=None,
+        logging_config=None,
+        debug=settings.development and False,
+    )
+
+
+def _initial_state(runtime: CallboxRuntime) -> dict[str, object]:
+    from litestar.datastructures import State
+
+    return State({RUNTIME_STATE: runtime, TRUSTED_PROXIES_STATE: runtime.trusted_proxies})._state
+
+
+def app_from_environment() -> Litestar:
+    """Factory for the server's workers: settings from CALLBOX_CONFIG and the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,9 @@
+"""Piccolo configuration used only while running Callbox's migrations."""
+
+from piccolo.conf.apps import AppRegistry
+
+from callbox.db.engine import DB
+
+APP_REGISTRY = AppRegistry(apps=["callbox.db.piccolo_app"])
+
+__all__ = ["APP_REGISTRY", "DB"]

@@ -1,0 +1,173 @@
+"""The ingest pipeline: parse, then in one transaction store the raw request and apply its
+events; only after commit is the provider answered 200.
+
+A payload that cannot be parsed is stored as rejected in its own short transaction and
+answered 400 with the reason, so it can be reprocessed once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from callbox.ingest.apply import ApplyContext, apply_events
+from callbox.ingest.receivers import ReadyReceiver
+from callbox.model.vocabulary import NotificationState
+from callbox.providers.base import Event, InboundRequest, PayloadRejected
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "the database is not there right now": answer 503 so the provider retries.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached; nothing was acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """Everything kept of a request, exactly as received (secrets removed from headers)."""
+
+    receiver: ReadyReceiver
+    received_at: datetime
+    peer_address: str
+    client_address: str
+    method: str
+    content_type: str | None
+    headers: dict[str, str]
+    body: bytes | None
+    body_size: int
+    query_string: str
+
+    def for_provider(self) -> InboundRequest:
+        from urllib.parse import parse_qsl
+
+        media_type = (self.content_type or "").split(";", 1)[0].strip().lower()
+        return InboundRequest(
+            method=self.method,
+            body=self.body or b"",
+            content_type=media_type,
+            headers=self.headers,
+            query=dict(parse_qsl(self.query_string, keep_blank_values=True)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    status_code: int
+    state: NotificationState | None
+    reason: str | None = None
+    notification_id: int | None = None
+    applied: int = 0
+    duplicates: int = 0
+
+
+_INSERT_NOTIFICATION = """
+INSERT INTO callbox_notification (
+    receiver, provider, received_at, peer_address, client_address, method, content_type,
+    headers, body, body_size, query_string, state, reason, event_count, processed_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15)
+RETURNING id
+"""
+
+_MARK_DUPLICATE = "UPDATE callbox_notification SET state = 'DUPLICATE' WHERE id = $1"
+
+
+def parse_events(raw: RawRequest) -> Sequence[Event]:
+    """Run the provider's pure parser; PayloadRejected propagates with its reason."""
+    return raw.receiver.provider.parse(raw.for_provider(), raw.receiver.context)
+
+
+async def ingest(pool: asyncpg.Pool, raw: RawRequest) -> IngestOutcome:
+    """Store and apply one request; the outcome says how to answer the provider."""
+    try:
+        events = list(parse_events(raw))
+    except PayloadRejected as rejection:
+        return await store_rejected(pool, raw, rejection.reason, status_code=400)
+    except Exception:
+        # A bug in a provider module: keep the request for `callbox reprocess`, and answer
+        # 500 so the provider retries rather than believing it was handled.
+        logger.exception("provider %s failed to parse a request", raw.receiver.provider.name)
+        return await store_rejected(
+            pool, raw, "internal error while parsing; stored for reprocessing", status_code=500
+        )
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            notification_id = await _insert_notification(
+                connection, raw, NotificationState.ACCEPTED, None, len(events)
+            )
+            result = await apply_events(
+                connection,
+                ApplyContext(raw.receiver, notification_id, raw.received_at),
+                events,
+            )
+            state = NotificationState.ACCEPTED
+            if events and result.applied == 0:
+                state = NotificationState.DUPLICATE
+                await connection.execute(_MARK_DUPLICATE, notification_id)
+    except DATABASE_UNAVAILABLE as error:
+        raise DatabaseUnavailable(str(error)) from error
+    except asyncpg.DataError as error:
+        # A value Postgres refuses (e.g. an impossible date): the request is kept, rejected.
+        return await store_rejected(
+            pool, raw, f"value refused by the database: {error}", status_code=400
+        )
+    return IngestOutcome(
+        200, state, None, notification_id, applied=result.applied, duplicates=result.duplicates
+    )
+
+
+async def store_rejected(
+    pool: asyncpg.Pool, raw: RawRequest, reason: str, *, status_code: int
+) -> IngestOutcome:
+    try:
+        async with pool.acquire() as connection:
+            notification_id = await _insert_notification(
+                connection, raw, NotificationState.REJECTED, reason, 0
+            )
+    except DATABASE_UNAVAILABLE as error:
+        raise DatabaseUnavailable(str(error)) from error
+    return IngestOutcome(status_code, NotificationState.REJECTED, reason, notification_id)
+
+
+async def _insert_notification(
+    connection: asyncpg.Connection,
+    raw: RawRequest,
+    state: NotificationState,
+    reason: str | None,
+    event_count: int,
+) -> int:
+    notification_id: int = await connection.fetchval(
+        _INSERT_NOTIFICATION,
+        raw.receiver.name,
+        raw.receiver.provider.name,
+        raw.received_at,
+        raw.peer_address,
+        raw.client_address,
+        raw.method,
+        raw.content_type,
+        json.dumps(raw.headers),
+        raw.body,
+        raw.body_size,
+        raw.query_string,
+        state.value,
+        reason,
+        event_count,
+        datetime.now(UTC),
+    )
+    return notification_id

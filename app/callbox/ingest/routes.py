@@ -1,0 +1,134 @@
+"""Receiver routes: ``/hooks/<name>`` (and ``/hooks/<name>/<token>`` for URL tokens).
+
+Each receiver gets its own route handler carrying its guards and body limit, so Litestar
+does authentication and size checks before the handler runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, Response, Router, route
+from litestar.enums import HttpMethod
+from litestar.exceptions import HTTPException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.handlers import HTTPRouteHandler
+
+from callbox.db.engine import DB
+from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
+from callbox.ingest.pipeline import DatabaseUnavailable, IngestOutcome, RawRequest, ingest, store_rejected
+from callbox.ingest.receivers import ReadyReceiver
+from callbox.ingest.request_info import client_address_of, peer_address_of, storable_headers
+
+RETRY_AFTER_SECONDS = 30
+
+
+def _plain(status_code: int, text: str = "", headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(text, status_code=status_code, media_type="text/plain", headers=headers)
+
+
+def _raw_request(
+    request: Request[Any, Any, Any], receiver: ReadyReceiver, body: bytes | None, size: int
+) -> RawRequest:
+    return RawRequest(
+        receiver=receiver,
+        received_at=datetime.now(UTC),
+        peer_address=peer_address_of(request),
+        client_address=client_address_of(request),
+        method=request.method,
+        content_type=request.headers.get("content-type"),
+        headers=storable_headers(request.scope["headers"], receiver.secret_headers),
+        body=body,
+        body_size=size,
+        query_string=request.scope.get("query_string", b"").decode("latin-1"),
+    )
+
+
+async def receive_callback(request: Request[Any, Any, Any]) -> Response[str]:
+    """Take one provider callback: 200 with an empty body only once it is committed."""
+    receiver = receiver_of(request.route_handler)
+    if DB.pool is None:
+        return _unavailable()
+    try:
+        body = await request.body()
+        raw = _raw_request(request, receiver, body, len(body))
+        outcome = await ingest(DB.pool, raw)
+    except RequestEntityTooLarge:
+        announced = request.headers.get("content-length", "")
+        size = int(announced) if announced.isdigit() else receiver.max_body_bytes + 1
+        raw = _raw_request(request, receiver, None, size)
+        try:
+            outcome = await store_rejected(
+                DB.pool,
+                raw,
+                f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes",
+                status_code=413,
+            )
+        except DatabaseUnavailable:
+            return _unavailable()
+    except DatabaseUnavailable:
+        return _unavailable()
+    return _answer(outcome)
+
+
+def _answer(outcome: IngestOutcome) -> Response[str]:
+    if outcome.status_code == 200:
+        return _plain(200)
+    return _plain(outcome.status_code, outcome.reason or "rejected")
+
+
+def _unavailable() -> Response[str]:
+    return _plain(
+        503,
+        "database unavailable; nothing was stored, retry later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def probe_receiver() -> Response[str]:
+    """Providers probe their callback URL with HEAD before using it."""
+    return _plain(200)
+
+
+def _as_plain_text(_: Request[Any, Any, Any], error: HTTPException) -> Response[str]:
+    return _plain(error.status_code, str(error.detail), headers=dict(error.headers or {}))
+
+
+def receiver_paths(receiver: ReadyReceiver) -> list[str]:
+    base = f"/hooks/{receiver.name}"
+    return [base, base + "/{token:str}"] if receiver.url_tokens else [base]
+
+
+def receiver_handlers(receiver: ReadyReceiver) -> list[HTTPRouteHandler]:
+    methods = [HttpMethod(method) for method in sorted(receiver.provider.methods)]
+    opt = {RECEIVER_OPT: receiver}
+    guards = guards_for(receiver)
+    paths = receiver_paths(receiver)
+    return [
+        route(
+            paths,
+            http_method=methods,
+            guards=guards,
+            opt=opt,
+            name=f"callbox-receiver-{receiver.name}",
+            request_max_body_size=receiver.max_body_bytes,
+        )(receive_callback),
+        route(
+            paths,
+            http_method=[HttpMethod.HEAD],
+            guards=guards,
+            opt=opt,
+            name=f"callbox-receiver-{receiver.name}-probe",
+        )(probe_receiver),
+    ]
+
+
+def receivers_router(receivers: list[ReadyReceiver]) -> Router:
+    handlers = [handler for receiver in receivers for handler in receiver_handlers(receiver)]
+    return Router(
+        path="/",
+        route_handlers=handlers,
+        exception_handlers={HTTPException: _as_plain_text},
+        include_in_schema=False,
+    )

@@ -1,0 +1,1 @@
+"""The normalised model: vocabulary, addresses, Piccolo tables."""

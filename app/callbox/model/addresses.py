@@ -1,0 +1,55 @@
+"""Address normalisation: phone numbers to E.164, e-mail lower-cased, names kept as given."""
+
+import phonenumbers
+
+# Numbers the library cannot validate (new ranges, test numbers) are still made E.164 when
+# they are long enough to be full international numbers.
+_MIN_UNVALIDATED_DIGITS = 8
+_PHONE_PUNCTUATION = str.maketrans("", "", " -().\u00a0")
+
+
+def normalise_address(value: str, default_region: str | None = None) -> str:
+    """Return the canonical form of an address as Callbox stores and matches it.
+
+    Phone numbers become E.164 (``07700900123`` in region GB and ``447700900123`` are both
+    ``+447700900123``); e-mail addresses are lower-cased; anything else (an alphanumeric
+    sender name such as ``ACME``) is kept as given, trimmed.
+    """
+    text = value.strip()
+    if "@" in text:
+        return text.lower()
+    compact = text.translate(_PHONE_PUNCTUATION)
+    digits = compact[1:] if compact.startswith("+") else compact
+    if not digits.isdigit() or len(digits) < 3:
+        return text
+    e164 = _parse_phone(compact, default_region)
+    return e164 if e164 is not None else compact
+
+
+def _parse_phone(compact: str, default_region: str | None) -> str | None:
+    candidates: list[tuple[str, str | None]] = []
+    if compact.startswith("+"):
+        candidates.append((compact, None))
+    else:
+        if default_region:
+            candidates.append((compact, default_region.upper()))
+        # International numbers written without "+" (447700900123, 0033601010101 is handled
+        # by the region's own international prefix above).
+        candidates.append(("+" + compact, None))
+    for number, region in candidates:
+        try:
+            parsed = phonenumbers.parse(number, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if len(compact.lstrip("+")) < _MIN_UNVALIDATED_DIGITS:
+        return None  # short codes such as 12345 stay as given
+    for number, region in candidates:
+        try:
+            parsed = phonenumbers.parse(number, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None

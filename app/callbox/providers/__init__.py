@@ -1,0 +1,14 @@
+"""Provider modules and their registry: adding a provider is one module plus one line here."""
+
+from callbox.providers import esendex, notify, octopush, urlnet, wiraya
+from callbox.providers.base import Provider
+
+_REGISTERED: tuple[Provider, ...] = (
+    notify.PROVIDER,
+    esendex.PROVIDER,
+    octopush.PROVIDER,
+    urlnet.PROVIDER,
+    wiraya.PROVIDER,
+)
+
+PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in _REGISTERED}

@@ -1,0 +1,144 @@
+"""The provider contract: a pure parse function from a request to normalised events.
+
+A provider module turns one HTTP request into a list of events. It does no I/O: it never
+touches the database, the network or the clock, so it is tested with literals alone. It
+raises :class:`PayloadRejected` with a reason naming the problem when the payload cannot be
+understood; the pipeline stores the raw request as rejected and answers 400 with that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from callbox.model.vocabulary import Channel, FailureReason, Status
+
+JSONValue = Any
+"""A value that survives a JSON round trip (metadata is stored as JSONB)."""
+
+
+class PayloadRejected(Exception):
+    """The payload cannot be turned into events; ``reason`` says why, for the 400 answer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """What a provider module sees of an HTTP request."""
+
+    method: str
+    body: bytes
+    content_type: str
+    """Media type, lower-cased, without parameters (``application/json``); may be empty."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Lower-cased header names."""
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+class NoOptions(msgspec.Struct, forbid_unknown_fields=True):
+    """A provider that takes no options of its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverContext:
+    """The receiver's settings a provider module may use while parsing."""
+
+    name: str
+    default_region: str | None = None
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    our_address: str | None = None
+    options: msgspec.Struct = field(default_factory=NoOptions)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageReceived:
+    """An inbound message (SMS, e-mail, call) from another party to us."""
+
+    dedupe_key: str
+    provider_message_id: str
+    channel: Channel
+    sender: str
+    recipient: str | None
+    body: str | None
+    occurred_at: datetime | None
+    provider_status: str | None = None
+    in_reply_to: str | None = None
+    """The provider's id of our outbound message this one answers, when the provider says."""
+    metadata: Mapping[str, JSONValue] = field(default_factory=dict)
+    is_test: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusReported:
+    """A status report (delivery receipt) about an outbound message."""
+
+    dedupe_key: str
+    provider_message_id: str
+    channel: Channel
+    status: Status
+    provider_status: str
+    failure_reason: FailureReason | None
+    occurred_at: datetime | None
+    recipient: str | None = None
+    sender: str | None = None
+    body: str | None = None
+    reference: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    metadata: Mapping[str, JSONValue] = field(default_factory=dict)
+    is_test: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptOutReported:
+    """An address opting out of (or, with ``opted_in``, back into) messages from us."""
+
+    dedupe_key: str
+    address: str
+    channel: Channel
+    occurred_at: datetime | None
+    source: str
+    """What told us: ``provider`` (an opt-out push), ``keyword``, ``complaint``, ``status``."""
+    opted_in: bool = False
+    provider_message_id: str | None = None
+    text: str | None = None
+
+
+Event = MessageReceived | StatusReported | OptOutReported
+
+ParseFunction = Callable[[InboundRequest, ReceiverContext], Sequence[Event]]
+
+
+@dataclass(frozen=True, slots=True)
+class SamplePayload:
+    """A documented example request, posted by ``callbox send-sample``."""
+
+    description: str
+    body: bytes
+    content_type: str
+    method: str = "POST"
+    query: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider's registration: its name, parser, options type and examples."""
+
+    name: str
+    parse: ParseFunction
+    samples: Sequence[SamplePayload]
+    options_type: type[msgspec.Struct] = NoOptions
+    default_timezone: str = "UTC"
+    default_region: str | None = None
+    methods: frozenset[str] = frozenset({"POST"})
+    """HTTP methods the provider calls back with (HEAD is always answered)."""
+    secret_headers: frozenset[str] = frozenset()
+    """Extra header names (lower-case) never stored with the raw request."""

@@ -1,0 +1,163 @@
+"""Decoding helpers shared by provider modules: JSON, XML (defusedxml only), forms, times.
+
+Every helper raises :class:`PayloadRejected` with a reason a provider's operator can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeElementTree
+from defusedxml import DefusedXmlException
+
+from callbox.providers.base import InboundRequest, PayloadRejected
+
+
+def decode_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PayloadRejected(f"body is not valid UTF-8 (byte {error.start})") from None
+
+
+def decode_json_object(body: bytes) -> dict[str, Any]:
+    """Parse a JSON body that must be an object."""
+    document = decode_json(body)
+    if not isinstance(document, dict):
+        raise PayloadRejected(f"expected a JSON object, got a JSON {_json_kind(document)}")
+    return document
+
+
+def decode_json(body: bytes) -> Any:
+    if not body.strip():
+        raise PayloadRejected("empty body: expected JSON")
+    try:
+        return json.loads(decode_text(body))
+    except json.JSONDecodeError as error:
+        raise PayloadRejected(
+            f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+
+
+def _json_kind(value: Any) -> str:
+    match value:
+        case list():
+            return "array"
+        case str():
+            return "string"
+        case bool():
+            return "boolean"
+        case int() | float():
+            return "number"
+        case None:
+            return "null"
+    return type(value).__name__
+
+
+def decode_xml(body: bytes) -> Element:
+    """Parse XML with defusedxml: no DTDs, no entities, no external references."""
+    if not body.strip():
+        raise PayloadRejected("empty body: expected XML")
+    try:
+        return SafeElementTree.fromstring(
+            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except DefusedXmlException as error:
+        raise PayloadRejected(f"forbidden XML construct: {type(error).__name__}") from None
+    except ParseError as error:
+        line, column = error.position
+        raise PayloadRejected(f"malformed XML at line {line} column {column}") from None
+
+
+def local_name(tag: str) -> str:
+    """``{http://api.esendex.com/ns/}MessageId`` -> ``MessageId``."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def child_text(element: Element, name: str) -> str | None:
+    """Text of the first child whose local name is ``name`` (any namespace), stripped."""
+    for child in element:
+        if local_name(child.tag) == name:
+            return (child.text or "").strip()
+    return None
+
+
+def child_element(element: Element, name: str) -> Element | None:
+    for child in element:
+        if local_name(child.tag) == name:
+            return child
+    return None
+
+
+def decode_form(body: bytes) -> dict[str, str]:
+    """Parse ``application/x-www-form-urlencoded``; the last value of a repeated key wins."""
+    try:
+        pairs = parse_qsl(decode_text(body), keep_blank_values=True, strict_parsing=False)
+    except ValueError as error:
+        raise PayloadRejected(f"invalid form body: {error}") from None
+    return dict(pairs)
+
+
+def is_json(request: InboundRequest) -> bool:
+    if request.content_type.endswith("json"):
+        return True
+    stripped = request.body.lstrip()
+    return stripped[:1] in (b"{", b"[")
+
+
+def fold_keys(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Lower-case the keys, for providers whose field names vary in case."""
+    return {key.lower(): value for key, value in fields.items()}
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_timestamp(value: str, *, naive_zone: tzinfo = UTC, field: str = "timestamp") -> datetime:
+    """Parse ISO 8601 or ``Y-m-d H:i:s``; naive values are read in ``naive_zone``.
+
+    Fractions longer than microseconds (Esendex sends up to 7 digits) are truncated.
+    """
+    text = value.strip()
+    text = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), text, count=1)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise PayloadRejected(f"{field}: not a timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=naive_zone)
+    return parsed.astimezone(UTC)
+
+
+def parse_epoch(value: str | int | float, *, field: str = "timestamp") -> datetime:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise PayloadRejected(f"{field}: not a Unix timestamp: {value!r}") from None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise PayloadRejected(f"{field}: Unix timestamp out of range: {value!r}") from None
+
+
+def optional_str(value: Any) -> str | None:
+    """A JSON/form value as text, with ``None`` and empty strings as ``None``."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def required_str(fields: Mapping[str, Any], key: str, *, what: str = "field") -> str:
+    value = optional_str(fields.get(key))
+    if value is None:
+        raise PayloadRejected(f"missing required {what} {key!r}")
+    return value

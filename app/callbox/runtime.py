@@ -1,0 +1,72 @@
+"""Start and stop what Callbox needs at run time: database, migrations, connection pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from callbox.db.engine import DB, configure_engine
+from callbox.db.migrate import run_migrations
+from callbox.ingest.receivers import ReadyReceiver, prepare_receiver
+from callbox.settings import IPNetwork, Settings, parse_network
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CallboxRuntime:
+    """Settings made ready: receivers with resolved secrets, and the database once started."""
+
+    settings: Settings
+    receivers: list[ReadyReceiver]
+    trusted_proxies: tuple[IPNetwork, ...]
+    database_url: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CallboxRuntime:
+        return cls(
+            settings=settings,
+            receivers=[
+                prepare_receiver(receiver, index)
+                for index, receiver in enumerate(settings.receivers)
+            ],
+            trusted_proxies=tuple(
+                parse_network(entry) for entry in settings.server.trusted_proxies
+            ),
+        )
+
+
+@contextlib.asynccontextmanager
+async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
+    """Embedded Postgres when no URL is set, migrations under a lock, then the pool."""
+    settings = runtime.settings.database
+    embedded = None
+    url = settings.url
+    if url is None:
+        from callbox.db.embedded import start_embedded_postgres
+
+        # The cluster lives in a subdirectory so the data dir can hold other things later.
+        embedded = await asyncio.to_thread(
+            start_embedded_postgres, Path(settings.data_dir) / "postgres"
+        )
+        url = embedded.url
+        logger.warning("no database URL configured: using embedded PostgreSQL in %s", settings.data_dir)
+    runtime.database_url = url
+    try:
+        if settings.migrate_on_start:
+            await run_migrations(url)
+        configure_engine(url)
+        await DB.start_connection_pool(
+            min_size=settings.pool_min_size, max_size=settings.pool_max_size
+        )
+        try:
+            yield
+        finally:
+            await DB.close_connection_pool()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

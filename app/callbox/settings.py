@@ -1,0 +1,303 @@
+"""Typed settings: built in code, or loaded from a TOML file plus environment variables.
+
+The file format mirrors these classes; provider-specific receiver options are written next
+to the common ones in the ``[[receivers]]`` table and validated by the provider's options type.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+import phonenumbers
+
+from callbox.secrets import SecretError, resolve_secret
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_RECEIVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the key and the problem."""
+
+
+def parse_network(value: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or CIDR: {value!r}") from None
+
+
+def _check_secret_syntax(values: list[str], key: str) -> None:
+    for index, value in enumerate(values):
+        if not value:
+            raise ValueError(f"{key}[{index}]: empty secret")
+        if value.startswith("sha256:"):
+            try:
+                resolve_secret(value)
+            except SecretError as error:
+                raise ValueError(f"{key}[{index}]: {error}") from None
+
+
+class Auth(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Authentication for one receiver: every listed scheme must pass.
+
+    Example::
+
+        Auth(bearer=["env:NOTIFY_TOKEN"], ip_allow=["203.0.113.0/24"])
+    """
+
+    bearer: list[str] = []
+    basic: list[str] = []
+    ip_allow: list[str] = []
+    url_token: list[str] = []
+
+    def __post_init__(self) -> None:
+        _check_secret_syntax(self.bearer, "bearer")
+        _check_secret_syntax(self.basic, "basic")
+        _check_secret_syntax(self.url_token, "url_token")
+        for index, entry in enumerate(self.basic):
+            if not entry.startswith(("env:", "sha256:")) and ":" not in entry:
+                raise ValueError(f"basic[{index}]: expected 'user:password'")
+        for entry in self.ip_allow:
+            parse_network(entry)
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.bearer or self.basic or self.ip_allow or self.url_token)
+
+
+class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One callback URL, ``/hooks/<name>``, for one provider account.
+
+    Example::
+
+        Receiver(name="notify", provider="notify", auth=Auth(bearer=["env:TOKEN"]),
+                 default_region="GB", our_address="+447700900000")
+    """
+
+    name: str
+    provider: str
+    auth: Auth = Auth()
+    default_region: str | None = None
+    timezone: str | None = None
+    our_address: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    options: dict[str, Any] = {}
+    """Provider-specific options (in the file: written beside the common keys)."""
+
+    def __post_init__(self) -> None:
+        from callbox.providers import PROVIDERS
+
+        if not _RECEIVER_NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name {self.name!r}: use letters, digits, '_', '.', '-' (at most 64)"
+            )
+        if self.provider not in PROVIDERS:
+            known = ", ".join(sorted(PROVIDERS))
+            raise ValueError(f"provider {self.provider!r} is unknown (known: {known})")
+        if self.default_region is not None and (
+            self.default_region.upper() not in phonenumbers.SUPPORTED_REGIONS
+        ):
+            raise ValueError(f"default_region {self.default_region!r} is not an ISO country code")
+        if self.timezone is not None:
+            _zone(self.timezone)
+        if self.max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
+        provider_options(self)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        from callbox.providers import PROVIDERS
+
+        return _zone(self.timezone or PROVIDERS[self.provider].default_timezone)
+
+    @property
+    def region(self) -> str | None:
+        from callbox.providers import PROVIDERS
+
+        region = self.default_region or PROVIDERS[self.provider].default_region
+        return region.upper() if region else None
+
+
+def provider_options(receiver: Receiver) -> msgspec.Struct:
+    from callbox.providers import PROVIDERS
+
+    options_type = PROVIDERS[receiver.provider].options_type
+    try:
+        return msgspec.convert(receiver.options, options_type)
+    except msgspec.ValidationError as error:
+        raise ValueError(f"{receiver.provider} option: {error}") from None
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"timezone {name!r} is not an IANA time zone") from None
+
+
+class Server(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    trusted_proxies: list[str] = []
+    """Peers whose ``X-Forwarded-For`` is believed (addresses or CIDRs)."""
+
+    def __post_init__(self) -> None:
+        for entry in self.trusted_proxies:
+            parse_network(entry)
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is out of range")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+
+class Database(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    url: str | None = None
+    """``postgresql://…``; when unset, an embedded PostgreSQL is started in ``data_dir``."""
+    data_dir: str = ".callbox"
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    migrate_on_start: bool = True
+
+
+class ApiKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str
+    key: str
+    scopes: list[Literal["read", "write"]] = msgspec.field(default_factory=lambda: ["read"])
+    receivers: list[str] | None = None
+    """Confine the key to these receivers' data; ``None`` sees everything."""
+
+    def __post_init__(self) -> None:
+        _check_secret_syntax([self.key], "key")
+
+
+class GraphQL(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    api_keys: list[ApiKey] = []
+    introspection: bool = True
+    graphiql: bool | None = None
+    """Defaults to on in development instances only."""
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Everything Callbox needs to run, as one typed object.
+
+    Example::
+
+        settings = Settings(
+            database=Database(url="postgresql://localhost/callbox"),
+            receivers=[Receiver(name="notify", provider="notify", auth=Auth(bearer=["s3cret"]))],
+        )
+    """
+
+    receivers: list[Receiver] = []
+    server: Server = Server()
+    database: Database = Database()
+    graphql: GraphQL = GraphQL()
+    development: bool = False
+    """A development instance: loopback only, unauthenticated receivers allowed."""
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for index, receiver in enumerate(self.receivers):
+            if receiver.name in seen:
+                raise ValueError(f"receivers[{index}].name {receiver.name!r} is used twice")
+            seen.add(receiver.name)
+        receiver_names = seen
+        for index, key in enumerate(self.graphql.api_keys):
+            for name in key.receivers or []:
+                if name not in receiver_names:
+                    raise ValueError(
+                        f"graphql.api_keys[{index}].receivers: no receiver named {name!r}"
+                    )
+
+    def receiver(self, name: str) -> Receiver | None:
+        for receiver in self.receivers:
+            if receiver.name == name:
+                return receiver
+        return None
+
+
+_RECEIVER_KEYS = frozenset(Receiver.__struct_fields__)
+
+
+def _fold_provider_options(document: dict[str, Any]) -> dict[str, Any]:
+    """Move provider-specific keys written beside the common ones into ``options``."""
+    receivers = document.get("receivers")
+    if not isinstance(receivers, list):
+        return document
+    folded = []
+    for table in receivers:
+        if isinstance(table, dict):
+            common = {key: value for key, value in table.items() if key in _RECEIVER_KEYS}
+            extra = {key: value for key, value in table.items() if key not in _RECEIVER_KEYS}
+            if extra:
+                common["options"] = {**table.get("options", {}), **extra}
+            folded.append(common)
+        else:
+            folded.append(table)
+    return {**document, "receivers": folded}
+
+
+def settings_from_mapping(document: Mapping[str, Any]) -> Settings:
+    try:
+        return msgspec.convert(_fold_provider_options(dict(document)), Settings)
+    except msgspec.ValidationError as error:
+        raise ConfigError(_readable(str(error))) from None
+
+
+def _readable(message: str) -> str:
+    # msgspec says "Expected `int`, got `str` - at `$.receivers[0].port`"; lead with the key.
+    match = re.fullmatch(r"(.*) - at `\$\.?(.*)`", message, flags=re.DOTALL)
+    if match:
+        problem, key = match.groups()
+        return f"{key or 'config'}: {problem}"
+    return message
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the config file (``path`` or ``CALLBOX_CONFIG``) and apply environment overrides.
+
+    Without a file this is a development instance: one unauthenticated receiver per provider.
+    ``CALLBOX_DATABASE_URL`` overrides ``[database] url``.
+    """
+    from callbox.providers import PROVIDERS
+
+    environment = os.environ if environ is None else environ
+    config_path = path or environment.get("CALLBOX_CONFIG") or None
+    if config_path is not None:
+        file = Path(config_path)
+        try:
+            document = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: no such config file") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{file}: invalid TOML: {error}") from None
+        settings = settings_from_mapping(document)
+    else:
+        settings = Settings(
+            development=True,
+            receivers=[Receiver(name=name, provider=name) for name in PROVIDERS],
+        )
+    database_url = environment.get("CALLBOX_DATABASE_URL")
+    if database_url:
+        settings = msgspec.structs.replace(
+            settings, database=msgspec.structs.replace(settings.database, url=database_url)
+        )
+    return settings
+
+
+def unauthenticated_receivers(settings: Settings) -> list[str]:
+    return [receiver.name for receiver in settings.receivers if not receiver.auth.is_configured]
