@@ -271,7 +271,8 @@ def load_settings(
     """Read the config file (``path`` or ``CALLBOX_CONFIG``) and apply environment overrides.
 
     Without a file this is a development instance: one unauthenticated receiver per provider.
-    ``CALLBOX_DATABASE_URL`` overrides ``[database] url``.
+    ``CALLBOX_DATABASE_URL`` overrides ``[database] url``, ``CALLBOX_DATA_DIR`` the embedded
+    database's directory, and ``CALLBOX_MIGRATE=0`` turns off migrations at start.
     """
     from callbox.providers import PROVIDERS
 
@@ -291,12 +292,14 @@ def load_settings(
             development=True,
             receivers=[Receiver(name=name, provider=name) for name in PROVIDERS],
         )
-    database_url = environment.get("CALLBOX_DATABASE_URL")
-    if database_url:
-        settings = msgspec.structs.replace(
-            settings, database=msgspec.structs.replace(settings.database, url=database_url)
-        )
-    return settings
+    database = settings.database
+    if environment.get("CALLBOX_DATABASE_URL"):
+        database = msgspec.structs.replace(database, url=environment["CALLBOX_DATABASE_URL"])
+    if environment.get("CALLBOX_DATA_DIR"):
+        database = msgspec.structs.replace(database, data_dir=environment["CALLBOX_DATA_DIR"])
+    if environment.get("CALLBOX_MIGRATE") == "0":
+        database = msgspec.structs.replace(database, migrate_on_start=False)
+    return msgspec.structs.replace(settings, database=database)
 
 
 def unauthenticated_receivers(settings: Settings) -> list[str]:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import asyncpg
 
@@ -55,15 +56,8 @@ class RawRequest:
     query_string: str
 
     def for_provider(self) -> InboundRequest:
-        from urllib.parse import parse_qsl
-
-        media_type = (self.content_type or "").split(";", 1)[0].strip().lower()
-        return InboundRequest(
-            method=self.method,
-            body=self.body or b"",
-            content_type=media_type,
-            headers=self.headers,
-            query=dict(parse_qsl(self.query_string, keep_blank_values=True)),
+        return inbound_request(
+            self.method, self.content_type, self.headers, self.body, self.query_string
         )
 
 
@@ -88,15 +82,29 @@ RETURNING id
 _MARK_DUPLICATE = "UPDATE callbox_notification SET state = 'DUPLICATE' WHERE id = $1"
 
 
-def parse_events(raw: RawRequest) -> Sequence[Event]:
+def parse_events(receiver: ReadyReceiver, request: InboundRequest) -> Sequence[Event]:
     """Run the provider's pure parser; PayloadRejected propagates with its reason."""
-    return raw.receiver.provider.parse(raw.for_provider(), raw.receiver.context)
+    return receiver.provider.parse(request, receiver.context)
+
+
+def inbound_request(
+    method: str, content_type: str | None, headers: dict[str, str], body: bytes | None,
+    query_string: str,
+) -> InboundRequest:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return InboundRequest(
+        method=method,
+        body=body or b"",
+        content_type=media_type,
+        headers=headers,
+        query=dict(parse_qsl(query_string, keep_blank_values=True)),
+    )
 
 
 async def ingest(pool: asyncpg.Pool, raw: RawRequest) -> IngestOutcome:
     """Store and apply one request; the outcome says how to answer the provider."""
     try:
-        events = list(parse_events(raw))
+        events = list(parse_events(raw.receiver, raw.for_provider()))
     except PayloadRejected as rejection:
         return await store_rejected(pool, raw, rejection.reason, status_code=400)
     except Exception:

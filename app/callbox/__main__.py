@@ -1,0 +1,5 @@
+import sys
+
+from callbox.cli import main
+
+sys.exit(main())

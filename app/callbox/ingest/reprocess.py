@@ -1,0 +1,103 @@
+"""Re-run normalisation from stored raw requests (``callbox reprocess``).
+
+Idempotent: events already applied are recognised by their dedupe keys and skipped, so
+reprocessing accepted notifications changes nothing and rejected ones apply at most once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from callbox.ingest.apply import ApplyContext, apply_events
+from callbox.ingest.pipeline import inbound_request, parse_events
+from callbox.ingest.receivers import ReadyReceiver
+from callbox.model.vocabulary import NotificationState
+from callbox.providers.base import PayloadRejected
+
+
+@dataclass(frozen=True, slots=True)
+class ReprocessOutcome:
+    notification_id: int
+    state: NotificationState
+    reason: str | None
+    applied: int
+
+
+_SELECT = """
+SELECT id, receiver, method, content_type, headers, body, query_string, received_at, state
+FROM callbox_notification WHERE id = $1 FOR UPDATE
+"""
+
+_UPDATE = """
+UPDATE callbox_notification
+SET state = $2, reason = $3, event_count = $4, processed_at = now()
+WHERE id = $1
+"""
+
+
+async def reprocess_notification(
+    connection: asyncpg.Connection, receiver: ReadyReceiver, notification_id: int
+) -> ReprocessOutcome:
+    """Parse the stored body again and apply what is new, in one transaction."""
+    async with connection.transaction():
+        row = await connection.fetchrow(_SELECT, notification_id)
+        if row is None:
+            raise LookupError(f"no notification {notification_id}")
+        if row["body"] is None:
+            reason = "body was not stored (over the size limit); cannot reprocess"
+            return ReprocessOutcome(notification_id, NotificationState(row["state"]), reason, 0)
+        request = inbound_request(
+            row["method"],
+            row["content_type"],
+            json.loads(row["headers"]),
+            bytes(row["body"]),
+            row["query_string"],
+        )
+        try:
+            events = list(parse_events(receiver, request))
+        except PayloadRejected as rejection:
+            await connection.execute(
+                _UPDATE, notification_id, NotificationState.REJECTED.value, rejection.reason, 0
+            )
+            return ReprocessOutcome(
+                notification_id, NotificationState.REJECTED, rejection.reason, 0
+            )
+        result = await apply_events(
+            connection, ApplyContext(receiver, notification_id, row["received_at"]), events
+        )
+        if result.applied or row["state"] == NotificationState.ACCEPTED.value:
+            state = NotificationState.ACCEPTED
+        else:
+            state = NotificationState.DUPLICATE
+        await connection.execute(_UPDATE, notification_id, state.value, None, len(events))
+        return ReprocessOutcome(notification_id, state, None, result.applied)
+
+
+async def reprocess_receiver(
+    pool: asyncpg.Pool,
+    receiver: ReadyReceiver,
+    *,
+    include_accepted: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ReprocessOutcome]:
+    """Reprocess a receiver's rejected notifications (or all of them), oldest first."""
+    condition = "" if include_accepted else " AND state = 'REJECTED'"
+    async with pool.acquire() as connection:
+        ids = [
+            row["id"]
+            for row in await connection.fetch(
+                f"SELECT id FROM callbox_notification WHERE receiver = $1{condition} ORDER BY id",
+                receiver.name,
+            )
+        ]
+    outcomes = []
+    async with pool.acquire() as connection:
+        for done, notification_id in enumerate(ids, start=1):
+            outcomes.append(await reprocess_notification(connection, receiver, notification_id))
+            if progress is not None:
+                progress(done, len(ids))
+    return outcomes
