@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from litestar import Litestar
+from litestar.datastructures import State
 
 from callbox.ingest.request_info import TRUSTED_PROXIES_STATE
 from callbox.ingest.routes import receivers_router
@@ -40,14 +41,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=_initial_state(runtime),
         openapi_config=None,
         logging_config=None,
-        debug=settings.development and False,
     )
 
 
-def _initial_state(runtime: CallboxRuntime) -> dict[str, object]:
-    from litestar.datastructures import State
-
-    return State({RUNTIME_STATE: runtime, TRUSTED_PROXIES_STATE: runtime.trusted_proxies})._state
+def _initial_state(runtime: CallboxRuntime) -> State:
+    return State({RUNTIME_STATE: runtime, TRUSTED_PROXIES_STATE: runtime.trusted_proxies})
 
 
 def app_from_environment() -> Litestar:

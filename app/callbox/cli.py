@@ -186,7 +186,7 @@ def command_send_sample(args: argparse.Namespace) -> int:
         headers["Authorization"] = f"Bearer {args.bearer}"
     auth = tuple(args.basic.split(":", 1)) if args.basic else None
     failures = 0
-    with httpx.Client(timeout=10, auth=auth) as client:  # type: ignore[arg-type]
+    with httpx.Client(timeout=10, auth=auth) as client:
         for sample in provider.samples:
             target = f"{url}?{sample.query}" if sample.query else url
             try:

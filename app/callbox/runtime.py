@@ -54,7 +54,9 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
             start_embedded_postgres, Path(settings.data_dir) / "postgres"
         )
         url = embedded.url
-        logger.warning("no database URL configured: using embedded PostgreSQL in %s", settings.data_dir)
+        logger.warning(
+            "no database URL configured: using embedded PostgreSQL in %s", settings.data_dir
+        )
     runtime.database_url = url
     try:
         if settings.migrate_on_start:

@@ -99,9 +99,7 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         from callbox.providers import PROVIDERS
 
         if not _RECEIVER_NAME.fullmatch(self.name):
-            raise ValueError(
-                f"name {self.name!r}: use letters, digits, '_', '.', '-' (at most 64)"
-            )
+            raise ValueError(f"name {self.name!r}: use letters, digits, '_', '.', '-' (at most 64)")
         if self.provider not in PROVIDERS:
             known = ", ".join(sorted(PROVIDERS))
             raise ValueError(f"provider {self.provider!r} is unknown (known: {known})")

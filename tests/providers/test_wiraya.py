@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1111,5 +1112,43 @@ def test_the_documented_get_template_needs_no_mapping() -> None:
                 "sms_parts": 1,
                 "contact": {"1": "Anna Svensson"},
             },
+        )
+    ]
+
+
+def documented_receivers() -> list[dict[str, Any]]:
+    blocks = re.findall(r"```toml\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    return [tomllib.loads(block)["receivers"][0] for block in blocks]
+
+
+def test_the_documented_receivers_have_valid_options() -> None:
+    common = {"name", "provider", "our_address", "auth"}
+    receivers = documented_receivers()
+
+    assert len(receivers) == 5
+    for table in receivers:
+        options = {key: value for key, value in table.items() if key not in common}
+        assert msgspec.convert(options, WirayaOptions).mapping == options.get("mapping", {})
+
+
+def test_the_documented_xml_mapping_example() -> None:
+    [table] = [table for table in documented_receivers() if table["name"] == "wiraya-xml"]
+    receiver = receiver_with(mapping=table["mapping"])
+    body = (
+        '<Event kind="Outgoing call"><Call id="3000019"><To>0710000123</To></Call>'
+        "<Result>INCORRECTNUMBER</Result></Event>"
+    )
+
+    assert parse(post_xml(body), receiver) == [
+        StatusReported(
+            dedupe_key="outgoing:call:3000019:INCORRECTNUMBER",
+            provider_message_id="3000019",
+            channel=Channel.VOICE,
+            status=Status.FAILED,
+            provider_status="INCORRECTNUMBER",
+            failure_reason=FailureReason.INVALID_RECIPIENT,
+            occurred_at=None,
+            recipient="+46710000123",
+            metadata={"type": "Outgoing call"},
         )
     ]

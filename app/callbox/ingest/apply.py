@@ -19,12 +19,11 @@ from datetime import datetime
 
 import asyncpg
 
+from callbox.db.connection import Connection
 from callbox.ingest.keywords import keyword_action
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.model.vocabulary import OptOutAction, Status
 from callbox.providers.base import Event, MessageReceived, OptOutReported, StatusReported
-
-Connection = asyncpg.Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,9 +230,7 @@ async def _apply_inbound(
     recipient = event.recipient or receiver.context.our_address
     replied_to = None
     if event.in_reply_to:
-        replied_to = await connection.fetchrow(
-            _FIND_OUTBOUND, receiver.name, event.in_reply_to
-        )
+        replied_to = await connection.fetchrow(_FIND_OUTBOUND, receiver.name, event.in_reply_to)
         if recipient is None and replied_to is not None:
             recipient = replied_to["sender"]
     row = await connection.fetchrow(
@@ -368,5 +365,3 @@ async def _attach(connection: Connection, message: asyncpg.Record, conversation_
         message["id"],
     )
     await connection.execute(_SET_CONVERSATION, conversation_id, message["id"])
-
-

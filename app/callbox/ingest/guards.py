@@ -30,7 +30,9 @@ def receiver_of(handler: BaseRouteHandler) -> ReadyReceiver:
     return receiver
 
 
-def ip_allow_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+def ip_allow_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Refuse clients outside the receiver's allow-list.
 
     Raises:

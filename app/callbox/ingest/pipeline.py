@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import asyncpg
 
+from callbox.db.connection import Connection, Pool
 from callbox.ingest.apply import ApplyContext, apply_events
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.model.vocabulary import NotificationState
@@ -88,7 +89,10 @@ def parse_events(receiver: ReadyReceiver, request: InboundRequest) -> Sequence[E
 
 
 def inbound_request(
-    method: str, content_type: str | None, headers: dict[str, str], body: bytes | None,
+    method: str,
+    content_type: str | None,
+    headers: dict[str, str],
+    body: bytes | None,
     query_string: str,
 ) -> InboundRequest:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
@@ -101,7 +105,7 @@ def inbound_request(
     )
 
 
-async def ingest(pool: asyncpg.Pool, raw: RawRequest) -> IngestOutcome:
+async def ingest(pool: Pool, raw: RawRequest) -> IngestOutcome:
     """Store and apply one request; the outcome says how to answer the provider."""
     try:
         events = list(parse_events(raw.receiver, raw.for_provider()))
@@ -141,7 +145,7 @@ async def ingest(pool: asyncpg.Pool, raw: RawRequest) -> IngestOutcome:
 
 
 async def store_rejected(
-    pool: asyncpg.Pool, raw: RawRequest, reason: str, *, status_code: int
+    pool: Pool, raw: RawRequest, reason: str, *, status_code: int
 ) -> IngestOutcome:
     try:
         async with pool.acquire() as connection:
@@ -154,7 +158,7 @@ async def store_rejected(
 
 
 async def _insert_notification(
-    connection: asyncpg.Connection,
+    connection: Connection,
     raw: RawRequest,
     state: NotificationState,
     reason: str | None,

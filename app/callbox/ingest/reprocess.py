@@ -10,8 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import asyncpg
-
+from callbox.db.connection import Connection, Pool
 from callbox.ingest.apply import ApplyContext, apply_events
 from callbox.ingest.pipeline import inbound_request, parse_events
 from callbox.ingest.receivers import ReadyReceiver
@@ -40,7 +39,7 @@ WHERE id = $1
 
 
 async def reprocess_notification(
-    connection: asyncpg.Connection, receiver: ReadyReceiver, notification_id: int
+    connection: Connection, receiver: ReadyReceiver, notification_id: int
 ) -> ReprocessOutcome:
     """Parse the stored body again and apply what is new, in one transaction."""
     async with connection.transaction():
@@ -78,7 +77,7 @@ async def reprocess_notification(
 
 
 async def reprocess_receiver(
-    pool: asyncpg.Pool,
+    pool: Pool,
     receiver: ReadyReceiver,
     *,
     include_accepted: bool,

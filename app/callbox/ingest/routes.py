@@ -17,14 +17,22 @@ from litestar.handlers import HTTPRouteHandler
 
 from callbox.db.engine import DB
 from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
-from callbox.ingest.pipeline import DatabaseUnavailable, IngestOutcome, RawRequest, ingest, store_rejected
+from callbox.ingest.pipeline import (
+    DatabaseUnavailable,
+    IngestOutcome,
+    RawRequest,
+    ingest,
+    store_rejected,
+)
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.ingest.request_info import client_address_of, peer_address_of, storable_headers
 
 RETRY_AFTER_SECONDS = 30
 
 
-def _plain(status_code: int, text: str = "", headers: dict[str, str] | None = None) -> Response[str]:
+def _plain(
+    status_code: int, text: str = "", headers: dict[str, str] | None = None
+) -> Response[str]:
     return Response(text, status_code=status_code, media_type="text/plain", headers=headers)
 
 

@@ -167,36 +167,35 @@ class WirayaEventBuilder:
         self._addresses: dict[str, str] = {}
 
     def events_for(self, item: WirayaItem) -> list[Event]:
-        fields = item.fields
-        direction, channel_name = read_event_kind(fields.get("type"), self._options)
-        message_id = self._required(fields, "id")
-        channel = CHANNELS[channel_name]
-        recipient = self._address(fields.get("recipient"))
-        sender = self._address(fields.get("sender"))
-        sent_at = self._moment(fields, _SENT_FIELDS)
-        raw_status = fields.get("status")
-        is_test = raw_status is not None and raw_status.upper() == "TEST"
+        direction, channel_name = read_event_kind(item.fields.get("type"), self._options)
         if direction == "incoming":
-            if sender is None:
-                raise PayloadRejected(f"missing required field {self._reader.source_of('sender')}")
-            # {BULK} is the whole incoming text; {CONTENT} may lack the keyword prefix.
-            body_field = "bulk" if "bulk" in fields else "content"
-            return [
-                MessageReceived(
-                    dedupe_key=f"incoming:{channel_name}:{message_id}",
-                    provider_message_id=message_id,
-                    channel=channel,
-                    sender=sender,
-                    recipient=recipient,
-                    body=fields.get(body_field),
-                    occurred_at=sent_at,
-                    provider_status=raw_status or "RECEIVED",
-                    metadata=self._metadata(item, skip=(*_SENT_FIELDS, body_field)),
-                    is_test=is_test,
-                )
-            ]
-        if raw_status is None:
-            raise PayloadRejected(f"missing required field {self._reader.source_of('status')}")
+            return [self._message_received(item, channel_name)]
+        return self._status_reported(item, channel_name)
+
+    def _message_received(self, item: WirayaItem, channel_name: str) -> MessageReceived:
+        fields = item.fields
+        message_id = self._required(fields, "id")
+        sender = self._address(self._required(fields, "sender"))
+        raw_status = fields.get("status")
+        # {BULK} is the whole incoming text; {CONTENT} may lack the keyword prefix.
+        body_field = "bulk" if "bulk" in fields else "content"
+        return MessageReceived(
+            dedupe_key=f"incoming:{channel_name}:{message_id}",
+            provider_message_id=message_id,
+            channel=CHANNELS[channel_name],
+            sender=sender,
+            recipient=self._optional_address(fields.get("recipient")),
+            body=fields.get(body_field),
+            occurred_at=self._moment(fields, _SENT_FIELDS),
+            provider_status=raw_status or "RECEIVED",
+            metadata=self._metadata(item, skip=(*_SENT_FIELDS, body_field)),
+            is_test=raw_status is not None and raw_status.upper() == "TEST",
+        )
+
+    def _status_reported(self, item: WirayaItem, channel_name: str) -> list[Event]:
+        fields = item.fields
+        message_id = self._required(fields, "id")
+        raw_status = self._required(fields, "status")
         provider_status = raw_status.upper()
         status, failure_reason = map_status(provider_status)
         if (
@@ -204,7 +203,10 @@ class WirayaEventBuilder:
             and fields.get("recipient_status", "").upper() == RECIPIENT_DOES_NOT_EXIST
         ):
             failure_reason = FailureReason.INVALID_RECIPIENT
+        recipient = self._optional_address(fields.get("recipient"))
+        sent_at = self._moment(fields, _SENT_FIELDS)
         occurred_at = self._moment(fields, _DONE_FIELDS) or sent_at
+        channel = CHANNELS[channel_name]
         events: list[Event] = [
             StatusReported(
                 dedupe_key=f"outgoing:{channel_name}:{message_id}:{provider_status}",
@@ -215,11 +217,11 @@ class WirayaEventBuilder:
                 failure_reason=failure_reason,
                 occurred_at=occurred_at,
                 recipient=recipient,
-                sender=sender,
+                sender=self._optional_address(fields.get("sender")),
                 body=fields.get("content"),
                 sent_at=sent_at,
                 metadata=self._metadata(item, skip=(*_SENT_FIELDS, *_DONE_FIELDS, "content")),
-                is_test=is_test,
+                is_test=provider_status == "TEST",
             )
         ]
         # Without {RECIPIENT} in the template there is no address to record the opt-out for.
@@ -242,9 +244,10 @@ class WirayaEventBuilder:
             raise PayloadRejected(f"missing required field {self._reader.source_of(name)}")
         return value
 
-    def _address(self, raw: str | None) -> str | None:
-        if raw is None:
-            return None
+    def _optional_address(self, raw: str | None) -> str | None:
+        return None if raw is None else self._address(raw)
+
+    def _address(self, raw: str) -> str:
         address = self._addresses.get(raw)
         if address is None:
             address = normalise_address(raw, self._receiver.default_region)

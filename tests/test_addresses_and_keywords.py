@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from callbox.ingest.client_address import resolve_client_address
+from callbox.ingest.keywords import keyword_action
+from callbox.model.addresses import normalise_address
+from callbox.model.vocabulary import OptOutAction
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("07700900123", "GB", "+447700900123"),
+        ("447700900123", "GB", "+447700900123"),
+        ("+44 7700 900123", None, "+447700900123"),
+        ("0033601010101", "FR", "+33601010101"),
+        ("0412345678", "AU", "+61412345678"),
+        ("61412345678", "AU", "+61412345678"),
+        ("46710000123", "SE", "+46710000123"),
+        ("ACME Ltd", "GB", "ACME Ltd"),
+        ("Person@Example.COM", None, "person@example.com"),
+        ("12345", "GB", "12345"),
+    ],
+)
+def test_normalise_address(raw: str, region: str | None, expected: str) -> None:
+    assert normalise_address(raw, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("STOP", OptOutAction.OPT_OUT),
+        (" stop ", OptOutAction.OPT_OUT),
+        ("Unsubscribe.", OptOutAction.OPT_OUT),
+        ("STOPALL", OptOutAction.OPT_OUT),
+        ("cancel", OptOutAction.OPT_OUT),
+        ("END", OptOutAction.OPT_OUT),
+        ("quit!", OptOutAction.OPT_OUT),
+        ("START", OptOutAction.OPT_IN),
+        ("unstop", OptOutAction.OPT_IN),
+        ("please stop", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_keyword_action(text: str | None, action: OptOutAction | None) -> None:
+    assert keyword_action(text) == action
+
+
+TRUSTED = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("198.51.100.7", "203.0.113.9", "198.51.100.7"),  # untrusted peer: header ignored
+        ("10.1.2.3", "203.0.113.9", "203.0.113.9"),
+        ("10.1.2.3", "1.2.3.4, 203.0.113.9, 10.0.0.5", "203.0.113.9"),  # right-most untrusted
+        ("10.1.2.3", None, "10.1.2.3"),
+        ("10.1.2.3", "10.0.0.9, 10.0.0.5", "10.0.0.9"),
+        ("fd00::1", "2001:db8::7", "2001:db8::7"),
+        ("10.1.2.3", "[2001:db8::7]:443", "2001:db8::7"),
+    ],
+)
+def test_resolve_client_address(peer: str, forwarded: str | None, expected: str) -> None:
+    assert resolve_client_address(peer, forwarded, TRUSTED) == expected
