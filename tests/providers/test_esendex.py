@@ -174,7 +174,12 @@ def test_message_delivered_with_seven_fraction_digits_on_its_own_line() -> None:
 
 @pytest.mark.parametrize(
     "occurred_at",
-    ["2024-03-01T10:15:30", "2024-03-01T10:15:30Z", "2024-03-01T10:15:30.000Z", "\n\t2024-03-01T10:15:30\n"],
+    [
+        "2024-03-01T10:15:30",
+        "2024-03-01T10:15:30Z",
+        "2024-03-01T10:15:30.000Z",
+        "\n\t2024-03-01T10:15:30\n",
+    ],
 )
 def test_occurred_at_is_utc_with_or_without_zone(occurred_at: str) -> None:
     document = with_namespace(
@@ -362,7 +367,7 @@ EXTERNAL_ENTITY = """<?xml version="1.0"?>
         ),
         (
             f"<MessageDelivered><Id>{PUSH_ID}</Id></MessageFailed>".encode(),
-            "malformed XML at line 1 column 67",
+            "malformed XML at line 1 column 65",
         ),
         (b"<html><body>Not found</body>", "malformed XML at line 1 column 28"),
         (BILLION_LAUGHS.encode(), "forbidden XML construct: DTDForbidden"),

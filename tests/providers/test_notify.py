@@ -1,4 +1,4 @@
-"""GOV.UK Notify (and forks) callbacks, from the seed's examples and the forks' documented fields."""
+"""GOV.UK Notify (and forks) callbacks, from the seed examples and the forks' documented fields."""
 
 from __future__ import annotations
 
@@ -400,9 +400,7 @@ def test_different_status_of_the_same_message_has_a_different_key() -> None:
 
 
 def test_keys_of_different_kinds_do_not_collide() -> None:
-    inbound = parse_one(
-        {"id": NOTIFICATION_ID, "source_number": "447700912345", "message": "hi"}
-    )
+    inbound = parse_one({"id": NOTIFICATION_ID, "source_number": "447700912345", "message": "hi"})
     complaint = parse_one(
         {"complaint_id": NOTIFICATION_ID, "notification_id": "x", "to": "a@example.com"}
     )

@@ -86,7 +86,7 @@ class StatusEvent(Table, tablename="callbox_status_event", db=DB):
     """Append-only history: every status report, in any order, as received."""
 
     id = BigSerial(primary_key=True)
-    message = ForeignKey(references=Message, on_delete=OnDelete.cascade)
+    message = ForeignKey(references=Message, null=False, on_delete=OnDelete.cascade)
     status = Varchar(length=16)
     provider_status = Text(null=True)
     failure_reason = Varchar(length=24, null=True)

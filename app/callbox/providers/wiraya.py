@@ -289,6 +289,7 @@ def _json_sample(**fields: str) -> bytes:
 PROVIDER = Provider(
     name="wiraya",
     parse=parse,
+    methods=frozenset({"GET", "POST"}),
     samples=(
         SamplePayload(
             description="Incoming SMS (recommended GET template)",

@@ -1,0 +1,61 @@
+"""The Piccolo tables match the migrated database, and the wheel carries the migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import zipfile
+from pathlib import Path
+
+import asyncpg
+
+from callbox.db.migrate import pending_migrations, run_migrations
+from callbox.model.tables import ALL_TABLES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_every_declared_column_exists_in_the_migrated_database(
+    db: asyncpg.Connection,
+) -> None:
+    for table in ALL_TABLES:
+        rows = await db.fetch(
+            "SELECT column_name, is_nullable FROM information_schema.columns"
+            " WHERE table_name = $1",
+            table._meta.tablename,
+        )
+        in_database = {row["column_name"]: row["is_nullable"] == "YES" for row in rows}
+        for column in table._meta.columns:
+            name = column._meta.db_column_name
+            assert name in in_database, f"{table._meta.tablename}.{name} missing"
+            if not column._meta.primary_key:
+                assert in_database[name] == column._meta.null, (
+                    f"{table._meta.tablename}.{name}: nullability differs"
+                )
+
+
+async def test_concurrent_migrations_on_an_empty_database_apply_once(create_database) -> None:  # type: ignore[no-untyped-def]
+    url = await create_database()
+    await asyncio.gather(*(run_migrations(url) for _ in range(4)))
+    assert await pending_migrations(url) == []
+    connection = await asyncpg.connect(url)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM migration") == len(
+            list((REPO / "migrations").glob("*.py"))
+        )
+    finally:
+        await connection.close()
+
+
+def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
+    subprocess.run(
+        ["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("callbox-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(name).name for name in names if name.startswith("callbox/_migrations/")}
+    expected = {path.name for path in (REPO / "migrations").glob("*.py")}
+    assert expected and expected <= shipped
+    assert "callbox/providers/notify.py" in names
