@@ -67,8 +67,10 @@ OPT_OUT = f"""<?xml version="1.0" encoding="utf-8"?>
 </OptOut>"""
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def at(
+    year: int, month: int, day: int, hour: int, minute: int, second: int = 0, micro: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 def xml_request(body: str | bytes, content_type: str = "application/xml") -> InboundRequest:

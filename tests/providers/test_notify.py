@@ -48,8 +48,10 @@ SEED_INBOUND = b"""{
 NOTIFICATION_ID = "740e5834-3a29-46b4-9a6f-16142fde533a"
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def at(
+    year: int, month: int, day: int, hour: int, minute: int, second: int = 0, micro: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 def json_request(body: bytes | dict[str, Any]) -> InboundRequest:
