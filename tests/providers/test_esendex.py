@@ -443,7 +443,7 @@ def test_bad_occurred_at_is_rejected() -> None:
 def test_provider_registration() -> None:
     assert PROVIDER.name == "esendex"
     assert PROVIDER.parse is parse
-    assert PROVIDER.default_region is None
+    assert PROVIDER.default_region == "GB"
     assert PROVIDER.default_timezone == "UTC"
 
 

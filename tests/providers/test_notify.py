@@ -498,7 +498,7 @@ def test_missing_or_bad_fields_are_rejected(payload: dict[str, Any], reason: str
 def test_provider_registration() -> None:
     assert PROVIDER.name == "notify"
     assert PROVIDER.parse is parse
-    assert PROVIDER.default_region is None
+    assert PROVIDER.default_region == "GB"
     assert PROVIDER.default_timezone == "UTC"
 
 

@@ -233,5 +233,6 @@ PROVIDER = Provider(
         ),
     ),
     default_timezone="UTC",
-    default_region=None,
+    # A British provider: national numbers in its callbacks are UK numbers.
+    default_region="GB",
 )
