@@ -1,0 +1,78 @@
+"""The README's examples run: its curl commands against a served Callbox, its config file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from callbox.cli import main
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_readme_curl_examples_get_200(create_database) -> None:  # type: ignore[no-untyped-def]
+    url = await create_database()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
+    env["CALLBOX_DATABASE_URL"] = url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "callbox", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.head(f"http://127.0.0.1:{port}/hooks/notify", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        commands = [block for block in _blocks("sh") if "curl " in block]
+        assert len(commands) >= 2
+        script = "curl() { command curl -s -o /dev/null -w '%{http_code}\\n' \"$@\"; }\n"
+        script += "\n".join(commands).replace("localhost:8000", f"localhost:{port}")
+        result = subprocess.run(
+            ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=True
+        )
+        codes = result.stdout.split()
+        assert len(codes) == 6
+        assert codes == ["200"] * 6
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_readme_config_example_is_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config,) = _blocks("toml")
+    path = tmp_path / "callbox.toml"
+    path.write_text(config)
+    for name in re.findall(r"env:([A-Z_]+)", config):
+        monkeypatch.setenv(name, "value-of-" + name.lower())
+    assert main(["check-config", str(path)]) == 0
+    assert "OK (5 receivers" in capsys.readouterr().out
