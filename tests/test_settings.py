@@ -25,7 +25,7 @@ name = "notify-uk"
 provider = "notify"
 default_region = "GB"
 our_address = "07700900999"
-auth = { bearer = ["env:NOTIFY_TOKEN", "sha256:%s"] }
+auth = { bearer = ["env:NOTIFY_TOKEN", "sha256:OLD_DIGEST"] }
 
 [[receivers]]
 name = "wiraya"
@@ -33,7 +33,7 @@ provider = "wiraya"
 max_body_bytes = 20_000_000
 auth = { basic = ["wiraya:pa55"], ip_allow = ["35.158.187.151", "52.59.121.86", "18.197.103.66"] }
 direction = "outgoing"
-""" % hashlib.sha256(b"old-token").hexdigest()
+""".replace("OLD_DIGEST", hashlib.sha256(b"old-token").hexdigest())
 
 
 def test_full_config_file_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,7 +113,9 @@ def test_no_file_is_a_development_instance_with_one_receiver_per_provider() -> N
         ({"recievers": []}, "unknown field `recievers`"),
     ],
 )
-def test_invalid_config_names_the_key_and_problem(document: dict[str, object], message: str) -> None:
+def test_invalid_config_names_the_key_and_problem(
+    document: dict[str, object], message: str
+) -> None:
     with pytest.raises(ConfigError) as raised:
         settings_from_mapping(document)
     assert message in str(raised.value)

@@ -90,13 +90,15 @@ async def test_late_sending_after_delivered_keeps_delivered(
     async with callbox_client(settings_for(database_url, receivers())) as client:
         delivered = notify_receipt("delivered", "2026-11-22T10:00:05.000000Z")
         sending = notify_receipt("sending", "2026-11-22T10:00:02.000000Z")
-        assert (await client.post("/hooks/notify", content=delivered, headers=BEARER)).status_code == 200
-        assert (await client.post("/hooks/notify", content=sending, headers=BEARER)).status_code == 200
+        assert (
+            await client.post("/hooks/notify", content=delivered, headers=BEARER)
+        ).status_code == 200
+        assert (
+            await client.post("/hooks/notify", content=sending, headers=BEARER)
+        ).status_code == 200
     message = await db.fetchrow("SELECT * FROM callbox_message")
     assert message["status"] == "DELIVERED"
-    history = await db.fetch(
-        "SELECT status, provider_status FROM callbox_status_event ORDER BY id"
-    )
+    history = await db.fetch("SELECT status, provider_status FROM callbox_status_event ORDER BY id")
     assert [(row["status"], row["provider_status"]) for row in history] == [
         ("DELIVERED", "delivered"),
         ("SENT", "sending"),
@@ -177,7 +179,9 @@ async def test_esendex_receipt_for_unknown_message_creates_it_once(
         None,
         None,
     )
-    states = [row["state"] for row in await db.fetch("SELECT state FROM callbox_notification ORDER BY id")]
+    states = [
+        row["state"] for row in await db.fetch("SELECT state FROM callbox_notification ORDER BY id")
+    ]
     assert states == ["ACCEPTED", "DUPLICATE", "ACCEPTED"]
 
 

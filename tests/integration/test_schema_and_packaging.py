@@ -20,8 +20,7 @@ async def test_every_declared_column_exists_in_the_migrated_database(
 ) -> None:
     for table in ALL_TABLES:
         rows = await db.fetch(
-            "SELECT column_name, is_nullable FROM information_schema.columns"
-            " WHERE table_name = $1",
+            "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = $1",
             table._meta.tablename,
         )
         in_database = {row["column_name"]: row["is_nullable"] == "YES" for row in rows}
