@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 import asyncpg
 
 from callbox.db.connection import Connection, Pool
-from callbox.ingest.apply import ApplyContext, apply_events
+from callbox.ingest.apply import encode_events
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.model.vocabulary import NotificationState
 from callbox.providers.base import Event, InboundRequest, PayloadRejected
@@ -80,7 +80,10 @@ INSERT INTO callbox_notification (
 RETURNING id
 """
 
-_MARK_DUPLICATE = "UPDATE callbox_notification SET state = 'DUPLICATE' WHERE id = $1"
+_INGEST = """
+SELECT notification_id, state, applied, duplicates, message_ids
+FROM callbox_ingest($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)
+"""
 
 
 def parse_events(receiver: ReadyReceiver, request: InboundRequest) -> Sequence[Event]:
@@ -119,19 +122,23 @@ async def ingest(pool: Pool, raw: RawRequest) -> IngestOutcome:
             pool, raw, "internal error while parsing; stored for reprocessing", status_code=500
         )
     try:
-        async with pool.acquire() as connection, connection.transaction():
-            notification_id = await _insert_notification(
-                connection, raw, NotificationState.ACCEPTED, None, len(events)
-            )
-            result = await apply_events(
-                connection,
-                ApplyContext(raw.receiver, notification_id, raw.received_at),
-                events,
-            )
-            state = NotificationState.ACCEPTED
-            if events and result.applied == 0:
-                state = NotificationState.DUPLICATE
-                await connection.execute(_MARK_DUPLICATE, notification_id)
+        # One statement, so one round trip; it commits before the answer comes back.
+        row = await pool.fetchrow(
+            _INGEST,
+            raw.receiver.name,
+            raw.receiver.provider.name,
+            raw.received_at,
+            raw.peer_address,
+            raw.client_address,
+            raw.method,
+            raw.content_type,
+            json.dumps(raw.headers),
+            raw.body,
+            raw.body_size,
+            raw.query_string,
+            raw.receiver.context.our_address,
+            encode_events(events),
+        )
     except DATABASE_UNAVAILABLE as error:
         raise DatabaseUnavailable(str(error)) from error
     except asyncpg.DataError as error:
@@ -139,8 +146,14 @@ async def ingest(pool: Pool, raw: RawRequest) -> IngestOutcome:
         return await store_rejected(
             pool, raw, f"value refused by the database: {error}", status_code=400
         )
+    assert row is not None
     return IngestOutcome(
-        200, state, None, notification_id, applied=result.applied, duplicates=result.duplicates
+        200,
+        NotificationState(row["state"]),
+        None,
+        row["notification_id"],
+        applied=row["applied"],
+        duplicates=row["duplicates"],
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from callbox.db.connection import Connection, Pool
-from callbox.ingest.apply import ApplyContext, apply_events
+from callbox.ingest.apply import apply_events
 from callbox.ingest.pipeline import inbound_request, parse_events
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.model.vocabulary import NotificationState
@@ -66,7 +66,13 @@ async def reprocess_notification(
                 notification_id, NotificationState.REJECTED, rejection.reason, 0
             )
         result = await apply_events(
-            connection, ApplyContext(receiver, notification_id, row["received_at"]), events
+            connection,
+            receiver=receiver.name,
+            provider=receiver.provider.name,
+            notification_id=notification_id,
+            received_at=row["received_at"],
+            our_address=receiver.context.our_address,
+            events=events,
         )
         if result.applied or row["state"] == NotificationState.ACCEPTED.value:
             state = NotificationState.ACCEPTED
