@@ -305,7 +305,8 @@ def print_table(results: list[Result], half: Result | None, args: argparse.Names
     ceiling_a, ceiling_b = results[0].rate, results[1].rate
     print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s, uvicorn --workers {args.workers}\n")
     print(
-        "| server | req/s | items/s | p50 ms | p99 ms | max ms | non-200 | every 200 stored | ×A | ×B |"
+        "| server | req/s | items/s | p50 ms | p99 ms | max ms | non-200 | every 200 stored"
+        " | vs A | vs B |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for result in results:
