@@ -11,12 +11,10 @@ from litestar.datastructures import State
 
 from callbox.ingest.request_info import TRUSTED_PROXIES_STATE
 from callbox.ingest.routes import receivers_router
-from callbox.runtime import CallboxRuntime, database_lifespan
+from callbox.runtime import RUNTIME_STATE, CallboxRuntime, database_lifespan
 from callbox.settings import Settings, load_settings, unauthenticated_receivers
 
 logger = logging.getLogger(__name__)
-
-RUNTIME_STATE = "callbox_runtime"
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

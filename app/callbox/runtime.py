@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from callbox.db.connection import Pool
 from callbox.db.engine import DB, configure_engine
 from callbox.db.migrate import run_migrations
 from callbox.ingest.receivers import ReadyReceiver, prepare_receiver
+from callbox.ingest.writer import IngestWriter
 from callbox.settings import IPNetwork, Settings, parse_network
 
 logger = logging.getLogger(__name__)
+
+RUNTIME_STATE = "callbox_runtime"
 
 
 @dataclass
@@ -25,6 +29,12 @@ class CallboxRuntime:
     receivers: list[ReadyReceiver]
     trusted_proxies: tuple[IPNetwork, ...]
     database_url: str | None = None
+    writer: IngestWriter | None = None
+
+    @property
+    def pool(self) -> Pool | None:
+        pool: Pool | None = DB.pool
+        return pool
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CallboxRuntime:
@@ -65,9 +75,14 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
         await DB.start_connection_pool(
             min_size=settings.pool_min_size, max_size=settings.pool_max_size
         )
+        assert DB.pool is not None
+        runtime.writer = IngestWriter(DB.pool)
+        await runtime.writer.start()
         try:
             yield
         finally:
+            await runtime.writer.stop()
+            runtime.writer = None
             await DB.close_connection_pool()
     finally:
         if embedded is not None:

@@ -601,7 +601,9 @@ async def test_resending_every_accepted_request_changes_nothing(
     again = await post(database_url, *requests)
     for response in again:
         assert_empty_200(response)
-    states = [row["state"] for row in await db.fetch("SELECT state FROM callbox_notification ORDER BY id")]
+    states = [
+        row["state"] for row in await db.fetch("SELECT state FROM callbox_notification ORDER BY id")
+    ]
     assert states == ["ACCEPTED"] * 6 + ["DUPLICATE"] * 6
     after_counts = await counts(db)
     assert after_counts == {**before_counts, "callbox_notification": 12}

@@ -42,7 +42,9 @@ CUSTOMER_MAPPING = {
     "status": "result.code",
     "done_dateiso": "result.at",
 }
-MAPPING_TOML = "{ " + ", ".join(f'{key} = "{value}"' for key, value in CUSTOMER_MAPPING.items()) + " }"
+MAPPING_TOML = (
+    "{ " + ", ".join(f'{key} = "{value}"' for key, value in CUSTOMER_MAPPING.items()) + " }"
+)
 
 
 def customer_item(message_id: str, to: str, code: str, at: str) -> dict[str, Any]:
@@ -209,9 +211,10 @@ async def test_rejected_request_is_accepted_after_the_mapping_is_fixed(
     await receive_with_unmapped_receiver(database_url)
     [(rejected_id, *_)] = await notifications(db)
     assert await notifications(db) == [(rejected_id, "REJECTED", REJECTION, 0)]
-    assert bytes(
-        await db.fetchval("SELECT body FROM callbox_notification WHERE id = $1", rejected_id)
-    ) == CUSTOMER_BATCH
+    assert (
+        bytes(await db.fetchval("SELECT body FROM callbox_notification WHERE id = $1", rejected_id))
+        == CUSTOMER_BATCH
+    )
     first_processed = await db.fetchval(
         "SELECT processed_at FROM callbox_notification WHERE id = $1", rejected_id
     )
@@ -236,9 +239,12 @@ async def test_rejected_request_is_accepted_after_the_mapping_is_fixed(
     ]
     assert progress == [(1, 1)]
     assert await notifications(db) == [(rejected_id, "ACCEPTED", None, 3)]
-    assert await db.fetchval(
-        "SELECT processed_at FROM callbox_notification WHERE id = $1", rejected_id
-    ) > first_processed
+    assert (
+        await db.fetchval(
+            "SELECT processed_at FROM callbox_notification WHERE id = $1", rejected_id
+        )
+        > first_processed
+    )
     await assert_customer_batch_applied(db, rejected_id)
 
     await receive_with_fixed_receiver(database_url)
@@ -255,7 +261,9 @@ async def test_rejected_request_is_accepted_after_the_mapping_is_fixed(
     rows = await model_rows(db)
 
     # Nothing is left to reprocess by default; with include_accepted nothing changes either.
-    assert await reprocess_receiver(pool, prepare_receiver(fixed(), 0), include_accepted=False) == []
+    assert (
+        await reprocess_receiver(pool, prepare_receiver(fixed(), 0), include_accepted=False) == []
+    )
     again = await reprocess_receiver(pool, prepare_receiver(fixed(), 0), include_accepted=True)
     assert [(o.notification_id, o.state.value, o.reason, o.applied) for o in again] == [
         (rejected_id, "ACCEPTED", None, 0),
@@ -302,9 +310,9 @@ async def test_reprocessing_all_keeps_an_accepted_request_the_new_mapping_cannot
     await reprocess_receiver(pool, prepare_receiver(fixed(), 0), include_accepted=True)
 
     assert await counts(db) == before
-    assert await db.fetchval(
-        "SELECT notification FROM callbox_status_event"
-    ) == notification_id  # its event is still applied, from this notification
+    assert (
+        await db.fetchval("SELECT notification FROM callbox_status_event") == notification_id
+    )  # its event is still applied, from this notification
     assert await notifications(db) == [(notification_id, "ACCEPTED", None, 1)]
 
 
@@ -367,7 +375,7 @@ async def test_cli_reprocess_prints_progress_and_a_summary(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     await receive_with_unmapped_receiver(database_url)
-    (accepted_id, *_), (rejected_id, *_) = await notifications(db)
+    [(rejected_id, *_)] = await notifications(db)
     monkeypatch.setenv("CALLBOX_DATABASE_URL", database_url)
     capsys.readouterr()
 
@@ -377,18 +385,19 @@ async def test_cli_reprocess_prints_progress_and_a_summary(
     output = capsys.readouterr()
     assert "reprocessed 1/1" in output.err
     assert output.out.strip() == f"{RECEIVER}: 1 notifications reprocessed (1 rejected)"
-    assert await db.fetchval("SELECT count(*) FROM callbox_message") == 1
+    assert await notifications(db) == [(rejected_id, "REJECTED", REJECTION, 0)]
+    assert await db.fetchval("SELECT count(*) FROM callbox_message") == 0
 
     config = write_config(tmp_path, with_mapping=True)
     assert await run_cli("--config", str(config), "reprocess", RECEIVER) == 0
     output = capsys.readouterr()
     assert "reprocessed 1/1" in output.err
     assert output.out.strip() == f"{RECEIVER}: 1 notifications reprocessed (1 accepted)"
-    assert await notifications(db) == [
-        (accepted_id, "ACCEPTED", None, 1),
-        (rejected_id, "ACCEPTED", None, 3),
-    ]
+    assert await notifications(db) == [(rejected_id, "ACCEPTED", None, 3)]
     await assert_customer_batch_applied(db, rejected_id)
+
+    await receive_with_fixed_receiver(database_url)
+    [_, (later_id, *_)] = await notifications(db)
     after_fix = await counts(db)
     rows = await model_rows(db)
 
@@ -402,6 +411,10 @@ async def test_cli_reprocess_prints_progress_and_a_summary(
     assert "reprocessed 1/2" in output.err
     assert "reprocessed 2/2" in output.err
     assert output.out.strip() == f"{RECEIVER}: 2 notifications reprocessed (2 accepted)"
+    assert await notifications(db) == [
+        (rejected_id, "ACCEPTED", None, 3),
+        (later_id, "ACCEPTED", None, 1),
+    ]
     assert await counts(db) == after_fix
     assert await model_rows(db) == rows
 

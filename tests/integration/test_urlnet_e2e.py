@@ -48,9 +48,7 @@ def inbound_sms(**fields: str) -> bytes:
 async def post(database_url: str, *bodies: bytes) -> list[Any]:
     settings = settings_for(database_url, [Receiver(name="urlnet", provider="urlnet")])
     async with callbox_client(settings) as client:
-        return [
-            await client.post("/hooks/urlnet", content=body, headers=FORM) for body in bodies
-        ]
+        return [await client.post("/hooks/urlnet", content=body, headers=FORM) for body in bodies]
 
 
 def test_the_body_is_the_seed_curl_example() -> None:
@@ -176,7 +174,9 @@ async def test_duplicate_message_id_is_recorded_as_duplicate(
     first = inbound_sms()
     # url.net.au retries up to 10 times: the same message id, possibly re-stamped.
     retried_later = inbound_sms(timestamp="1710462800", body="Running 10 minutes late!")
-    responses = await post(database_url, SEED_CURL_BODY, first, first, retried_later, SEED_CURL_BODY)
+    responses = await post(
+        database_url, SEED_CURL_BODY, first, first, retried_later, SEED_CURL_BODY
+    )
     assert [(r.status_code, r.content) for r in responses] == [(200, b"")] * 5
     rows = await db.fetch("SELECT state, event_count, body FROM callbox_notification ORDER BY id")
     assert [row["state"] for row in rows] == [

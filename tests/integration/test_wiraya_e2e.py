@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+import socket
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
 import asyncpg
+import httpx
 import pytest
+import uvicorn
 
-from callbox.settings import DEFAULT_MAX_BODY_BYTES, Auth, Receiver
+from callbox.app import create_app
+from callbox.settings import DEFAULT_MAX_BODY_BYTES, Auth, Receiver, Settings
 from tests.support import callbox_client, settings_for
 
 CALLBOX_TABLES = (
@@ -109,7 +116,9 @@ async def counts(db: asyncpg.Connection) -> dict[str, int]:
 
 
 async def states(db: asyncpg.Connection) -> list[str]:
-    return [row["state"] for row in await db.fetch("SELECT state FROM callbox_notification ORDER BY id")]
+    return [
+        row["state"] for row in await db.fetch("SELECT state FROM callbox_notification ORDER BY id")
+    ]
 
 
 async def normalised_rows(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
@@ -384,9 +393,7 @@ async def test_single_json_and_xml_events_land_like_the_batches(
         responses = [
             await client.post("/hooks/wiraya", content=json.dumps(THREE_EVENTS[0]), headers=JSON),
             await client.post("/hooks/wiraya", content=xml_event(THREE_EVENTS[1]), headers=XML),
-            await client.post(
-                "/hooks/wiraya", content=json.dumps(THREE_EVENTS[2]), headers=JSON
-            ),
+            await client.post("/hooks/wiraya", content=json.dumps(THREE_EVENTS[2]), headers=JSON),
         ]
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert await normalised_rows(db) == EXPECTED_THREE
@@ -427,7 +434,9 @@ async def test_resending_every_accepted_request_changes_nothing(
             id="json-missing-id",
         ),
         pytest.param(
-            xml_batch([THREE_EVENTS[0], THREE_EVENTS[1], {**THREE_EVENTS[2], "sent_dateiso": "soon"}]),
+            xml_batch(
+                [THREE_EVENTS[0], THREE_EVENTS[1], {**THREE_EVENTS[2], "sent_dateiso": "soon"}]
+            ),
             XML,
             "batch item 2: sent_dateiso: not a timestamp: 'soon'",
             id="xml-bad-timestamp",
@@ -466,13 +475,39 @@ async def test_a_batch_with_one_bad_item_is_rejected_whole(
     }
 
 
+async def test_a_batch_item_postgres_cannot_store_is_named_by_its_index(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """BUG: a NUL character in one item gives a 400 that does not name the item.
+
+    ``"\\u0000"`` is valid JSON (and ``%00`` a valid query string), but Postgres text and
+    jsonb cannot hold U+0000. The parser lets it through, the database refuses the whole
+    statement, and the pipeline answers "value refused by the database: unsupported Unicode
+    escape sequence ..." with no item index, so the operator cannot tell which of the
+    batch's items to look at. (GSM 03.38 encodes '@' as 0x00, so this is not far-fetched.)
+    """
+    bad = {**THREE_EVENTS[2], "bulk": "OPT YES\x00"}
+    body = json_batch([THREE_EVENTS[0], THREE_EVENTS[1], bad])
+    assert b"\\u0000" in body
+    async with callbox_client(settings_for(database_url, [wiraya()])) as client:
+        response = await client.post("/hooks/wiraya", content=body, headers=JSON)
+    assert response.status_code == 400
+    notification = await db.fetchrow("SELECT * FROM callbox_notification")
+    assert notification["state"] == "REJECTED"
+    assert await db.fetchval("SELECT count(*) FROM callbox_message") == 0
+    assert response.text.startswith("batch item 2: ")
+    assert notification["reason"] == response.text
+
+
 async def test_a_rejected_batch_fixed_and_resent_is_applied_once(
     db: asyncpg.Connection, database_url: str
 ) -> None:
     bad = json_batch([THREE_EVENTS[0], {**THREE_EVENTS[1], "status": ""}, THREE_EVENTS[2]])
     async with callbox_client(settings_for(database_url, [wiraya()])) as client:
         rejected = await client.post("/hooks/wiraya", content=bad, headers=JSON)
-        accepted = await client.post("/hooks/wiraya", content=json_batch(THREE_EVENTS), headers=JSON)
+        accepted = await client.post(
+            "/hooks/wiraya", content=json_batch(THREE_EVENTS), headers=JSON
+        )
     assert (rejected.status_code, accepted.status_code) == (400, 200)
     assert rejected.text == "batch item 1: missing required field 'status'"
     assert await states(db) == ["REJECTED", "ACCEPTED"]
@@ -604,9 +639,10 @@ async def test_nested_json_mapping_with_dotted_paths(
     ]
     assert rows[0]["delivered_at"] == utc("2024-03-15T10:30:04")
     assert rows[1]["delivered_at"] is None
-    assert [row["dedupe_key"] for row in await db.fetch(
-        "SELECT dedupe_key FROM callbox_applied_event ORDER BY id"
-    )] == ["outgoing:sms:1000007:DELIVERED", "outgoing:sms:1000008:NOT_DELIVERED"]
+    assert [
+        row["dedupe_key"]
+        for row in await db.fetch("SELECT dedupe_key FROM callbox_applied_event ORDER BY id")
+    ] == ["outgoing:sms:1000007:DELIVERED", "outgoing:sms:1000008:NOT_DELIVERED"]
 
 
 async def test_nested_json_mapping_names_the_customer_path_when_missing(
@@ -644,7 +680,9 @@ async def test_xml_mapping_with_element_and_attribute_paths(
     async with callbox_client(settings_for(database_url, mapping_receivers())) as client:
         responses = [
             await client.post("/hooks/wiraya-xml", content=single, headers=XML),
-            await client.post("/hooks/wiraya-xml", content=batch, headers={"Content-Type": "text/xml"}),
+            await client.post(
+                "/hooks/wiraya-xml", content=batch, headers={"Content-Type": "text/xml"}
+            ),
         ]
     assert [(r.status_code, r.content) for r in responses] == [(200, b""), (200, b"")]
     assert await states(db) == ["ACCEPTED", "ACCEPTED"]
@@ -726,7 +764,12 @@ async def test_renamed_fields_in_get_and_flat_json(
     async with callbox_client(settings_for(database_url, mapping_receivers())) as client:
         by_get = await client.get(
             "/hooks/wiraya-get",
-            params={"contact": "58812", "id": "1000008", "to": "46710000123", "status": "DELIVERED"},
+            params={
+                "contact": "58812",
+                "id": "1000008",
+                "to": "46710000123",
+                "status": "DELIVERED",
+            },
         )
         by_json = await client.post("/hooks/wiraya-json", content=json_body, headers=JSON)
     assert (by_get.status_code, by_json.status_code) == (200, 200)
@@ -865,6 +908,33 @@ async def test_access_is_refused_unless_address_and_credentials_both_pass(
     ] == ["5", "8"]
 
 
+async def test_ipv4_mapped_addresses_from_a_dual_stack_listener_are_recognised(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """BUG: ``::ffff:10.0.0.2`` is not seen as the trusted proxy 10.0.0.0/8, nor
+    ``::ffff:52.59.121.86`` as the allowed Wiraya address 52.59.121.86.
+
+    A server listening on ``::`` (dual stack) sees IPv4 peers as IPv4-mapped IPv6 addresses,
+    and proxies on such sockets write them into X-Forwarded-For. client_address.py compares
+    address and network only when their IP versions match, so both are refused (403).
+    """
+    settings = secured_settings(database_url)
+    async with callbox_client(settings, peer="::ffff:10.0.0.2") as mapped_peer:
+        via_mapped_proxy = await mapped_peer.get(
+            "/hooks/wiraya",
+            params=event_query("1000007"),
+            headers={**basic(CREDENTIALS), "X-Forwarded-For": "52.59.121.86"},
+        )
+    async with callbox_client(settings, peer="10.0.0.2") as proxied:
+        mapped_client = await proxied.get(
+            "/hooks/wiraya",
+            params=event_query("1000008"),
+            headers={**basic(CREDENTIALS), "X-Forwarded-For": "::ffff:35.158.187.151"},
+        )
+    assert (via_mapped_proxy.status_code, mapped_client.status_code) == (200, 200)
+    assert await db.fetchval("SELECT count(*) FROM callbox_message") == 2
+
+
 # Large batches -----------------------------------------------------------------------------
 
 STATUSES = ("DELIVERED", "NOT_DELIVERED", "OPTOUT", "FAILURE", "UNKNOWN")
@@ -922,9 +992,10 @@ async def test_ten_thousand_items_need_a_raised_body_limit(
     assert notification["state"] == "ACCEPTED"
     assert notification["event_count"] == 12_000  # 10,000 reports + 2,000 OPTOUT opt-outs
     assert bytes(notification["body"]) == body
-    assert await db.fetchval(
-        "SELECT count(*) FROM callbox_message WHERE receiver = 'wiraya-big'"
-    ) == 10_000
+    assert (
+        await db.fetchval("SELECT count(*) FROM callbox_message WHERE receiver = 'wiraya-big'")
+        == 10_000
+    )
     assert await db.fetchval("SELECT count(DISTINCT provider_message_id) FROM callbox_message") == (
         10_000
     )
@@ -938,11 +1009,101 @@ async def test_ten_thousand_items_need_a_raised_body_limit(
         "FAILED": 6_000,
         "UNKNOWN": 2_000,
     }
-    last = await db.fetchrow(
-        "SELECT * FROM callbox_message WHERE provider_message_id = '5009999'"
-    )
+    last = await db.fetchrow("SELECT * FROM callbox_message WHERE provider_message_id = '5009999'")
     assert (last["recipient"], last["sender"], last["status"]) == (
         "+46700009999",
         OUR_NUMBER,
         "UNKNOWN",
     )
+
+
+# Concurrent batches over real HTTP --------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[str]:
+    """Callbox under uvicorn in this event loop: requests really run concurrently.
+
+    (The litestar test client runs one request at a time, through a blocking portal.)
+    """
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        ws="none",
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def incoming_batch(first_id: int, numbers: list[str]) -> bytes:
+    return json_batch(
+        [
+            {
+                "type": "incoming sms",
+                "id": str(first_id + index),
+                "sender": number,
+                "recipient": "46769440100",
+                "content": "Tack",
+                "sent_dateiso": "2024-03-15T10:00:00Z",
+            }
+            for index, number in enumerate(numbers)
+        ]
+    )
+
+
+async def test_concurrent_batches_touching_the_same_conversations_are_both_applied(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """BUG: two batches replying in the same conversations, in opposite orders, deadlock.
+
+    Each request applies its items in one transaction, updating each conversation row as
+    it goes; batch A takes conversations 1..N in order while batch B takes N..1, so Postgres
+    aborts one with ``deadlock detected``. DeadlockDetectedError is neither a "database
+    unavailable" error nor a DataError in pipeline.ingest, so it escapes: the provider gets
+    a 500 and the raw request is not stored at all.
+    """
+    numbers = [f"4670{number:07d}" for number in range(300)]
+    settings = settings_for(database_url, [wiraya()])
+    async with served(settings) as base, httpx.AsyncClient(base_url=base, timeout=60) as client:
+        seeded = await client.post(
+            "/hooks/wiraya", content=incoming_batch(0, numbers), headers=JSON
+        )
+        assert seeded.status_code == 200
+        answers = []
+        for round_number in range(1, 6):
+            forwards = incoming_batch(round_number * 10_000, numbers)
+            backwards = incoming_batch(round_number * 10_000 + 5_000, numbers[::-1])
+            answers += await asyncio.gather(
+                client.post("/hooks/wiraya", content=forwards, headers=JSON),
+                client.post("/hooks/wiraya", content=backwards, headers=JSON),
+            )
+    assert [(answer.status_code, answer.text) for answer in answers] == [(200, "")] * 10
+    assert await db.fetchval("SELECT count(*) FROM callbox_notification") == 11
+    assert await states(db) == ["ACCEPTED"] * 11
+    assert await db.fetchval("SELECT count(*) FROM callbox_message") == 300 * 11
+    counts_by_conversation = await db.fetch(
+        "SELECT DISTINCT message_count FROM callbox_conversation"
+    )
+    assert [row["message_count"] for row in counts_by_conversation] == [11]

@@ -25,7 +25,13 @@ import msgspec
 from callbox.db.connection import Connection
 from callbox.ingest.keywords import keyword_action
 from callbox.model.vocabulary import OptOutAction
-from callbox.providers.base import Event, MessageReceived, OptOutReported, StatusReported
+from callbox.providers.base import (
+    Event,
+    MessageReceived,
+    OptOutReported,
+    PayloadRejected,
+    StatusReported,
+)
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -91,8 +97,32 @@ def _event_document(event: Event) -> dict[str, Any]:
 
 
 def encode_events(events: list[Event]) -> str:
-    """The events as the JSON array the SQL functions read."""
-    return _ENCODER.encode([_event_document(event) for event in events]).decode()
+    """The events as the JSON array the SQL functions read.
+
+    Raises:
+        PayloadRejected: a text value holds a NUL character, which Postgres cannot store.
+    """
+    documents = [_event_document(event) for event in events]
+    encoded = _ENCODER.encode(documents).decode()
+    if "\\u0000" in encoded:
+        for index, document in enumerate(documents):
+            for name, value in _text_values(document):
+                if "\x00" in value:
+                    raise PayloadRejected(
+                        f"event {index}: {name} contains a NUL character (\\u0000),"
+                        " which cannot be stored"
+                    )
+    return encoded
+
+
+def _text_values(document: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for key, value in document.items():
+        if isinstance(value, str):
+            found.append((prefix + key, value))
+        elif isinstance(value, dict):
+            found.extend(_text_values(value, f"{prefix}{key}."))
+    return found
 
 
 _APPLY_EVENTS = """

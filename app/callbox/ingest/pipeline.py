@@ -19,6 +19,7 @@ import asyncpg
 from callbox.db.connection import Connection, Pool
 from callbox.ingest.apply import encode_events
 from callbox.ingest.receivers import ReadyReceiver
+from callbox.ingest.writer import IngestItem, IngestWriter
 from callbox.model.vocabulary import NotificationState
 from callbox.providers.base import Event, InboundRequest, PayloadRejected
 
@@ -56,6 +57,23 @@ class RawRequest:
     body_size: int
     query_string: str
 
+    def to_item(self, events_json: str) -> IngestItem:
+        return IngestItem(
+            receiver=self.receiver.name,
+            provider=self.receiver.provider.name,
+            received_at=self.received_at,
+            peer=self.peer_address,
+            client=self.client_address,
+            method=self.method,
+            content_type=self.content_type,
+            headers=self.headers,
+            body=self.body,
+            body_size=self.body_size,
+            query_string=self.query_string,
+            our_address=self.receiver.context.our_address,
+            events_json=events_json,
+        )
+
     def for_provider(self) -> InboundRequest:
         return inbound_request(
             self.method, self.content_type, self.headers, self.body, self.query_string
@@ -78,11 +96,6 @@ INSERT INTO callbox_notification (
     headers, body, body_size, query_string, state, reason, event_count, processed_at
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15)
 RETURNING id
-"""
-
-_INGEST = """
-SELECT notification_id, state, applied, duplicates, message_ids
-FROM callbox_ingest($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)
 """
 
 
@@ -108,10 +121,11 @@ def inbound_request(
     )
 
 
-async def ingest(pool: Pool, raw: RawRequest) -> IngestOutcome:
+async def ingest(writer: IngestWriter, pool: Pool, raw: RawRequest) -> IngestOutcome:
     """Store and apply one request; the outcome says how to answer the provider."""
     try:
         events = list(parse_events(raw.receiver, raw.for_provider()))
+        events_json = encode_events(events)
     except PayloadRejected as rejection:
         return await store_rejected(pool, raw, rejection.reason, status_code=400)
     except Exception:
@@ -122,38 +136,21 @@ async def ingest(pool: Pool, raw: RawRequest) -> IngestOutcome:
             pool, raw, "internal error while parsing; stored for reprocessing", status_code=500
         )
     try:
-        # One statement, so one round trip; it commits before the answer comes back.
-        row = await pool.fetchrow(
-            _INGEST,
-            raw.receiver.name,
-            raw.receiver.provider.name,
-            raw.received_at,
-            raw.peer_address,
-            raw.client_address,
-            raw.method,
-            raw.content_type,
-            json.dumps(raw.headers),
-            raw.body,
-            raw.body_size,
-            raw.query_string,
-            raw.receiver.context.our_address,
-            encode_events(events),
-        )
+        row = await writer.write(raw.to_item(events_json))
     except DATABASE_UNAVAILABLE as error:
         raise DatabaseUnavailable(str(error)) from error
-    except asyncpg.DataError as error:
+    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as error:
         # A value Postgres refuses (e.g. an impossible date): the request is kept, rejected.
         return await store_rejected(
             pool, raw, f"value refused by the database: {error}", status_code=400
         )
-    assert row is not None
     return IngestOutcome(
         200,
-        NotificationState(row["state"]),
+        NotificationState(row.state),
         None,
-        row["notification_id"],
-        applied=row["applied"],
-        duplicates=row["duplicates"],
+        row.notification_id,
+        applied=row.applied,
+        duplicates=row.duplicates,
     )
 
 

@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import asyncpg
+
 from callbox.db.connection import Connection, Pool
 from callbox.ingest.apply import apply_events
 from callbox.ingest.pipeline import inbound_request, parse_events
@@ -59,6 +61,12 @@ async def reprocess_notification(
         try:
             events = list(parse_events(receiver, request))
         except PayloadRejected as rejection:
+            if row["state"] != NotificationState.REJECTED.value:
+                # Its events were applied when it arrived; a receiver setting changed since
+                # must not turn an accepted request into a rejected one.
+                return ReprocessOutcome(
+                    notification_id, NotificationState(row["state"]), rejection.reason, 0
+                )
             await connection.execute(
                 _UPDATE, notification_id, NotificationState.REJECTED.value, rejection.reason, 0
             )
@@ -102,7 +110,16 @@ async def reprocess_receiver(
     outcomes = []
     async with pool.acquire() as connection:
         for done, notification_id in enumerate(ids, start=1):
-            outcomes.append(await reprocess_notification(connection, receiver, notification_id))
+            try:
+                outcome = await reprocess_notification(connection, receiver, notification_id)
+            except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as error:
+                outcome = ReprocessOutcome(
+                    notification_id,
+                    NotificationState.REJECTED,
+                    f"value refused by the database: {error}",
+                    0,
+                )
+            outcomes.append(outcome)
             if progress is not None:
                 progress(done, len(ids))
     return outcomes

@@ -15,7 +15,6 @@ from litestar.exceptions import HTTPException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
 
-from callbox.db.engine import DB
 from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
 from callbox.ingest.pipeline import (
     DatabaseUnavailable,
@@ -26,6 +25,7 @@ from callbox.ingest.pipeline import (
 )
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.ingest.request_info import client_address_of, peer_address_of, storable_headers
+from callbox.runtime import RUNTIME_STATE, CallboxRuntime
 
 RETRY_AFTER_SECONDS = 30
 
@@ -56,19 +56,21 @@ def _raw_request(
 async def receive_callback(request: Request[Any, Any, Any]) -> Response[str]:
     """Take one provider callback: 200 with an empty body only once it is committed."""
     receiver = receiver_of(request.route_handler)
-    if DB.pool is None:
+    runtime: CallboxRuntime = request.app.state[RUNTIME_STATE]
+    pool, writer = runtime.pool, runtime.writer
+    if pool is None or writer is None:
         return _unavailable()
     try:
         body = await request.body()
         raw = _raw_request(request, receiver, body, len(body))
-        outcome = await ingest(DB.pool, raw)
+        outcome = await ingest(writer, pool, raw)
     except RequestEntityTooLarge:
         announced = request.headers.get("content-length", "")
         size = int(announced) if announced.isdigit() else receiver.max_body_bytes + 1
         raw = _raw_request(request, receiver, None, size)
         try:
             outcome = await store_rejected(
-                DB.pool,
+                pool,
                 raw,
                 f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes",
                 status_code=413,

@@ -1,0 +1,13 @@
+"""The GraphQL API's query layer: all its SQL, and the receiver confinement of API keys.
+
+Resolvers never write SQL; they call :class:`~callbox.graphql.data.facade.CallboxData`,
+which is bound to the caller's :class:`~callbox.graphql.data.visibility.Visibility` and
+applies it in every statement. Statements run on the asyncpg pool through
+:class:`~callbox.graphql.data.runner.Sql`, which tests can observe to count them.
+"""
+
+from callbox.graphql.data.facade import CallboxData
+from callbox.graphql.data.runner import Sql, observe_statements
+from callbox.graphql.data.visibility import Visibility
+
+__all__ = ["CallboxData", "Sql", "Visibility", "observe_statements"]

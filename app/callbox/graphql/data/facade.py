@@ -1,0 +1,260 @@
+"""The query layer's one entry point, bound to what the caller may see.
+
+A :class:`CallboxData` is made per request from the API key's :class:`Visibility`; every
+read and write of the GraphQL API goes through one of its methods, and each applies the
+visibility (and the filter's receivers) itself, so no resolver can forget it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callbox.graphql.data import (
+    conversations,
+    events,
+    messages,
+    notifications,
+    opt_outs,
+    outbound,
+    reprocessing,
+    stats,
+)
+from callbox.graphql.data.addresses import address_candidates
+from callbox.graphql.data.filters import (
+    BucketSize,
+    ConversationQuery,
+    MessageQuery,
+    NotificationQuery,
+    OptOutQuery,
+    StatsQuery,
+)
+from callbox.graphql.data.paging import Page, PageRequest
+from callbox.graphql.data.rows import (
+    ConversationRow,
+    MessageCounts,
+    MessageRow,
+    NotificationRow,
+    OptOutRow,
+    RecordedMessage,
+    SeriesBucket,
+    StatusEventRow,
+)
+from callbox.graphql.data.runner import Sql
+from callbox.graphql.data.visibility import Visibility
+from callbox.graphql.errors import Forbidden, InvalidInput, NotFound
+from callbox.ingest.receivers import ReadyReceiver
+from callbox.ingest.reprocess import ReprocessOutcome
+from callbox.model.addresses import normalise_address
+
+
+class CallboxData:
+    def __init__(
+        self, sql: Sql, visibility: Visibility, receivers: Sequence[ReadyReceiver]
+    ) -> None:
+        self.sql = sql
+        self.visibility = visibility
+        self._receivers = {receiver.name: receiver for receiver in receivers}
+
+    # Receivers ---------------------------------------------------------------------------
+
+    def visible_receivers(self) -> list[ReadyReceiver]:
+        return [r for r in self._receivers.values() if self.visibility.allows(r.name)]
+
+    def writable_receiver(self, name: str) -> ReadyReceiver:
+        """A configured receiver this key may write to."""
+        receiver = self._receivers.get(name)
+        if receiver is None or not self.visibility.allows(name):
+            raise Forbidden(f"receiver {name!r}: no such receiver for this API key")
+        return receiver
+
+    def _scope(self, requested: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return self.visibility.restrict(requested)
+
+    def _addresses(
+        self, value: str | None, requested: tuple[str, ...] | None
+    ) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        regions = None
+        if requested is not None:
+            regions = [
+                self._receivers[name].context.default_region if name in self._receivers else None
+                for name in requested
+            ]
+        return address_candidates(value, regions)
+
+    # Messages ----------------------------------------------------------------------------
+
+    async def messages(self, query: MessageQuery, page: PageRequest) -> Page[MessageRow]:
+        return await messages.page_messages(
+            self.sql,
+            query,
+            page,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    async def count_messages(self, query: MessageQuery) -> int:
+        return await messages.count_messages(
+            self.sql,
+            query,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    async def messages_by_id(self, ids: Sequence[int]) -> dict[int, MessageRow]:
+        return await messages.messages_by_id(self.sql, ids, receivers=self._scope(None))
+
+    async def conversation_message_pages(
+        self, conversation_ids: Sequence[int], page: PageRequest
+    ) -> dict[int, Page[MessageRow]]:
+        return await messages.conversation_message_pages(
+            self.sql, conversation_ids, page, receivers=self._scope(None)
+        )
+
+    async def events_by_message(self, ids: Sequence[int]) -> dict[int, list[StatusEventRow]]:
+        return await events.events_by_message(self.sql, ids, receivers=self._scope(None))
+
+    async def events_by_notification(self, ids: Sequence[int]) -> dict[int, list[StatusEventRow]]:
+        return await events.events_by_notification(self.sql, ids, receivers=self._scope(None))
+
+    # Conversations -----------------------------------------------------------------------
+
+    async def conversations(
+        self, query: ConversationQuery, page: PageRequest
+    ) -> Page[ConversationRow]:
+        return await conversations.page_conversations(
+            self.sql,
+            query,
+            page,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    async def count_conversations(self, query: ConversationQuery) -> int:
+        return await conversations.count_conversations(
+            self.sql,
+            query,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    async def conversations_by_id(self, ids: Sequence[int]) -> dict[int, ConversationRow]:
+        return await conversations.conversations_by_id(self.sql, ids, receivers=self._scope(None))
+
+    # Notifications -----------------------------------------------------------------------
+
+    async def notifications(
+        self, query: NotificationQuery, page: PageRequest
+    ) -> Page[NotificationRow]:
+        return await notifications.page_notifications(
+            self.sql, query, page, receivers=self._scope(query.receivers)
+        )
+
+    async def count_notifications(self, query: NotificationQuery) -> int:
+        return await notifications.count_notifications(
+            self.sql, query, receivers=self._scope(query.receivers)
+        )
+
+    async def notifications_by_id(self, ids: Sequence[int]) -> dict[int, NotificationRow]:
+        return await notifications.notifications_by_id(self.sql, ids, receivers=self._scope(None))
+
+    async def notification_bodies(self, ids: Sequence[int]) -> dict[int, bytes | None]:
+        return await notifications.bodies_by_id(self.sql, ids, receivers=self._scope(None))
+
+    # Opt-outs ----------------------------------------------------------------------------
+
+    async def opt_outs(self, query: OptOutQuery, page: PageRequest) -> Page[OptOutRow]:
+        return await opt_outs.page_opt_outs(
+            self.sql,
+            query,
+            page,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    async def count_opt_outs(self, query: OptOutQuery) -> int:
+        return await opt_outs.count_opt_outs(
+            self.sql,
+            query,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    async def is_opted_out(self, address: str) -> bool:
+        latest = await opt_outs.latest_opt_out(
+            self.sql, address_candidates(address, None), receivers=self._scope(None)
+        )
+        return latest is not None and latest.action == "OPT_OUT"
+
+    # Stats -------------------------------------------------------------------------------
+
+    async def message_counts(self, query: StatsQuery) -> MessageCounts:
+        return await stats.message_counts(self.sql, query, receivers=self._scope(query.receivers))
+
+    async def message_series(
+        self, query: StatsQuery, bucket: BucketSize, zone: ZoneInfo
+    ) -> list[SeriesBucket]:
+        return await stats.message_series(
+            self.sql, query, bucket, zone, receivers=self._scope(query.receivers)
+        )
+
+    # Writes ------------------------------------------------------------------------------
+
+    async def record_outbound(
+        self,
+        *,
+        receiver: str,
+        provider_message_id: str,
+        channel: str | None,
+        sender: str | None,
+        recipient: str,
+        body: str | None,
+        reference: str | None,
+        sent_at: datetime | None,
+        metadata: dict[str, Any],
+        recorded_at: datetime,
+    ) -> RecordedMessage:
+        ready = self.writable_receiver(receiver)
+        if not provider_message_id.strip():
+            raise InvalidInput("providerMessageId must not be empty")
+        if not recipient.strip():
+            raise InvalidInput("to must not be empty")
+        region = ready.context.default_region
+        to = normalise_address(recipient, region)
+        from_ = normalise_address(sender, region) if sender else ready.context.our_address
+        if sent_at is not None and sent_at.tzinfo is None:
+            sent_at = sent_at.replace(tzinfo=ready.context.timezone)
+        return await outbound.record_outbound(
+            self.sql,
+            outbound.OutboundRecord(
+                receiver=ready.name,
+                provider=ready.provider.name,
+                provider_message_id=provider_message_id.strip(),
+                channel=channel or ("EMAIL" if "@" in to else "SMS"),
+                sender=from_,
+                recipient=to,
+                body=body,
+                reference=reference,
+                sent_at=sent_at,
+                recorded_at=recorded_at,
+                metadata=metadata,
+            ),
+        )
+
+    async def reprocess_notification(self, notification_id: int) -> ReprocessOutcome:
+        name = await notifications.notification_receiver(
+            self.sql, notification_id, receivers=self._scope(None)
+        )
+        if name is None:
+            raise NotFound(f"no notification {notification_id}")
+        receiver = self._receivers.get(name)
+        if receiver is None:
+            raise InvalidInput(
+                f"notification {notification_id} came to receiver {name!r},"
+                " which is no longer configured"
+            )
+        return await reprocessing.reprocess(self.sql, receiver, notification_id)

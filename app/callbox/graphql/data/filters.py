@@ -1,0 +1,70 @@
+"""Filters as the query layer takes them: plain values, already merged and validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """``since`` inclusive, ``until`` exclusive; either may be open."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    receivers: tuple[str, ...] | None = None
+    providers: tuple[str, ...] | None = None
+    directions: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] | None = None
+    failure_reasons: tuple[str, ...] | None = None
+    address: str | None = None
+    """Either side of the message; normalised as stored data is."""
+    conversation_id: int | None = None
+    provider_message_id: str | None = None
+    reference: str | None = None
+    occurred: TimeRange = TimeRange()
+    body_contains: str | None = None
+    """Case-insensitive substring of the body."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationQuery:
+    receivers: tuple[str, ...] | None = None
+    """Conversations holding at least one message of these receivers."""
+    channels: tuple[str, ...] | None = None
+    address: str | None = None
+    """Our side or theirs."""
+    last_activity: TimeRange = TimeRange()
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationQuery:
+    receivers: tuple[str, ...] | None = None
+    states: tuple[str, ...] | None = None
+    received: TimeRange = TimeRange()
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutQuery:
+    receivers: tuple[str, ...] | None = None
+    address: str | None = None
+    actions: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    occurred: TimeRange = TimeRange()
+
+
+class BucketSize(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class StatsQuery:
+    receivers: tuple[str, ...] | None = None
+    occurred: TimeRange = TimeRange()

@@ -1,0 +1,146 @@
+"""Messages: pages by filter, counts, lookups by id, and pages per conversation (batched).
+
+Address filters become one index-ordered branch per stored form and side (``sender``,
+``recipient``), merged with UNION and cut to the page: each branch is a seek on
+``(sender|recipient, occurred_at DESC, id DESC)``, so a busy address pages as fast as a quiet
+one, at any depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from callbox.graphql.data.cursors import CursorKind
+from callbox.graphql.data.filters import MessageQuery
+from callbox.graphql.data.paging import Page, PageRequest, make_page
+from callbox.graphql.data.params import Params, one_of, where
+from callbox.graphql.data.rows import MessageRow
+from callbox.graphql.data.runner import Sql
+
+_COLUMNS = MessageRow.COLUMNS
+
+
+def _conditions(query: MessageQuery, receivers: tuple[str, ...] | None, p: Params) -> list[str]:
+    """Every filter except the address, on ``callbox_message m``."""
+    conditions = []
+    if receivers is not None:
+        conditions.append(one_of("m.receiver", receivers, p))
+    for column, values in (
+        ("m.provider", query.providers),
+        ("m.direction", query.directions),
+        ("m.channel", query.channels),
+        ("m.status", query.statuses),
+        ("m.failure_reason", query.failure_reasons),
+    ):
+        if values is not None:
+            conditions.append(one_of(column, values, p))
+    if query.conversation_id is not None:
+        conditions.append(f"m.conversation = {p(query.conversation_id, 'bigint')}")
+    if query.provider_message_id is not None:
+        conditions.append(f"m.provider_message_id = {p(query.provider_message_id, 'text')}")
+    if query.reference is not None:
+        conditions.append(f"m.reference = {p(query.reference, 'text')}")
+    if query.occurred.since is not None:
+        conditions.append(f"m.occurred_at >= {p(query.occurred.since, 'timestamptz')}")
+    if query.occurred.until is not None:
+        conditions.append(f"m.occurred_at < {p(query.occurred.until, 'timestamptz')}")
+    if query.body_contains:
+        conditions.append(f"strpos(lower(m.body), lower({p(query.body_contains, 'text')})) > 0")
+    return conditions
+
+
+async def page_messages(
+    sql: Sql,
+    query: MessageQuery,
+    request: PageRequest,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> Page[MessageRow]:
+    """``addresses``: the stored forms of ``query.address`` (see addresses.py)."""
+    p = Params()
+    conditions = _conditions(query, receivers, p) + request.conditions(p, "m.occurred_at", "m.id")
+    limit = p(request.limit, "int")
+    if addresses is None:
+        statement = (
+            f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
+            f" ORDER BY {request.order('m.occurred_at', 'm.id')} LIMIT {limit}"
+        )
+    else:
+        branches = []
+        for address in addresses:
+            value = p(address, "text")
+            for side in ("sender", "recipient"):
+                branches.append(
+                    f"(SELECT m.occurred_at, m.id FROM callbox_message m"
+                    f" {where([*conditions, f'm.{side} = {value}'])}"
+                    f" ORDER BY {request.order('m.occurred_at', 'm.id')} LIMIT {limit})"
+                )
+        statement = (
+            f"SELECT {_COLUMNS} FROM (SELECT occurred_at, id FROM ({' UNION '.join(branches)}) u"
+            f" ORDER BY {request.order('occurred_at', 'id')} LIMIT {limit}) k"
+            f" JOIN callbox_message m ON m.id = k.id"
+            f" ORDER BY {request.order('k.occurred_at', 'k.id')}"
+        )
+    rows = [MessageRow.from_record(r) for r in await sql.fetch(statement, *p.values)]
+    return make_page(rows, request, CursorKind.MESSAGE, lambda row: row.sort_key)
+
+
+async def count_messages(
+    sql: Sql,
+    query: MessageQuery,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> int:
+    p = Params()
+    conditions = _conditions(query, receivers, p)
+    if addresses is not None:
+        values = p(list(addresses), "text[]")
+        conditions.append(f"(m.sender = ANY({values}) OR m.recipient = ANY({values}))")
+    count: int = await sql.fetchval(
+        f"SELECT count(*) FROM callbox_message m {where(conditions)}", *p.values
+    )
+    return count
+
+
+async def messages_by_id(
+    sql: Sql, ids: Sequence[int], *, receivers: tuple[str, ...] | None
+) -> dict[int, MessageRow]:
+    p = Params()
+    conditions = [f"m.id = ANY({p(list(ids), 'bigint[]')})"]
+    if receivers is not None:
+        conditions.append(one_of("m.receiver", receivers, p))
+    records = await sql.fetch(
+        f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}", *p.values
+    )
+    return {row.id: row for row in map(MessageRow.from_record, records)}
+
+
+async def conversation_message_pages(
+    sql: Sql,
+    conversation_ids: Sequence[int],
+    request: PageRequest,
+    *,
+    receivers: tuple[str, ...] | None,
+) -> dict[int, Page[MessageRow]]:
+    """One page of messages for each of several conversations, in one statement."""
+    p = Params()
+    ids = p(list(conversation_ids), "bigint[]")
+    conditions = ["m.conversation = parent.id"]
+    if receivers is not None:
+        conditions.append(one_of("m.receiver", receivers, p))
+    conditions += request.conditions(p, "m.occurred_at", "m.id")
+    statement = (
+        f"SELECT parent.id AS parent, x.* FROM unnest({ids}) AS parent(id)"
+        f" CROSS JOIN LATERAL (SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
+        f" ORDER BY {request.order('m.occurred_at', 'm.id')} LIMIT {p(request.limit, 'int')}) x"
+        f" ORDER BY parent.id, {request.order('x.occurred_at', 'x.id')}"
+    )
+    grouped: dict[int, list[MessageRow]] = {conversation: [] for conversation in conversation_ids}
+    for record in await sql.fetch(statement, *p.values):
+        grouped[record["parent"]].append(MessageRow.from_record(record))
+    return {
+        conversation: make_page(rows, request, CursorKind.MESSAGE, lambda row: row.sort_key)
+        for conversation, rows in grouped.items()
+    }

@@ -1,0 +1,86 @@
+"""The opt-out ledger: its rows, and whether an address is opted out (its latest row says)."""
+
+from __future__ import annotations
+
+from callbox.graphql.data.cursors import CursorKind
+from callbox.graphql.data.filters import OptOutQuery
+from callbox.graphql.data.paging import Page, PageRequest, make_page
+from callbox.graphql.data.params import Params, one_of, where
+from callbox.graphql.data.rows import OptOutRow
+from callbox.graphql.data.runner import Sql
+
+_COLUMNS = OptOutRow.COLUMNS
+
+
+def _conditions(
+    query: OptOutQuery,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+    p: Params,
+) -> list[str]:
+    conditions = []
+    if receivers is not None:
+        conditions.append(one_of("o.receiver", receivers, p))
+    if addresses is not None:
+        conditions.append(one_of("o.address", addresses, p))
+    if query.actions is not None:
+        conditions.append(one_of("o.action", query.actions, p))
+    if query.channels is not None:
+        conditions.append(one_of("o.channel", query.channels, p))
+    if query.occurred.since is not None:
+        conditions.append(f"o.occurred_at >= {p(query.occurred.since, 'timestamptz')}")
+    if query.occurred.until is not None:
+        conditions.append(f"o.occurred_at < {p(query.occurred.until, 'timestamptz')}")
+    return conditions
+
+
+async def page_opt_outs(
+    sql: Sql,
+    query: OptOutQuery,
+    request: PageRequest,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> Page[OptOutRow]:
+    p = Params()
+    conditions = _conditions(query, receivers, addresses, p) + request.conditions(
+        p, "o.occurred_at", "o.id"
+    )
+    records = await sql.fetch(
+        f"SELECT {_COLUMNS} FROM callbox_opt_out o {where(conditions)}"
+        f" ORDER BY {request.order('o.occurred_at', 'o.id')} LIMIT {p(request.limit, 'int')}",
+        *p.values,
+    )
+    rows = [OptOutRow.from_record(record) for record in records]
+    return make_page(rows, request, CursorKind.OPT_OUT, lambda row: row.sort_key)
+
+
+async def count_opt_outs(
+    sql: Sql,
+    query: OptOutQuery,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> int:
+    p = Params()
+    conditions = _conditions(query, receivers, addresses, p)
+    count: int = await sql.fetchval(
+        f"SELECT count(*) FROM callbox_opt_out o {where(conditions)}", *p.values
+    )
+    return count
+
+
+async def latest_opt_out(
+    sql: Sql, addresses: tuple[str, ...], *, receivers: tuple[str, ...] | None
+) -> OptOutRow | None:
+    """The ledger row that decides: the latest by when it happened (then by arrival)."""
+    p = Params()
+    conditions = [one_of("o.address", addresses, p)]
+    if receivers is not None:
+        conditions.append(one_of("o.receiver", receivers, p))
+    record = await sql.fetchrow(
+        f"SELECT {_COLUMNS} FROM callbox_opt_out o {where(conditions)}"
+        " ORDER BY o.occurred_at DESC, o.id DESC LIMIT 1",
+        *p.values,
+    )
+    return OptOutRow.from_record(record) if record is not None else None

@@ -1,0 +1,108 @@
+"""Record an outbound message the sending application tells us about (recordOutboundMessage).
+
+The same identity as receipts use, ``(receiver, 'OUTBOUND', provider_message_id)``, so the
+record and the provider's receipts land on one row whichever comes first:
+
+- record first: the message is created ``PENDING``; receipts then take the status over by
+  the usual precedence (app/callbox/ingest/apply.py);
+- receipt first: the record only fills what is still missing (addresses, body, reference,
+  sent-at, metadata keys) and never touches the status the receipts set.
+
+Once both addresses are known the message joins the conversation of (channel, our address,
+their address), with the statement ingest uses, in the same transaction as the upsert, so a
+receipt racing with the record cannot make the message join twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from callbox.graphql.data.rows import RecordedMessage
+from callbox.graphql.data.runner import Sql
+
+_UPSERT = """
+INSERT INTO callbox_message AS m (
+    provider, receiver, provider_message_id, direction, channel, sender, recipient, body,
+    status, reference, created_at, sent_at, updated_at, occurred_at, metadata, is_test
+) VALUES (
+    $1, $2, $3, 'OUTBOUND', $4, $5, $6, $7, 'PENDING', $8, $9::timestamptz, $10::timestamptz,
+    $9::timestamptz, COALESCE($10::timestamptz, $9::timestamptz), $11::jsonb, false
+)
+ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
+    sender = COALESCE(m.sender, excluded.sender),
+    recipient = COALESCE(m.recipient, excluded.recipient),
+    body = COALESCE(m.body, excluded.body),
+    reference = COALESCE(m.reference, excluded.reference),
+    sent_at = COALESCE(m.sent_at, excluded.sent_at),
+    metadata = excluded.metadata || m.metadata,
+    updated_at = excluded.updated_at
+RETURNING id, conversation, sender, recipient, channel, occurred_at, (xmax = 0) AS created
+"""
+
+# The same thread rule as ingest (app/callbox/ingest/apply.py): one conversation per
+# (channel, our address, their address); its last activity and count follow its messages.
+_JOIN_CONVERSATION = """
+INSERT INTO callbox_conversation AS c (
+    channel, our_address, their_address, created_at, last_activity_at, last_message_id,
+    message_count
+) VALUES ($1, $2, $3, $4, $4, $5, 1)
+ON CONFLICT (channel, our_address, their_address) DO UPDATE SET
+    message_count = c.message_count + 1,
+    last_message_id = CASE WHEN excluded.last_activity_at >= c.last_activity_at
+        THEN excluded.last_message_id ELSE c.last_message_id END,
+    last_activity_at = GREATEST(c.last_activity_at, excluded.last_activity_at)
+RETURNING id
+"""
+
+_SET_CONVERSATION = "UPDATE callbox_message SET conversation = $1 WHERE id = $2"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRecord:
+    """Addresses already normalised; ``sender`` already defaulted to our address."""
+
+    receiver: str
+    provider: str
+    provider_message_id: str
+    channel: str
+    sender: str | None
+    recipient: str
+    body: str | None
+    reference: str | None
+    sent_at: datetime | None
+    recorded_at: datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+async def record_outbound(sql: Sql, record: OutboundRecord) -> RecordedMessage:
+    async with sql.transaction() as transaction:
+        row = await transaction.fetchrow(
+            _UPSERT,
+            record.provider,
+            record.receiver,
+            record.provider_message_id,
+            record.channel,
+            record.sender,
+            record.recipient,
+            record.body,
+            record.reference,
+            record.recorded_at,
+            record.sent_at,
+            json.dumps(record.metadata),
+        )
+        assert row is not None
+        if row["conversation"] is None and row["sender"] and row["recipient"]:
+            conversation = await transaction.fetchrow(
+                _JOIN_CONVERSATION,
+                row["channel"],
+                row["sender"],
+                row["recipient"],
+                row["occurred_at"],
+                row["id"],
+            )
+            assert conversation is not None
+            await transaction.execute(_SET_CONVERSATION, conversation["id"], row["id"])
+    return RecordedMessage(message_id=row["id"], created=row["created"])

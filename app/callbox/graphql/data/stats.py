@@ -1,0 +1,118 @@
+"""Message statistics, computed in SQL: counts grouped several ways, and a time series."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callbox.graphql.data.filters import BucketSize, StatsQuery
+from callbox.graphql.data.params import Params, one_of, where
+from callbox.graphql.data.rows import KeyCount, MessageCounts, SeriesBucket
+from callbox.graphql.data.runner import Sql
+from callbox.graphql.errors import InvalidInput
+
+MAX_BUCKETS = 10_000
+_STEP = {BucketSize.HOUR: timedelta(hours=1), BucketSize.DAY: timedelta(days=1)}
+_DIMENSIONS = ("provider", "receiver", "direction", "channel", "status", "failure_reason")
+
+
+def _conditions(query: StatsQuery, receivers: tuple[str, ...] | None, p: Params) -> list[str]:
+    conditions = []
+    if receivers is not None:
+        conditions.append(one_of("m.receiver", receivers, p))
+    if query.occurred.since is not None:
+        conditions.append(f"m.occurred_at >= {p(query.occurred.since, 'timestamptz')}")
+    if query.occurred.until is not None:
+        conditions.append(f"m.occurred_at < {p(query.occurred.until, 'timestamptz')}")
+    return conditions
+
+
+async def message_counts(
+    sql: Sql, query: StatsQuery, *, receivers: tuple[str, ...] | None
+) -> MessageCounts:
+    """One scan, one grouping set per dimension plus the grand total."""
+    p = Params()
+    groupings = ", ".join(f"GROUPING(m.{name}) AS grouped_{name}" for name in _DIMENSIONS)
+    columns = ", ".join(f"m.{name}" for name in _DIMENSIONS)
+    sets = ", ".join(f"(m.{name})" for name in _DIMENSIONS)
+    records = await sql.fetch(
+        f"SELECT {groupings}, {columns}, count(*) AS n FROM callbox_message m"
+        f" {where(_conditions(query, receivers, p))}"
+        f" GROUP BY GROUPING SETS ({sets}, ()) ORDER BY n DESC",
+        *p.values,
+    )
+    total = 0
+    counts: dict[str, list[KeyCount]] = {name: [] for name in _DIMENSIONS}
+    for record in records:
+        grouped_by = [name for name in _DIMENSIONS if record[f"grouped_{name}"] == 0]
+        if not grouped_by:
+            total = record["n"]
+        elif record[grouped_by[0]] is not None:  # messages without a failure reason
+            counts[grouped_by[0]].append(KeyCount(record[grouped_by[0]], record["n"]))
+    return MessageCounts(
+        total=total,
+        by_provider=counts["provider"],
+        by_receiver=counts["receiver"],
+        by_direction=counts["direction"],
+        by_channel=counts["channel"],
+        by_status=counts["status"],
+        by_failure_reason=counts["failure_reason"],
+    )
+
+
+def time_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"timezone: {name!r} is not an IANA time zone") from None
+
+
+async def message_series(
+    sql: Sql,
+    query: StatsQuery,
+    bucket: BucketSize,
+    zone: ZoneInfo,
+    *,
+    receivers: tuple[str, ...] | None,
+) -> list[SeriesBucket]:
+    """Counts per hour or day (in ``zone``), with empty buckets filled in, from ``since``
+    (or the first message) to ``until`` (or the last message)."""
+    since, until = query.occurred.since, query.occurred.until
+    if since is not None and until is not None and (until - since) / _STEP[bucket] > MAX_BUCKETS:
+        raise InvalidInput(f"more than {MAX_BUCKETS} buckets: narrow since/until or use DAY")
+    p = Params()
+    unit, step, tz = p(bucket.value, "text"), p(_STEP[bucket], "interval"), p(zone.key, "text")
+    first = f"date_trunc({unit}, {p(since, 'timestamptz')} AT TIME ZONE {tz})"
+    last = f"date_trunc({unit}, ({p(until, 'timestamptz')} - interval '1 microsecond')"
+    last += f" AT TIME ZONE {tz})"
+    records = await sql.fetch(
+        f"WITH counted AS (SELECT date_trunc({unit}, m.occurred_at AT TIME ZONE {tz}) AS bucket,"
+        " count(*) AS n,"
+        " count(*) FILTER (WHERE m.direction = 'INBOUND') AS inbound,"
+        " count(*) FILTER (WHERE m.direction = 'OUTBOUND') AS outbound,"
+        " count(*) FILTER (WHERE m.status = 'DELIVERED') AS delivered,"
+        " count(*) FILTER (WHERE m.status = 'FAILED') AS failed"
+        f" FROM callbox_message m {where(_conditions(query, receivers, p))} GROUP BY 1),"
+        f" bounds AS (SELECT COALESCE({first}, min(bucket)) AS first_bucket,"
+        f" COALESCE({last}, max(bucket)) AS last_bucket FROM counted)"
+        f" SELECT slot.bucket AT TIME ZONE {tz} AS start, COALESCE(c.n, 0) AS n,"
+        " COALESCE(c.inbound, 0) AS inbound, COALESCE(c.outbound, 0) AS outbound,"
+        " COALESCE(c.delivered, 0) AS delivered, COALESCE(c.failed, 0) AS failed"
+        f" FROM bounds CROSS JOIN generate_series(bounds.first_bucket, bounds.last_bucket, {step})"
+        " AS slot(bucket) LEFT JOIN counted c ON c.bucket = slot.bucket"
+        f" ORDER BY slot.bucket LIMIT {MAX_BUCKETS + 1}",
+        *p.values,
+    )
+    if len(records) > MAX_BUCKETS:
+        raise InvalidInput(f"more than {MAX_BUCKETS} buckets: narrow since/until or use DAY")
+    return [
+        SeriesBucket(
+            start=record["start"],
+            count=record["n"],
+            inbound=record["inbound"],
+            outbound=record["outbound"],
+            delivered=record["delivered"],
+            failed=record["failed"],
+        )
+        for record in records
+    ]

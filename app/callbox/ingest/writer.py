@@ -1,0 +1,203 @@
+"""Group commit for the ingest path.
+
+Every accepted callback becomes one item in a queue. A few writer tasks each take all the
+items waiting (up to ``max_batch``) and store them with one ``callbox_ingest_batch`` call:
+one statement, one transaction, one commit for the lot. A callback's future resolves only
+after that statement returned, that is after its transaction committed, so nothing is
+acknowledged before it is durable. When a batch fails on one item's data, or on a deadlock
+with another process, its items are written again one by one, so one bad item rejects
+only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from callbox.db.connection import Pool
+
+logger = logging.getLogger(__name__)
+
+_ENCODER = msgspec.json.Encoder()
+
+_INGEST_BATCH = """
+SELECT ordinal, notification_id, state, applied, duplicates, message_ids
+FROM callbox_ingest_batch($1::jsonb, $2::bytea[])
+ORDER BY ordinal
+"""
+
+# Errors after which a batch is retried item by item rather than failed as a whole.
+_RETRY_ALONE: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+# Errors that say nothing about the item itself: a lone item is simply tried again.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+_TRANSIENT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class IngestItem:
+    """One callback ready to store: the raw request's columns and its encoded events."""
+
+    receiver: str
+    provider: str
+    received_at: datetime
+    peer: str
+    client: str
+    method: str
+    content_type: str | None
+    headers: dict[str, str]
+    body: bytes | None
+    body_size: int
+    query_string: str
+    our_address: str | None
+    events_json: str
+
+    def document(self) -> msgspec.Raw:
+        """The item as the JSON object ``callbox_ingest_batch`` reads (body passed apart)."""
+        return msgspec.Raw(
+            _ENCODER.encode(
+                {
+                    "receiver": self.receiver,
+                    "provider": self.provider,
+                    "received_at": self.received_at,
+                    "peer": self.peer,
+                    "client": self.client,
+                    "method": self.method,
+                    "content_type": self.content_type,
+                    "headers": self.headers,
+                    "body_size": self.body_size,
+                    "query_string": self.query_string,
+                    "our_address": self.our_address,
+                    "events": msgspec.Raw(self.events_json.encode()),
+                }
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRow:
+    notification_id: int
+    state: str
+    applied: int
+    duplicates: int
+    message_ids: list[int]
+
+
+@dataclass
+class _Pending:
+    item: IngestItem
+    future: asyncio.Future[IngestRow] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class IngestWriter:
+    """Writes callbacks in batches; ``write`` returns once the callback is committed.
+
+    Example::
+
+        writer = IngestWriter(pool)
+        await writer.start()
+        row = await writer.write(item)
+        await writer.stop()
+    """
+
+    def __init__(self, pool: Pool, *, writers: int = 2, max_batch: int = 64) -> None:
+        self._pool = pool
+        self._writers = writers
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"callbox-ingest-writer-{index}")
+            for index in range(self._writers)
+        ]
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop the writer tasks."""
+        await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def write(self, item: IngestItem) -> IngestRow:
+        """Store and apply one callback; raises the database's error if it could not."""
+        if not self._tasks:
+            raise RuntimeError("the ingest writer is not running")
+        pending = _Pending(item)
+        self._queue.put_nowait(pending)
+        return await pending.future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write_batch(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write_batch(self, batch: list[_Pending], attempt: int = 1) -> None:
+        try:
+            rows = await self._execute([pending.item for pending in batch])
+        except _RETRY_ALONE as error:
+            if len(batch) == 1:
+                if isinstance(error, _TRANSIENT) and attempt < _TRANSIENT_ATTEMPTS:
+                    # Two transactions locked the same conversations in opposite orders;
+                    # Postgres aborted this one, so it changed nothing: run it again once
+                    # the other has had time to finish (jitter keeps retries apart).
+                    await asyncio.sleep(random.uniform(0.05, 0.25) * attempt)  # noqa: S311
+                    await self._write_batch(batch, attempt + 1)
+                else:
+                    _fail(batch, error)
+                return
+            for pending in batch:
+                await self._write_batch([pending])
+            return
+        except Exception as error:  # the database is unreachable, or a bug: fail them all
+            _fail(batch, error)
+            return
+        for pending, row in zip(batch, rows, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(row)
+
+    async def _execute(self, items: list[IngestItem]) -> list[IngestRow]:
+        documents = _ENCODER.encode([item.document() for item in items]).decode()
+        records = await self._pool.fetch(_INGEST_BATCH, documents, [i.body for i in items])
+        return [
+            IngestRow(
+                notification_id=record["notification_id"],
+                state=record["state"],
+                applied=record["applied"],
+                duplicates=record["duplicates"],
+                message_ids=list(record["message_ids"]),
+            )
+            for record in records
+        ]
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(error)
