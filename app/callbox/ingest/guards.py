@@ -1,7 +1,8 @@
 """Litestar guards, one per auth scheme, run in the order ip_allow, url_token, basic, bearer.
 
 Each is added to a receiver's route only when the receiver lists that scheme, so all listed
-schemes must pass. Failures raise Litestar's exceptions with a short reason; the receivers'
+schemes must pass. They are ``async`` although they never wait: Litestar runs synchronous
+guards in a worker thread, which costs more than the check itself. Failures raise Litestar's exceptions with a short reason; the receivers'
 exception handler turns them into plain-text 401/403 answers.
 """
 
@@ -30,7 +31,7 @@ def receiver_of(handler: BaseRouteHandler) -> ReadyReceiver:
     return receiver
 
 
-def ip_allow_guard(
+async def ip_allow_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Refuse clients outside the receiver's allow-list.
@@ -43,7 +44,7 @@ def ip_allow_guard(
         raise PermissionDeniedException(f"client address {client} is not allowed")
 
 
-def url_token_guard(
+async def url_token_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Require one of the secret path segments, ``/hooks/<name>/<token>``.
@@ -68,7 +69,7 @@ def _authorization(connection: ASGIConnection[Any, Any, Any, Any], scheme: str) 
     return credentials.strip()
 
 
-def basic_auth_guard(
+async def basic_auth_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Require HTTP basic credentials ``user:password`` from the receiver's list.
@@ -89,7 +90,9 @@ def basic_auth_guard(
         raise NotAuthorizedException("wrong basic credentials", headers=_BASIC_CHALLENGE)
 
 
-def bearer_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def bearer_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Require ``Authorization: Bearer <token>`` with one of the receiver's tokens.
 
     Raises:

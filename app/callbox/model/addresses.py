@@ -1,5 +1,7 @@
 """Address normalisation: phone numbers to E.164, e-mail lower-cased, names kept as given."""
 
+import functools
+
 import phonenumbers
 
 # Numbers the library cannot validate (new ranges, test numbers) are still made E.164 when
@@ -8,6 +10,7 @@ _MIN_UNVALIDATED_DIGITS = 8
 _PHONE_PUNCTUATION = str.maketrans("", "", " -().\u00a0")
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_address(value: str, default_region: str | None = None) -> str:
     """Return the canonical form of an address as Callbox stores and matches it.
 
