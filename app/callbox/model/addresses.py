@@ -39,6 +39,7 @@ def _parse_phone(compact: str, default_region: str | None) -> str | None:
         # International numbers written without "+" (447700900123, 0033601010101 is handled
         # by the region's own international prefix above).
         candidates.append(("+" + compact, None))
+    parsed_candidates = []
     for number, region in candidates:
         try:
             parsed = phonenumbers.parse(number, region)
@@ -46,13 +47,10 @@ def _parse_phone(compact: str, default_region: str | None) -> str | None:
             continue
         if phonenumbers.is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        parsed_candidates.append(parsed)
     if len(compact.lstrip("+")) < _MIN_UNVALIDATED_DIGITS:
         return None  # short codes such as 12345 stay as given
-    for number, region in candidates:
-        try:
-            parsed = phonenumbers.parse(number, region)
-        except phonenumbers.NumberParseException:
-            continue
+    for parsed in parsed_candidates:
         if phonenumbers.is_possible_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return None
