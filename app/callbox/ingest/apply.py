@@ -139,9 +139,9 @@ async def apply_events(
     notification_id: int,
     received_at: Any,
     our_address: str | None,
-    events: list[Event],
+    events_json: str,
 ) -> ApplyResult:
-    """Apply events on behalf of an already stored notification (used by reprocessing)."""
+    """Apply encoded events (:func:`encode_events`) for an already stored notification."""
     row = await connection.fetchrow(
         _APPLY_EVENTS,
         receiver,
@@ -149,7 +149,7 @@ async def apply_events(
         notification_id,
         received_at,
         our_address,
-        encode_events(events),
+        events_json,
     )
     assert row is not None
     return ApplyResult(row["applied"], row["duplicates"], list(row["message_ids"]))

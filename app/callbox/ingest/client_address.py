@@ -17,9 +17,13 @@ def _parse(value: str) -> IPAddress | None:
     elif text.count(":") == 1:  # "203.0.113.7:443"
         text = text.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    # A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; compare them as IPv4.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _is_trusted(address: IPAddress, trusted: Sequence[IPNetwork]) -> bool:

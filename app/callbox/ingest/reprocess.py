@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from callbox.db.connection import Connection, Pool
-from callbox.ingest.apply import apply_events
+from callbox.ingest.apply import apply_events, encode_events
 from callbox.ingest.pipeline import inbound_request, parse_events
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.model.vocabulary import NotificationState
@@ -60,6 +60,7 @@ async def reprocess_notification(
         )
         try:
             events = list(parse_events(receiver, request))
+            events_json = encode_events(events)
         except PayloadRejected as rejection:
             if row["state"] != NotificationState.REJECTED.value:
                 # Its events were applied when it arrived; a receiver setting changed since
@@ -80,7 +81,7 @@ async def reprocess_notification(
             notification_id=notification_id,
             received_at=row["received_at"],
             our_address=receiver.context.our_address,
-            events=events,
+            events_json=events_json,
         )
         if result.applied or row["state"] == NotificationState.ACCEPTED.value:
             state = NotificationState.ACCEPTED

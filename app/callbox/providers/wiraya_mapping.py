@@ -155,13 +155,13 @@ class WirayaTemplateReader:
                 value = _walk_json(item, field_path.steps)
             text = _json_text(value, field_path.field)
             if text is not None:
-                fields[field_path.field] = text
+                fields[field_path.field] = _storable(text, field_path.field)
         contact = {name: fields.pop(name) for name in self._mapped_contacts if name in fields}
         for key, value in item.items():
             if key not in _CONTACT_FIELD_SET or key in self._mapped_contacts:
                 continue
             if key not in self._claimed_names and (text := _json_text(value, key)) is not None:
-                contact[key] = text
+                contact[key] = _storable(text, key)
         return WirayaItem(fields, contact)
 
     def from_query(self, query: Mapping[str, str]) -> WirayaItem:
@@ -246,6 +246,13 @@ def _json_text(value: Any, field: str) -> str | None:
     if value is _MISSING:
         return None
     raise PayloadRejected(f"{field}: expected text or a number, got a JSON {json_kind(value)}")
+
+
+def _storable(text: str, field: str) -> str:
+    """JSON may carry NUL characters (``\\u0000``); Postgres text cannot hold them."""
+    if "\x00" in text:
+        raise PayloadRejected(f"field {field!r} contains a NUL character (\\u0000)")
+    return text
 
 
 def _clean_text(value: str | None) -> str | None:
