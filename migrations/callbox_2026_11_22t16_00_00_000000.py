@@ -163,6 +163,9 @@ STATEMENTS = [
         v_replied_id bigint;
         v_replied_conversation bigint;
         v_replied_sender text;
+        v_replied_their text;
+        v_replied_channel text;
+        v_replied_at timestamptz;
         m record;
     BEGIN
         IF e->>'in_reply_to' IS NOT NULL THEN
@@ -173,6 +176,16 @@ STATEMENTS = [
                 AND provider_message_id = e->>'in_reply_to';
             IF v_recipient IS NULL THEN
                 v_recipient := v_replied_sender;
+            ELSIF v_replied_id IS NOT NULL AND v_replied_sender IS NULL THEN
+                -- The receipt did not say who sent our message; the reply says who got it.
+                UPDATE callbox_message SET sender = v_recipient WHERE id = v_replied_id
+                RETURNING recipient, channel, occurred_at
+                INTO v_replied_their, v_replied_channel, v_replied_at;
+                IF v_replied_conversation IS NULL AND v_replied_their IS NOT NULL THEN
+                    v_replied_conversation := callbox_join_conversation(
+                        v_replied_id, v_replied_channel, v_recipient, v_replied_their,
+                        v_replied_at);
+                END IF;
             END IF;
         END IF;
         INSERT INTO callbox_message AS cm (

@@ -608,3 +608,37 @@ async def test_resending_every_accepted_request_changes_nothing(
     after_counts = await counts(db)
     assert after_counts == {**before_counts, "callbox_notification": 12}
     assert await snapshot(db) == before
+
+
+async def test_reply_completes_an_outbound_message_whose_sender_was_unknown(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """Without our_address, a receipt leaves our number unknown; the reply names it."""
+    receipt = {
+        "message_id": "sms_unknownsender",
+        "number": "+33600000001",
+        "status": "DELIVERED",
+        "delivery_date": "2024-03-01 11:15:30",
+        "channel": "sms",
+    }
+    reply = {
+        "message_id": "sms_unknownsender",
+        "number": "+33600000001",
+        "text": "Merci",
+        "sim_card_number": "+33700000009",
+        "reception_date": "2024-03-01 11:20:00",
+    }
+    receiver = Receiver(name="octopush-bare", provider="octopush")
+    async with callbox_client(settings_for(database_url, [receiver])) as client:
+        for body in (receipt, reply):
+            response = await client.post("/hooks/octopush-bare", json=body)
+            assert (response.status_code, response.content) == (200, b"")
+    rows = await db.fetch(
+        "SELECT direction, sender, recipient, conversation FROM callbox_message ORDER BY id"
+    )
+    assert [(r["direction"], r["sender"], r["recipient"]) for r in rows] == [
+        ("OUTBOUND", "+33700000009", "+33600000001"),
+        ("INBOUND", "+33600000001", "+33700000009"),
+    ]
+    assert rows[0]["conversation"] == rows[1]["conversation"] is not None
+    assert await db.fetchval("SELECT message_count FROM callbox_conversation") == 2
