@@ -76,3 +76,25 @@ def test_readme_config_example_is_valid(
         monkeypatch.setenv(name, "value-of-" + name.lower())
     assert main(["check-config", str(path)]) == 0
     assert "OK (5 receivers" in capsys.readouterr().out
+
+
+def test_readme_wiraya_template_works_with_an_empty_mapping() -> None:
+    from callbox.providers.base import InboundRequest, ReceiverContext
+    from callbox.providers.wiraya import PROVIDER
+    from callbox.providers.wiraya_mapping import WirayaOptions
+
+    (template,) = [block for block in _blocks("json") if "{TYPE}" in block]
+    filled = (
+        template.replace("{TYPE}", "outgoing sms")
+        .replace("{ID}", "1000007")
+        .replace("{RECIPIENT}", "46710000123")
+        .replace("{STATUS}", "DELIVERED")
+        .replace("{DONE_DATEISO}", "2019-01-10T13:00:00Z")
+    )
+    for placeholder in re.findall(r"\{[A-Z_]+\}", filled):
+        filled = filled.replace(placeholder, "")
+    (event,) = PROVIDER.parse(
+        InboundRequest("POST", filled.encode(), "application/json"),
+        ReceiverContext(name="wiraya", options=WirayaOptions()),
+    )
+    assert (event.provider_message_id, event.provider_status) == ("1000007", "DELIVERED")
