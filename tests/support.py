@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import socket
+import threading
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import msgspec
+import uvicorn
 from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -104,3 +107,84 @@ class TcpProxy:
                 sink.transport.abort()
 
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[str]:
+    """Callbox under uvicorn in this event loop: requests really run concurrently.
+
+    (The litestar test client runs one request at a time, through a blocking portal.)
+    """
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        ws="none",
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class ProxyThread:
+    """A :class:`TcpProxy` serving from an event loop in a thread of its own."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.proxy = TcpProxy(target_host, target_port)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="tcp-proxy")
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    def _run(self, step: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(step, self.loop).result(timeout=10)
+
+    def start(self) -> None:
+        self._run(self.proxy.start())
+
+    def cut(self) -> None:
+        self._run(self.proxy.cut())
+
+    def restore(self) -> None:
+        """Start again on the port the app's database URL names (start() reuses it)."""
+        port = self.proxy.port
+        self.start()
+        assert self.proxy.port == port
+
+    def close(self) -> None:
+        self.cut()
+
+        async def cancel_pipes() -> None:
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks() if task is not current]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        self._run(cancel_pipes())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()

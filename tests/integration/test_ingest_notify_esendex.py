@@ -6,9 +6,10 @@ import asyncio
 import json
 
 import asyncpg
+import httpx
 
 from callbox.settings import Auth, Receiver
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, served, settings_for
 
 NOTIFY_TOKEN = "notify-token-0123456789"
 
@@ -71,7 +72,9 @@ async def test_same_callback_fifty_times_concurrently_applies_once(
     db: asyncpg.Connection, database_url: str
 ) -> None:
     body = notify_receipt("delivered", "2026-11-22T10:00:05.000000Z")
-    async with callbox_client(settings_for(database_url, receivers())) as client:
+    # A real server: the test client would run the 50 requests one after another.
+    settings = settings_for(database_url, receivers())
+    async with served(settings) as base, httpx.AsyncClient(base_url=base) as client:
         responses = await asyncio.gather(
             *(client.post("/hooks/notify", content=body, headers=BEARER) for _ in range(50))
         )

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -15,11 +12,9 @@ from xml.sax.saxutils import escape
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
-from callbox.app import create_app
-from callbox.settings import DEFAULT_MAX_BODY_BYTES, Auth, Receiver, Settings
-from tests.support import callbox_client, settings_for
+from callbox.settings import DEFAULT_MAX_BODY_BYTES, Auth, Receiver
+from tests.support import callbox_client, served, settings_for
 
 CALLBOX_TABLES = (
     "callbox_applied_event",
@@ -1018,43 +1013,6 @@ async def test_ten_thousand_items_need_a_raised_body_limit(
 
 
 # Concurrent batches over real HTTP --------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[str]:
-    """Callbox under uvicorn in this event loop: requests really run concurrently.
-
-    (The litestar test client runs one request at a time, through a blocking portal.)
-    """
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        ws="none",
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def incoming_batch(first_id: int, numbers: list[str]) -> bytes:

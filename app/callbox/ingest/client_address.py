@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from callbox.settings import IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+UNKNOWN_ADDRESS = "unknown"
 
 
 def _parse(value: str) -> IPAddress | None:
@@ -39,7 +40,7 @@ def resolve_client_address(
     """
     peer_address = _parse(peer) if peer else None
     if peer_address is None:
-        return peer or "unknown"
+        return UNKNOWN_ADDRESS
     if not forwarded_for or not _is_trusted(peer_address, trusted_proxies):
         return str(peer_address)
     hops = [hop for hop in forwarded_for.split(",") if hop.strip()]
@@ -47,7 +48,7 @@ def resolve_client_address(
         address = _parse(hop)
         if address is None:
             # An unparseable hop cannot be trusted, and nothing left of it either.
-            return hop.strip()
+            return UNKNOWN_ADDRESS
         if not _is_trusted(address, trusted_proxies):
             return str(address)
     # Every hop is one of our proxies: the left-most is as far as we can see.

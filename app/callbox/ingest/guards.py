@@ -2,8 +2,9 @@
 
 Each is added to a receiver's route only when the receiver lists that scheme, so all listed
 schemes must pass. They are ``async`` although they never wait: Litestar runs synchronous
-guards in a worker thread, which costs more than the check itself. Failures raise Litestar's exceptions with a short reason; the receivers'
-exception handler turns them into plain-text 401/403 answers.
+guards in a worker thread, which costs more than the check itself. Failures raise
+Litestar's exceptions with a short reason; the receivers' exception handler turns them into
+plain-text 401/403 answers.
 """
 
 from __future__ import annotations

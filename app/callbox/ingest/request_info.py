@@ -15,7 +15,8 @@ TRUSTED_PROXIES_STATE = "callbox_trusted_proxies"
 
 def peer_address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     client = connection.scope.get("client")
-    return client[0] if client else "unknown"
+    # A unix-socket or unusual server may report anything; the column holds 64 characters.
+    return client[0][:64] if client else "unknown"
 
 
 def client_address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

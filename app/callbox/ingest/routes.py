@@ -39,6 +39,14 @@ def _plain(
 def _raw_request(
     request: Request[Any, Any, Any], receiver: ReadyReceiver, body: bytes | None, size: int
 ) -> RawRequest:
+    headers = storable_headers(request.scope["headers"], receiver.secret_headers)
+    query_string = request.scope.get("query_string", b"").decode("latin-1")
+    token = request.path_params.get("token")
+    if token:
+        # Proxies repeat the original URL in headers (X-Original-URL, X-Forwarded-Uri...):
+        # the URL token is a secret and must not be stored through them.
+        headers = {name: value.replace(token, "<redacted>") for name, value in headers.items()}
+        query_string = query_string.replace(token, "<redacted>")
     return RawRequest(
         receiver=receiver,
         received_at=datetime.now(UTC),
@@ -46,10 +54,10 @@ def _raw_request(
         client_address=client_address_of(request),
         method=request.method,
         content_type=request.headers.get("content-type"),
-        headers=storable_headers(request.scope["headers"], receiver.secret_headers),
+        headers=headers,
         body=body,
         body_size=size,
-        query_string=request.scope.get("query_string", b"").decode("latin-1"),
+        query_string=query_string,
     )
 
 
