@@ -40,7 +40,11 @@ def _is_loopback(host: str) -> bool:
 def command_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from callbox.ops.log_config import configure_logging
+    from callbox.ops.metrics import empty_multiprocess_dir
+
     settings = _settings(args)
+    configure_logging(settings)  # the CLI owns this process; the workers do the same
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     workers = args.workers or settings.server.workers
@@ -81,6 +85,7 @@ def command_serve(args: argparse.Namespace) -> int:
             os.environ["CALLBOX_CONFIG"] = str(Path(args.config).resolve())
         if args.data_dir:
             os.environ["CALLBOX_DATA_DIR"] = args.data_dir
+        empty_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR, when set: last run's values go
         uvicorn.run(
             "callbox.app:app_from_environment",
             factory=True,
@@ -93,6 +98,7 @@ def command_serve(args: argparse.Namespace) -> int:
             access_log=False,
             server_header=False,
             log_level="info",
+            log_config=None,  # logging is configured by configure_logging, in every worker
         )
     finally:
         if embedded is not None:
@@ -208,6 +214,58 @@ def command_send_sample(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def command_export_schema(args: argparse.Namespace) -> int:
+    from callbox.graphql.export import export_schema
+
+    return export_schema(args.file, check=args.check)
+
+
+def command_purge(args: argparse.Namespace) -> int:
+    return asyncio.run(_purge(args))
+
+
+async def _purge(args: argparse.Namespace) -> int:
+    from callbox.ops.purge import PurgeProgress, purge, purge_lock
+    from callbox.ops.purge_report import describe_purge
+    from callbox.ops.retention import retention_policies
+    from callbox.runtime import CallboxRuntime, database_lifespan
+
+    settings = _settings(args)
+    policies = retention_policies(settings)
+    if args.receiver:
+        unknown = sorted(set(args.receiver) - {policy.receiver for policy in policies})
+        if unknown:
+            print(f"callbox: no receiver named {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        policies = [policy for policy in policies if policy.receiver in args.receiver]
+    if all(policy.keeps_everything for policy in policies):
+        print("callbox: nothing to purge: no receiver has a retention ([retention] raw_days...)")
+        return 0
+    batch_size = args.batch_size or settings.retention.batch_size
+
+    def progress(step: PurgeProgress) -> None:
+        what = "raw requests" if step.kind == "raw" else "messages"
+        print(f"{step.receiver}: {what} {step.deleted}/{step.total}", file=sys.stderr, flush=True)
+
+    runtime = CallboxRuntime.from_settings(settings)
+    async with database_lifespan(runtime):
+        assert runtime.pool is not None
+        async with runtime.pool.acquire() as connection, purge_lock(connection) as locked:
+            if not locked:
+                print("callbox: another purge is running; try again later", file=sys.stderr)
+                return 1
+            report = await purge(
+                connection,
+                policies,
+                batch_size=batch_size,
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+    for line in describe_purge(report, policies):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callbox", description="Receive messaging-provider callbacks into Postgres."
@@ -251,6 +309,26 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--bearer", help="bearer token to send")
     sample.add_argument("--basic", help="user:password to send")
     sample.set_defaults(handler=command_send_sample)
+
+    export = commands.add_parser(
+        "export-schema", help="print or write the GraphQL schema (SDL), or --check a file"
+    )
+    export.add_argument("file", nargs="?", help="write the SDL here (default: standard output)")
+    export.add_argument(
+        "--check", metavar="FILE", help="exit 1 with a diff if FILE differs from the code's schema"
+    )
+    export.set_defaults(handler=command_export_schema)
+
+    purge = commands.add_parser(
+        "purge", help="delete data past its retention, in short batches (safe while serving)"
+    )
+    purge.add_argument(
+        "--receiver", action="append", help="only this receiver (repeatable; default: all)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    purge.add_argument("--batch-size", type=int, help="rows per transaction ([retention])")
+    purge.add_argument("--data-dir", help="embedded PostgreSQL data directory")
+    purge.set_defaults(handler=command_purge)
     return parser
 
 

@@ -92,6 +92,11 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     timezone: str | None = None
     our_address: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    raw_retention_days: int | None = None
+    """Days raw requests are kept (``callbox purge``); unset: ``[retention] raw_days``;
+    0: forever."""
+    normalised_retention_days: int | None = None
+    """Days messages are kept; unset: ``[retention] normalised_days``; 0: forever."""
     options: dict[str, Any] = {}
     """Provider-specific options (in the file: written beside the common keys)."""
 
@@ -111,6 +116,10 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             _zone(self.timezone)
         if self.max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
+        for key in ("raw_retention_days", "normalised_retention_days"):
+            days = getattr(self, key)
+            if days is not None and days < 0:
+                raise ValueError(f"{key} must be 0 (keep forever) or a number of days")
         provider_options(self)
 
     @property
@@ -169,6 +178,61 @@ class Database(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     migrate_on_start: bool = True
 
 
+class Metrics(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Prometheus metrics at ``/metrics``, off by default, behind their own bearer tokens.
+
+    Example::
+
+        Metrics(enabled=True, bearer=["env:CALLBOX_METRICS_TOKEN"])
+    """
+
+    enabled: bool = False
+    bearer: list[str] = []
+    """Tokens a scraper presents as ``Authorization: Bearer``: value, ``env:NAME`` or
+    ``sha256:HEX``."""
+
+    def __post_init__(self) -> None:
+        _check_secret_syntax(self.bearer, "bearer")
+        if self.enabled and not self.bearer:
+            raise ValueError("bearer: enabled metrics need at least one token")
+
+
+class Logging(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How ``callbox serve`` logs (an embedding host's logging is never touched)."""
+
+    format: Literal["auto", "json", "console"] = "auto"
+    """``auto``: readable in development instances, JSON lines otherwise."""
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Retention(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Defaults for how long data is kept; receivers may set their own.
+
+    Example::
+
+        Retention(raw_days=30, normalised_days=400, purge_interval_minutes=60)
+    """
+
+    raw_days: int | None = None
+    """Raw requests (and their dedupe keys); unset or 0: kept forever."""
+    normalised_days: int | None = None
+    """Messages with their status history, and emptied conversations; unset or 0: forever."""
+    batch_size: int = 5000
+    """Rows deleted per short transaction."""
+    purge_interval_minutes: float = 0
+    """Run the purge in-process this often, on one replica at a time; 0: only ``callbox purge``."""
+
+    def __post_init__(self) -> None:
+        for key in ("raw_days", "normalised_days"):
+            days = getattr(self, key)
+            if days is not None and days < 0:
+                raise ValueError(f"{key} must be 0 (keep forever) or a number of days")
+        if not 1 <= self.batch_size <= 100_000:
+            raise ValueError("batch_size must be between 1 and 100000")
+        if self.purge_interval_minutes < 0:
+            raise ValueError("purge_interval_minutes must not be negative")
+
+
 class ApiKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     key: str
@@ -202,6 +266,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     server: Server = Server()
     database: Database = Database()
     graphql: GraphQL = GraphQL()
+    metrics: Metrics = Metrics()
+    logging: Logging = Logging()
+    retention: Retention = Retention()
     development: bool = False
     """A development instance: loopback only, unauthenticated receivers allowed."""
 

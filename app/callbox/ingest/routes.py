@@ -25,6 +25,7 @@ from callbox.ingest.pipeline import (
 )
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.ingest.request_info import client_address_of, peer_address_of, storable_headers
+from callbox.ops.callback_outcome import remember_outcome
 from callbox.runtime import RUNTIME_STATE, CallboxRuntime
 
 RETRY_AFTER_SECONDS = 30
@@ -87,6 +88,7 @@ async def receive_callback(request: Request[Any, Any, Any]) -> Response[str]:
             return _unavailable()
     except DatabaseUnavailable:
         return _unavailable()
+    remember_outcome(request.scope["state"], outcome)  # for the callback log line and metrics
     return _answer(outcome)
 
 

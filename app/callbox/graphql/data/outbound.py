@@ -9,7 +9,7 @@ record and the provider's receipts land on one row whichever comes first:
   sent-at, metadata keys) and never touches the status the receipts set.
 
 Once both addresses are known the message joins the conversation of (channel, our address,
-their address), with the statement ingest uses, in the same transaction as the upsert, so a
+their address) through ingest's own SQL function, in the same transaction as the upsert, so a
 receipt racing with the record cannot make the message join twice.
 """
 
@@ -42,22 +42,10 @@ ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
 RETURNING id, conversation, sender, recipient, channel, occurred_at, (xmax = 0) AS created
 """
 
-# The same thread rule as ingest (app/callbox/ingest/apply.py): one conversation per
-# (channel, our address, their address); its last activity and count follow its messages.
-_JOIN_CONVERSATION = """
-INSERT INTO callbox_conversation AS c (
-    channel, our_address, their_address, created_at, last_activity_at, last_message_id,
-    message_count
-) VALUES ($1, $2, $3, $4, $4, $5, 1)
-ON CONFLICT (channel, our_address, their_address) DO UPDATE SET
-    message_count = c.message_count + 1,
-    last_message_id = CASE WHEN excluded.last_activity_at >= c.last_activity_at
-        THEN excluded.last_message_id ELSE c.last_message_id END,
-    last_activity_at = GREATEST(c.last_activity_at, excluded.last_activity_at)
-RETURNING id
-"""
-
-_SET_CONVERSATION = "UPDATE callbox_message SET conversation = $1 WHERE id = $2"
+# Ingest's own thread rule (migrations/callbox_2026_11_22t16_00_00_000000.py): one
+# conversation per (channel, our address, their address), its last activity, last message and
+# count following its messages; it also sets the message's conversation.
+_JOIN_CONVERSATION = "SELECT callbox_join_conversation($1, $2, $3, $4, $5)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +83,12 @@ async def record_outbound(sql: Sql, record: OutboundRecord) -> RecordedMessage:
         )
         assert row is not None
         if row["conversation"] is None and row["sender"] and row["recipient"]:
-            conversation = await transaction.fetchrow(
+            await transaction.execute(
                 _JOIN_CONVERSATION,
+                row["id"],
                 row["channel"],
                 row["sender"],
                 row["recipient"],
                 row["occurred_at"],
-                row["id"],
             )
-            assert conversation is not None
-            await transaction.execute(_SET_CONVERSATION, conversation["id"], row["id"])
     return RecordedMessage(message_id=row["id"], created=row["created"])

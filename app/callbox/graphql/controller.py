@@ -1,0 +1,151 @@
+"""The /graphql endpoint: Strawberry's Litestar controller with Callbox's auth and limits.
+
+POST and GET answer queries (mutations: POST only). GraphiQL is served on GET in
+development instances (``[graphql] graphiql`` overrides). The guard authenticates before
+Strawberry sees the request; errors outside GraphQL execution (401, 413) are answered in
+the GraphQL error shape so clients need one error path.
+
+The handlers are redeclared here rather than taken from ``make_graphql_controller``: its
+dependencies are inferred from parameter names, which Litestar deprecates (and the tests
+run with warnings as errors); here every dependency is marked ``NamedDependency``. There are
+no subscriptions, so there is no WebSocket route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from litestar import Request, Response, get, post
+from litestar.background_tasks import BackgroundTasks
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    ServiceUnavailableException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_200_OK
+from litestar.types import Dependencies, ExceptionHandlersMap, Guard
+from strawberry.litestar.controller import GraphQLController, GraphQLResource
+
+from callbox.db.engine import DB
+from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
+from callbox.graphql.context import GraphQLContext
+from callbox.graphql.data import CallboxData, Sql
+from callbox.graphql.limits import MAX_BODY_BYTES
+from callbox.graphql.loaders import make_loaders
+from callbox.graphql.schema import build_schema
+from callbox.ingest.receivers import ReadyReceiver
+from callbox.runtime import CallboxRuntime
+
+GRAPHQL_PATH = "/graphql"
+
+_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 413: "REQUEST_TOO_LARGE"}
+
+
+def _error_response(_: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    code = _CODES.get(error.status_code, "BAD_REQUEST" if error.status_code < 500 else "ERROR")
+    return Response(
+        {"errors": [{"message": str(error.detail), "extensions": {"code": code}}]},
+        status_code=error.status_code,
+        headers=dict(error.headers or {}),
+    )
+
+
+def ide_enabled(runtime: CallboxRuntime) -> bool:
+    configured = runtime.settings.graphql.graphiql
+    return runtime.settings.development if configured is None else configured
+
+
+def _sub_response() -> Response[Any]:
+    """Where resolvers could set headers or cookies (Strawberry merges it into the answer)."""
+    return Response({}, background=BackgroundTasks([]))
+
+
+async def _no_root_value() -> None:
+    return None
+
+
+class CallboxGraphQLController(GraphQLController):
+    """Strawberry's view with explicit dependencies; configured by :func:`graphql_controller`."""
+
+    path = GRAPHQL_PATH
+    include_in_schema = False
+    request_max_body_size = MAX_BODY_BYTES
+    exception_handlers: ClassVar[ExceptionHandlersMap] = {HTTPException: _error_response}  # type: ignore[misc]
+    websocket_endpoint = None  # type: ignore[assignment]
+
+    @get(raises=[ValidationException, NotFoundException])
+    async def handle_http_get(
+        self,
+        request: Request[Any, Any, Any],
+        context: NamedDependency[GraphQLContext],
+        root_value: NamedDependency[None],
+        response: NamedDependency[Response[Any]],
+    ) -> Response[GraphQLResource | str]:
+        self.temporal_response = response
+        return await self.execute_request(request=request, context=context, root_value=root_value)
+
+    @post(status_code=HTTP_200_OK)
+    async def handle_http_post(
+        self,
+        request: Request[Any, Any, Any],
+        context: NamedDependency[GraphQLContext],
+        root_value: NamedDependency[None],
+        response: NamedDependency[Response[Any]],
+    ) -> Response[GraphQLResource | str]:
+        self.temporal_response = response
+        return await self.execute_request(request=request, context=context, root_value=root_value)
+
+
+def _context_provider(
+    receivers: list[ReadyReceiver],
+) -> Callable[..., Awaitable[GraphQLContext]]:
+    """The ``context`` dependency: the query layer bound to the guard's principal."""
+
+    async def context(
+        request: Request[Any, Any, Any], response: NamedDependency[Response[Any]]
+    ) -> GraphQLContext:
+        principal: Principal = request.state[PRINCIPAL_STATE]
+        if DB.pool is None:
+            raise ServiceUnavailableException("database unavailable; retry later")
+        data = CallboxData(Sql(DB.pool), principal.visibility, receivers)
+        return GraphQLContext(
+            request=request,
+            response=response,
+            principal=principal,
+            data=data,
+            loaders=make_loaders(data),
+        )
+
+    return context
+
+
+def graphql_controller(runtime: CallboxRuntime) -> type[CallboxGraphQLController]:
+    """The controller serving ``/graphql`` for this runtime's settings and receivers.
+
+    Raises:
+        ConfigError: an API key's secret cannot be resolved (``env:`` variable unset…).
+    """
+    settings = runtime.settings
+    ide = ide_enabled(runtime)
+    keyring = ApiKeyring.from_settings(settings)
+    auth = GraphQLAuth(keyring, development=settings.development, ide=ide)
+    guards: list[Guard] = [auth.guard]
+    dependencies: Dependencies = {
+        "context": Provide(_context_provider(runtime.receivers)),
+        "root_value": Provide(_no_root_value),
+        "response": Provide(_sub_response, sync_to_thread=False),
+    }
+    return type(
+        "CallboxGraphQLController",
+        (CallboxGraphQLController,),
+        {
+            "schema": build_schema(introspection=settings.graphql.introspection),
+            "graphql_ide": "graphiql" if ide else None,
+            "allow_queries_via_get": True,
+            "guards": guards,
+            "dependencies": dependencies,
+        },
+    )

@@ -1,0 +1,1 @@
+"""The GraphQL types: thin wrappers turning query-layer rows into schema objects."""

@@ -1,0 +1,149 @@
+"""Filter inputs, turned into the query layer's filters. Singular and plural forms of a field
+(receiver / receivers) combine: either value matches. Time ranges are [since, until)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from callbox.graphql.data.filters import (
+    ConversationQuery,
+    MessageQuery,
+    NotificationQuery,
+    OptOutQuery,
+    TimeRange,
+)
+from callbox.graphql.errors import InvalidInput
+from callbox.graphql.types.enums import (
+    Channel,
+    Direction,
+    FailureReason,
+    NotificationState,
+    OptOutAction,
+    Status,
+)
+from callbox.graphql.types.ids import parse_id
+
+
+def merged(one: str | Enum | None, many: Iterable[str | Enum] | None) -> tuple[str, ...] | None:
+    """The values of a singular and a plural filter field together; None when neither is set."""
+    if one is None and many is None:
+        return None
+    values = [one] if one is not None else []
+    values += list(many or [])
+    return tuple(dict.fromkeys(v.value if isinstance(v, Enum) else v for v in values))
+
+
+def time_range(since: datetime | None, until: datetime | None, field: str) -> TimeRange:
+    if since is not None and until is not None and until < since:
+        raise InvalidInput(f"{field}: until is before since")
+    return TimeRange(since, until)
+
+
+@strawberry.input(description="Messages matching every field given.")
+class MessageFilter:
+    receiver: str | None = None
+    receivers: list[str] | None = None
+    provider: str | None = None
+    providers: list[str] | None = None
+    direction: Direction | None = None
+    channel: Channel | None = None
+    status: Status | None = None
+    statuses: list[Status] | None = None
+    failure_reason: FailureReason | None = None
+    address: str | None = strawberry.field(
+        default=None,
+        description="Either side (from or to). Normalised like stored addresses: with the"
+        " default region of the receivers filtered on, else as given and as E.164 without"
+        " a region.",
+    )
+    conversation_id: strawberry.ID | None = None
+    provider_message_id: str | None = None
+    reference: str | None = None
+    since: datetime | None = strawberry.field(default=None, description="occurredAt >= since")
+    until: datetime | None = strawberry.field(default=None, description="occurredAt < until")
+    body_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive text in the body."
+    )
+
+    def to_query(self) -> MessageQuery:
+        return MessageQuery(
+            receivers=merged(self.receiver, self.receivers),
+            providers=merged(self.provider, self.providers),
+            directions=merged(self.direction, None),
+            channels=merged(self.channel, None),
+            statuses=merged(self.status, self.statuses),
+            failure_reasons=merged(self.failure_reason, None),
+            address=self.address,
+            conversation_id=parse_id(self.conversation_id, "conversationId")
+            if self.conversation_id is not None
+            else None,
+            provider_message_id=self.provider_message_id,
+            reference=self.reference,
+            occurred=time_range(self.since, self.until, "filter"),
+            body_contains=self.body_contains or None,
+        )
+
+
+@strawberry.input(description="Conversations matching every field given.")
+class ConversationFilter:
+    receiver: str | None = strawberry.field(
+        default=None, description="Holding at least one message of this receiver."
+    )
+    receivers: list[str] | None = None
+    channel: Channel | None = None
+    address: str | None = strawberry.field(default=None, description="Our side or theirs.")
+    active_since: datetime | None = strawberry.field(
+        default=None, description="lastActivityAt >= activeSince"
+    )
+    active_until: datetime | None = strawberry.field(
+        default=None, description="lastActivityAt < activeUntil"
+    )
+
+    def to_query(self) -> ConversationQuery:
+        return ConversationQuery(
+            receivers=merged(self.receiver, self.receivers),
+            channels=merged(self.channel, None),
+            address=self.address,
+            last_activity=time_range(self.active_since, self.active_until, "filter"),
+        )
+
+
+@strawberry.input(description="Raw requests matching every field given.")
+class NotificationFilter:
+    receiver: str | None = None
+    receivers: list[str] | None = None
+    state: NotificationState | None = None
+    states: list[NotificationState] | None = None
+    since: datetime | None = strawberry.field(default=None, description="receivedAt >= since")
+    until: datetime | None = strawberry.field(default=None, description="receivedAt < until")
+
+    def to_query(self) -> NotificationQuery:
+        return NotificationQuery(
+            receivers=merged(self.receiver, self.receivers),
+            states=merged(self.state, self.states),
+            received=time_range(self.since, self.until, "filter"),
+        )
+
+
+@strawberry.input(description="Opt-out ledger rows matching every field given.")
+class OptOutFilter:
+    receiver: str | None = None
+    receivers: list[str] | None = None
+    address: str | None = None
+    action: OptOutAction | None = None
+    channel: Channel | None = None
+    since: datetime | None = strawberry.field(default=None, description="occurredAt >= since")
+    until: datetime | None = strawberry.field(default=None, description="occurredAt < until")
+
+    def to_query(self) -> OptOutQuery:
+        return OptOutQuery(
+            receivers=merged(self.receiver, self.receivers),
+            address=self.address,
+            actions=merged(self.action, None),
+            channels=merged(self.channel, None),
+            occurred=time_range(self.since, self.until, "filter"),
+        )

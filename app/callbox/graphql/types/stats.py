@@ -1,0 +1,96 @@
+"""Stats: message counts over a time window, grouped, and as a time series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from callbox.graphql.context import Info
+from callbox.graphql.data.filters import StatsQuery
+from callbox.graphql.data.rows import KeyCount, MessageCounts, SeriesBucket
+from callbox.graphql.data.stats import time_zone
+from callbox.graphql.types.enums import BucketSize
+from callbox.graphql.types.fields import field
+
+
+@strawberry.type(description="How many messages have this value.")
+class CountByKey:
+    key: str
+    count: int
+
+    @classmethod
+    def many(cls, counts: list[KeyCount]) -> list[CountByKey]:
+        return [cls(key=count.key, count=count.count) for count in counts]
+
+
+@strawberry.type(description="Messages that occurred in one bucket of time.")
+class StatsBucket:
+    start: datetime
+    count: int
+    inbound: int
+    outbound: int
+    delivered: int
+    failed: int
+
+    @classmethod
+    def from_row(cls, row: SeriesBucket) -> StatsBucket:
+        return cls(
+            start=row.start,
+            count=row.count,
+            inbound=row.inbound,
+            outbound=row.outbound,
+            delivered=row.delivered,
+            failed=row.failed,
+        )
+
+
+@strawberry.type(
+    description="Messages whose occurredAt is in [since, until). Every count is one SQL scan,"
+    " shared by all count fields of the object."
+)
+class Stats:
+    since: datetime | None
+    until: datetime | None
+    query: strawberry.Private[StatsQuery]
+
+    async def _counts(self, info: Info) -> MessageCounts:
+        return await info.context.loaders.message_counts.load(self.query)
+
+    @strawberry.field
+    async def total(self, info: Info) -> int:
+        return (await self._counts(info)).total
+
+    @strawberry.field
+    async def by_provider(self, info: Info) -> list[CountByKey]:
+        return CountByKey.many((await self._counts(info)).by_provider)
+
+    @strawberry.field
+    async def by_receiver(self, info: Info) -> list[CountByKey]:
+        return CountByKey.many((await self._counts(info)).by_receiver)
+
+    @strawberry.field
+    async def by_direction(self, info: Info) -> list[CountByKey]:
+        return CountByKey.many((await self._counts(info)).by_direction)
+
+    @strawberry.field
+    async def by_channel(self, info: Info) -> list[CountByKey]:
+        return CountByKey.many((await self._counts(info)).by_channel)
+
+    @strawberry.field
+    async def by_status(self, info: Info) -> list[CountByKey]:
+        return CountByKey.many((await self._counts(info)).by_status)
+
+    @field(description="FAILED messages by reason.")
+    async def by_failure_reason(self, info: Info) -> list[CountByKey]:
+        return CountByKey.many((await self._counts(info)).by_failure_reason)
+
+    @field(
+        description="Counts per hour or day (in timezone), empty buckets included, from since"
+        " (or the first message) to until (or the last); at most 10,000 buckets."
+    )
+    async def series(
+        self, info: Info, bucket: BucketSize = BucketSize.DAY, timezone: str = "UTC"
+    ) -> list[StatsBucket]:
+        rows = await info.context.data.message_series(self.query, bucket, time_zone(timezone))
+        return [StatsBucket.from_row(row) for row in rows]

@@ -1,0 +1,111 @@
+"""Readiness: named checks that must all pass before a replica takes traffic.
+
+The built-in checks are the database (one ``SELECT 1`` through the pool, with a short
+timeout) and the migrations (none pending; once that is seen it is not asked again). Other
+parts register their own, e.g. a NOTIFY listener::
+
+    ops.readiness.register("listener", lambda: listener.check())
+
+A check is an async callable that returns normally when ready and raises
+:class:`NotReady` (or anything else, or times out) when not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from callbox.db.migrate import pending_migrations
+from callbox.runtime import CallboxRuntime
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class NotReady(Exception):
+    """A check's short, secret-free reason for not being ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+class ReadinessChecks:
+    """The registry ``/ready`` runs, concurrently, each under a timeout."""
+
+    def __init__(self, timeout_seconds: float = CHECK_TIMEOUT_SECONDS) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._checks: dict[str, ReadinessCheck] = {}
+
+    def register(self, name: str, check: ReadinessCheck) -> None:
+        if name in self._checks:
+            raise ValueError(f"a readiness check named {name!r} is already registered")
+        self._checks[name] = check
+
+    def unregister(self, name: str) -> None:
+        self._checks.pop(name, None)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._checks)
+
+    async def run(self) -> list[CheckResult]:
+        names = list(self._checks)
+        results = await asyncio.gather(*(self._run_one(name) for name in names))
+        return list(results)
+
+    async def _run_one(self, name: str) -> CheckResult:
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                await self._checks[name]()
+        except NotReady as reason:
+            return CheckResult(name, False, str(reason))
+        except TimeoutError:
+            return CheckResult(name, False, f"no answer within {self.timeout_seconds:g} s")
+        except Exception as error:  # an error's text may name hosts or users: class only
+            return CheckResult(name, False, f"failed: {type(error).__name__}")
+        return CheckResult(name, True, "ok")
+
+
+def database_check(runtime: CallboxRuntime) -> ReadinessCheck:
+    """The database answers a query through the app's pool."""
+
+    async def check() -> None:
+        pool = runtime.pool
+        if pool is None or runtime.writer is None:
+            raise NotReady("not started")
+        async with pool.acquire() as connection:
+            await connection.fetchval("SELECT 1")
+
+    return check
+
+
+def migrations_check(runtime: CallboxRuntime) -> ReadinessCheck:
+    """No migration of this version is pending; cached once true (they never un-apply)."""
+    current = False
+
+    async def check() -> None:
+        nonlocal current
+        if current:
+            return
+        url = runtime.database_url
+        if url is None:
+            raise NotReady("database not started")
+        pending = await pending_migrations(url)
+        if pending:
+            raise NotReady(f"{len(pending)} pending (run `callbox migrate`)")
+        current = True
+
+    return check
+
+
+def standard_checks(runtime: CallboxRuntime) -> ReadinessChecks:
+    checks = ReadinessChecks()
+    checks.register("database", database_check(runtime))
+    checks.register("migrations", migrations_check(runtime))
+    return checks

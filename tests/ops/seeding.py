@@ -1,0 +1,57 @@
+"""Seed a database through the real ingest path, with chosen arrival times."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from callbox.ingest.pipeline import IngestOutcome, RawRequest, ingest
+from callbox.ingest.receivers import ReadyReceiver, prepare_receiver
+from callbox.ingest.writer import IngestWriter
+from callbox.settings import Settings
+
+
+@dataclass
+class Seeder:
+    pool: asyncpg.Pool
+    writer: IngestWriter
+    receivers: dict[str, ReadyReceiver]
+
+    async def post(
+        self, receiver: str, body: bytes, received_at: datetime, content_type: str
+    ) -> IngestOutcome:
+        raw = RawRequest(
+            receiver=self.receivers[receiver],
+            received_at=received_at,
+            peer_address="127.0.0.1",
+            client_address="127.0.0.1",
+            method="POST",
+            content_type=content_type,
+            headers={"content-type": content_type},
+            body=body,
+            body_size=len(body),
+            query_string="",
+        )
+        outcome = await ingest(self.writer, self.pool, raw)
+        assert outcome.status_code == 200, outcome.reason
+        return outcome
+
+
+@asynccontextmanager
+async def seeder(database_url: str, settings: Settings) -> AsyncIterator[Seeder]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    writer = IngestWriter(pool)
+    await writer.start()
+    try:
+        yield Seeder(
+            pool,
+            writer,
+            {r.name: prepare_receiver(r, i) for i, r in enumerate(settings.receivers)},
+        )
+    finally:
+        await writer.stop()
+        await pool.close()

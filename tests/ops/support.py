@@ -1,0 +1,59 @@
+"""Payloads and settings shared by the operations tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from callbox.settings import Auth, Receiver
+
+NOTIFY_TOKEN = "ops-notify-token-0123456789"
+NOTIFY_HEADERS = {"Authorization": f"Bearer {NOTIFY_TOKEN}", "Content-Type": "application/json"}
+OUR_NUMBER = "+447700900999"
+
+
+def notify_receiver(**extra: object) -> Receiver:
+    return Receiver(
+        name="notify",
+        provider="notify",
+        auth=Auth(bearer=[NOTIFY_TOKEN]),
+        default_region="GB",
+        our_address=OUR_NUMBER,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def notify_receipt(
+    at: datetime, *, to: str = "+447700900123", message_id: str | None = None
+) -> bytes:
+    """A delivery receipt for one of our messages sent at ``at``."""
+    return json.dumps(
+        {
+            "id": message_id or str(uuid.uuid4()),
+            "reference": None,
+            "to": to,
+            "status": "delivered",
+            "notification_type": "sms",
+            "created_at": _stamp(at),
+            "completed_at": _stamp(at),
+            "sent_at": _stamp(at),
+        }
+    ).encode()
+
+
+def notify_inbound(at: datetime, *, sender: str = "07700900123", text: str = "Hello") -> bytes:
+    """An inbound SMS received at ``at``."""
+    return json.dumps(
+        {
+            "id": str(uuid.uuid4()),
+            "source_number": sender,
+            "destination_number": OUR_NUMBER,
+            "message": text,
+            "date_received": _stamp(at),
+        }
+    ).encode()
