@@ -129,11 +129,14 @@ def command_migrate(args: argparse.Namespace) -> int:
 
 
 def command_check_config(args: argparse.Namespace) -> int:
+    from callbox.graphql.auth import ApiKeyring
     from callbox.ingest.receivers import prepare_receiver
 
     settings = load_settings(args.file)
+    # Resolve every secret (env: references are read now), as a start would.
     for index, receiver in enumerate(settings.receivers):
-        prepare_receiver(receiver, index)  # resolves env: secrets, as a start would
+        prepare_receiver(receiver, index)
+    ApiKeyring.from_settings(settings)
     names = ", ".join(receiver.name for receiver in settings.receivers) or "none"
     print(f"{args.file}: OK ({len(settings.receivers)} receivers: {names})")
     open_receivers = unauthenticated_receivers(settings)

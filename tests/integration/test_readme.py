@@ -98,3 +98,25 @@ def test_readme_wiraya_template_works_with_an_empty_mapping() -> None:
         ReceiverContext(name="wiraya", options=WirayaOptions()),
     )
     assert (event.provider_message_id, event.provider_status) == ("1000007", "DELIVERED")
+
+
+async def test_readme_graphql_examples_run(db: object, database_url: str) -> None:
+    from callbox.settings import Receiver
+    from tests.support import callbox_client, settings_for
+
+    blocks = _blocks("graphql")
+    assert len(blocks) == 2
+    documents = [
+        part.strip()
+        for block in blocks
+        for part in re.split(r"^#.*$", block, flags=re.MULTILINE)
+        if part.strip()
+    ]
+    settings = settings_for(
+        database_url, [Receiver(name="notify", provider="notify")], development=True
+    )
+    async with callbox_client(settings) as client:
+        for document in documents:
+            response = await client.post("/graphql", json={"query": document})
+            assert response.status_code == 200, response.text
+            assert "errors" not in response.json(), (document, response.json())
