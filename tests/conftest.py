@@ -17,6 +17,7 @@ import pytest
 from callbox.db.migrate import run_migrations
 
 CALLBOX_TABLES = (
+    "callbox_event",
     "callbox_applied_event",
     "callbox_status_event",
     "callbox_opt_out",

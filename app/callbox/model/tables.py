@@ -123,6 +123,26 @@ class AppliedEvent(Table, tablename="callbox_applied_event", db=DB):
     applied_at = Timestamptz()
 
 
+class Event(Table, tablename="callbox_event", db=DB):
+    """The event log live subscriptions read: one row per applied change.
+
+    The table also has ``xid xid8`` (the writing transaction's id; Piccolo has no such column
+    type): subscriptions read rows in (xid, id) order below the oldest running transaction,
+    so a cursor never skips a row that commits later. See the migration that creates it.
+    """
+
+    id = BigSerial(primary_key=True)
+    kind = Varchar(length=16)
+    receiver = Varchar(length=64)
+    direction = Varchar(length=8, null=True)
+    message = BigInt(null=True)
+    status_event = BigInt(null=True)
+    conversation = BigInt(null=True)
+    opt_out = BigInt(null=True)
+    address = Text(null=True)
+    created_at = Timestamptz()
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Notification,
     Conversation,
@@ -130,4 +150,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     StatusEvent,
     OptOut,
     AppliedEvent,
+    Event,
 )

@@ -47,6 +47,12 @@ RETURNING id, conversation, sender, recipient, channel, occurred_at, (xmax = 0) 
 # count following its messages; it also sets the message's conversation.
 _JOIN_CONVERSATION = "SELECT callbox_join_conversation($1, $2, $3, $4, $5)"
 
+# For live subscriptions: the event row, and a wake-up for listeners (sent after commit).
+_EMIT_RECORDED = """
+SELECT callbox_emit_event('RECORDED', $1, 'OUTBOUND', $2, NULL, $3, NULL, NULL),
+       pg_notify('callbox_events', 'recorded')
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundRecord:
@@ -82,8 +88,9 @@ async def record_outbound(sql: Sql, record: OutboundRecord) -> RecordedMessage:
             json.dumps(record.metadata),
         )
         assert row is not None
-        if row["conversation"] is None and row["sender"] and row["recipient"]:
-            await transaction.execute(
+        conversation = row["conversation"]
+        if conversation is None and row["sender"] and row["recipient"]:
+            conversation = await transaction.fetchval(
                 _JOIN_CONVERSATION,
                 row["id"],
                 row["channel"],
@@ -91,4 +98,5 @@ async def record_outbound(sql: Sql, record: OutboundRecord) -> RecordedMessage:
                 row["recipient"],
                 row["occurred_at"],
             )
+        await transaction.execute(_EMIT_RECORDED, record.receiver, row["id"], conversation)
     return RecordedMessage(message_id=row["id"], created=row["created"])

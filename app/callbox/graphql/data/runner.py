@@ -46,6 +46,10 @@ class SqlTransaction:
         _announce(query)
         return await self.connection.fetchrow(query, *args)
 
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        _announce(query)
+        return await self.connection.fetchval(query, *args)
+
     async def execute(self, query: str, *args: Any) -> str:
         _announce(query)
         return await self.connection.execute(query, *args)
