@@ -175,7 +175,7 @@ def test_config_is_valid_and_every_secret_it_names_is_provided() -> None:
     environment = compose()["services"]["callbox-1"]["environment"]
     assert referenced <= set(environment)
     example = (DOCKER / ".env.example").read_text()
-    for name, value in environment.items():
+    for value in environment.values():
         for variable in re.findall(r"\$\{([A-Z0-9_]+):\?", str(value)):
             assert f"{variable}=" in example, variable
     fake = {name: f"value-of-{name}" for name in referenced}
