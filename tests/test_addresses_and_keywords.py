@@ -67,3 +67,10 @@ TRUSTED = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
 )
 def test_resolve_client_address(peer: str, forwarded: str | None, expected: str) -> None:
     assert resolve_client_address(peer, forwarded, TRUSTED) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["+4407700900123", "+44 (0)7700 900123", "+44 7700 900123", "0044 7700 900123"]
+)
+def test_trunk_zero_after_the_country_code_is_removed(raw: str) -> None:
+    assert normalise_address(raw, "GB") == "+447700900123"
