@@ -30,7 +30,7 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
     """Parse a JSON body that must be an object."""
     document = decode_json(body)
     if not isinstance(document, dict):
-        raise PayloadRejected(f"expected a JSON object, got a JSON {_json_kind(document)}")
+        raise PayloadRejected(f"expected a JSON object, got a JSON {json_kind(document)}")
     return document
 
 
@@ -45,8 +45,11 @@ def decode_json(body: bytes) -> Any:
         ) from None
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words, for error messages."""
     match value:
+        case dict():
+            return "object"
         case list():
             return "array"
         case str():

@@ -41,6 +41,7 @@ from callbox.providers.base import (
 from callbox.providers.payloads import (
     decode_json_object,
     decode_xml,
+    json_kind,
     local_name,
     parse_epoch,
     parse_timestamp,
@@ -49,7 +50,6 @@ from callbox.providers.wiraya_mapping import (
     WirayaItem,
     WirayaOptions,
     WirayaTemplateReader,
-    json_kind,
 )
 
 # The seed lists SMS and call statuses; the values they share mean the same for both.

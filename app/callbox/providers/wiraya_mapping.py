@@ -26,7 +26,7 @@ from xml.etree.ElementTree import Element
 import msgspec
 
 from callbox.providers.base import PayloadRejected
-from callbox.providers.payloads import local_name
+from callbox.providers.payloads import json_kind, local_name
 
 # The seed's placeholder list plus {CAMPAIGN_NAME} and {CALL_LENGTH} from Wiraya's newer docs.
 PLACEHOLDER_FIELDS: tuple[str, ...] = (
@@ -262,20 +262,3 @@ def _clean_text(value: str | None) -> str | None:
     if not text or text in _UNFILLED_PLACEHOLDERS:
         return None
     return text
-
-
-def json_kind(value: Any) -> str:
-    match value:
-        case dict():
-            return "object"
-        case list():
-            return "array"
-        case str():
-            return "string"
-        case bool():
-            return "boolean"
-        case int() | float():
-            return "number"
-        case None:
-            return "null"
-    return type(value).__name__
