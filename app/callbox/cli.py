@@ -137,6 +137,9 @@ def command_check_config(args: argparse.Namespace) -> int:
     for index, receiver in enumerate(settings.receivers):
         prepare_receiver(receiver, index)
     ApiKeyring.from_settings(settings)
+    from callbox.ops.metrics_route import metrics_tokens
+
+    metrics_tokens(settings.metrics.bearer)
     names = ", ".join(receiver.name for receiver in settings.receivers) or "none"
     print(f"{args.file}: OK ({len(settings.receivers)} receivers: {names})")
     open_receivers = unauthenticated_receivers(settings)

@@ -198,3 +198,19 @@ async def test_recording_a_callback_is_cheap() -> None:
     for _ in range(10_000):
         metrics.record_callback("notify", "accepted", "", 0.003)
     assert (loop.time() - started) / 10_000 < 200e-6  # typically 2-5 µs
+
+
+def test_check_config_resolves_the_metrics_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callbox.cli import main
+
+    config = tmp_path / "callbox.toml"
+    config.write_text('[metrics]\nenabled = true\nbearer = ["env:CALLBOX_TEST_UNSET_TOKEN"]\n')
+    monkeypatch.delenv("CALLBOX_TEST_UNSET_TOKEN", raising=False)
+    assert main(["check-config", str(config)]) == 2
+    assert "metrics.bearer[0]: environment variable CALLBOX_TEST_UNSET_TOKEN" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv("CALLBOX_TEST_UNSET_TOKEN", "now-set")
+    assert main(["check-config", str(config)]) == 0
