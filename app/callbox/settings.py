@@ -203,6 +203,23 @@ class Logging(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     format: Literal["auto", "json", "console"] = "auto"
     """``auto``: readable in development instances, JSON lines otherwise."""
     level: Literal["debug", "info", "warning", "error"] = "info"
+    callbacks: Literal["all", "problems"] = "problems"
+    """``problems``: a callback line at info only when it was not accepted (rejected,
+    unauthorised, forbidden, too large, unavailable); accepted and duplicate ones at debug.
+    Metrics count them all. ``all``: every callback at info (one line each, costly at load)."""
+
+
+class Inbox(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The live inbox page at ``/inbox`` (docs/inbox.md): a browser client of the GraphQL API.
+
+    Example::
+
+        Inbox(enabled=True)
+    """
+
+    enabled: bool | None = None
+    """Defaults to on in development instances only. The page holds no data of its own: it
+    reads ``/graphql`` with the API key the user gives it."""
 
 
 class Retention(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -25,9 +25,11 @@ function unique_id()
   return string.format("%s-%04d-%010d", run_prefix, thread_id, sequence)
 end
 
--- A different UK mobile number per request, so requests do not all touch one conversation.
+-- Recipients drawn from a pool (BENCH_NUMBERS, default 10,000 people), as a service's
+-- customers are: requests spread over many conversations, and numbers recur.
+number_pool = tonumber(os.getenv("BENCH_NUMBERS") or "10000")
 function unique_number()
-  return string.format("+4477009%05d", (thread_id * 7919 + sequence) % 100000)
+  return string.format("+4477009%05d", (thread_id * 7919 + sequence * 31) % number_pool)
 end
 
 function done(summary, latency, requests)

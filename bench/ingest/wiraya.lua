@@ -5,8 +5,8 @@ function request()
   local id = unique_id()
   for i = 1, batch_size do
     items[i] = string.format(
-      '{"type":"outgoing sms","id":"%s-%d","recipient":"+467%08d","sender":"Bench",' ..
-      '"status":"DELIVERED","done_unixtime":"1700000000"}', id, i, (sequence * 131 + i) % 100000000)
+      '{"type":"outgoing sms","id":"%s-%d","recipient":"+4670%07d","sender":"Bench",' ..
+      '"status":"DELIVERED","done_unixtime":"1700000000"}', id, i, (sequence * 131 + i) % number_pool)
   end
   local body = '{"batch":[' .. table.concat(items, ",") .. ']}'
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)

@@ -60,7 +60,7 @@ def json_lines(stream: io.StringIO) -> list[dict[str, object]]:
 async def test_one_json_line_per_callback_without_secrets_bodies_or_numbers(
     db: asyncpg.Connection, database_url: str, restore_logging: None
 ) -> None:
-    settings = settings_for(database_url, receivers())
+    settings = settings_for(database_url, receivers(), logging=Logging(callbacks="all"))
     stream = io.StringIO()
     configure_logging(settings, stream=stream)
     body = notify_inbound(datetime.now(UTC), sender="07700900456", text="my secret words")
@@ -162,3 +162,21 @@ async def test_embedded_app_leaves_the_hosts_logging_alone(
     assert record.getMessage().startswith("callback notify rejected 400 ")
     assert record.__dict__["receiver"] == "notify"
     assert record.__dict__["outcome"] == "rejected"
+
+
+async def test_by_default_only_problem_callbacks_are_logged_at_info(
+    db: asyncpg.Connection, database_url: str, restore_logging: None
+) -> None:
+    settings = settings_for(database_url, receivers())
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream)
+    body = notify_inbound(datetime.now(UTC), sender="07700900456", text="hello")
+    async with callbox_client(settings) as client:
+        assert (
+            await client.post("/hooks/notify", content=body, headers=NOTIFY_HEADERS)
+        ).status_code == 200
+        assert (
+            await client.post("/hooks/notify", content=b"{}", headers=NOTIFY_HEADERS)
+        ).status_code == 400
+    callbacks = [line for line in json_lines(stream) if line.get("event") == "callback"]
+    assert [line["outcome"] for line in callbacks] == ["rejected"]

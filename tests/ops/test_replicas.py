@@ -27,6 +27,9 @@ CONFIG = f"""
 [server]
 host = "127.0.0.1"
 
+[logging]
+callbacks = "all"
+
 [[receivers]]
 name = "notify"
 provider = "notify"

@@ -94,6 +94,12 @@ def build_ops(runtime: CallboxRuntime) -> OpsComponents:
         readiness=readiness,
         metrics=metrics,
         route_handlers=routes,
-        middleware=[DefineMiddleware(OpsMiddleware, metrics=metrics)],
+        middleware=[
+            DefineMiddleware(
+                OpsMiddleware,
+                metrics=metrics,
+                log_every_callback=runtime.settings.logging.callbacks == "all",
+            )
+        ],
         purge_job=job,
     )

@@ -3,8 +3,9 @@
 The request id (the caller's ``X-Request-ID`` when well-formed, else a new one) is bound to
 the logging context for the request and returned in the ``X-Request-ID`` response header.
 For a receiver's route, once the answer is sent, it counts the outcome, observes the latency
-and logs one line: receiver, outcome, status, latency and notification id, never the path
-(it may hold a URL token) nor the body.
+and logs one line (at info for problems; for accepted and duplicate callbacks at debug unless
+``[logging] callbacks = "all"``): receiver, outcome, status, latency and notification id,
+never the path (it may hold a URL token) nor the body.
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ from callbox.ops.metrics import CallboxMetrics
 from callbox.ops.request_id import REQUEST_ID_HEADER, request_id_from
 
 callback_logger = logging.getLogger("callbox.callbacks")
+_ROUTINE_OUTCOMES = frozenset({"accepted", "duplicate"})
 
 
 class OpsMiddleware:
     """Wraps each route (Litestar builds middleware per route, after routing)."""
 
-    def __init__(self, app: ASGIApp, metrics: CallboxMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: CallboxMetrics, *, log_every_callback: bool = False
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.log_every_callback = log_every_callback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -65,7 +70,10 @@ class OpsMiddleware:
         ingest_outcome = outcome_of(scope.get("state") or {})
         outcome, reason = classify(status, ingest_outcome)
         self.metrics.record_callback(receiver.name, outcome, reason, seconds)
-        if not callback_logger.isEnabledFor(logging.INFO):
+        # Successes are counted by the metrics; one log line each is costly at load.
+        routine = outcome in _ROUTINE_OUTCOMES and not self.log_every_callback
+        level = logging.DEBUG if routine else logging.INFO
+        if not callback_logger.isEnabledFor(level):
             return
         notification_id = ingest_outcome.notification_id if ingest_outcome else None
         latency_ms = round(seconds * 1000, 2)
@@ -79,7 +87,8 @@ class OpsMiddleware:
         }
         if reason:
             fields["reason"] = reason
-        callback_logger.info(
+        callback_logger.log(
+            level,
             "callback %s %s %s %.2fms notification=%s",
             receiver.name,
             outcome,
