@@ -117,10 +117,11 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[str]:
+async def served(settings: Settings, *, websockets: bool = False) -> AsyncIterator[str]:
     """Callbox under uvicorn in this event loop: requests really run concurrently.
 
     (The litestar test client runs one request at a time, through a blocking portal.)
+    ``websockets``: serve WebSockets too (subscriptions), as ``callbox serve`` does.
     """
     port = free_port()
     config = uvicorn.Config(
@@ -128,7 +129,7 @@ async def served(settings: Settings) -> AsyncIterator[str]:
         host="127.0.0.1",
         port=port,
         lifespan="on",
-        ws="none",
+        ws="websockets-sansio" if websockets else "none",
         log_level="warning",
         access_log=False,
     )

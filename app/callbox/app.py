@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.types import ControllerRouterHandler, Middleware
 
+from callbox.events.wiring import attach_event_hub, run_event_hub
 from callbox.graphql.controller import graphql_controller
+from callbox.inbox import inbox_routes
 from callbox.ingest.request_info import TRUSTED_PROXIES_STATE
 from callbox.ingest.routes import receivers_router
 from callbox.ops.components import build_ops
@@ -19,12 +26,37 @@ from callbox.settings import Settings, load_settings, unauthenticated_receivers
 
 logger = logging.getLogger(__name__)
 
+LifespanManager: TypeAlias = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the Callbox application from typed settings (default: file and environment)."""
-    settings = settings if settings is not None else load_settings()
+
+@dataclass(frozen=True)
+class CallboxParts:
+    """Everything one Callbox is made of, for one runtime.
+
+    ``create_app`` puts these in a Litestar app of their own; ``CallboxPlugin`` registers them
+    into a host's Litestar app under a prefix; ``CallboxMiddleware`` serves them beside any
+    ASGI app. Whatever Callbox adds (routes, middleware, start and stop work) goes here, so
+    every way of running it gets it: start and stop work as ``lifespan`` managers (entered
+    in order, left in reverse), not as ``on_startup`` hooks.
+    """
+
+    runtime: CallboxRuntime
+    route_handlers: list[ControllerRouterHandler]
+    middleware: list[Middleware]
+    lifespan: list[LifespanManager]
+    state: dict[str, Any]
+    """Keys are prefixed ``callbox_`` (a plugin host's state holds them beside its own)."""
+
+
+def callbox_parts(settings: Settings) -> CallboxParts:
+    """Prepare Callbox's parts from typed settings (secrets are resolved now).
+
+    Raises:
+        ConfigError: a secret cannot be resolved (an ``env:`` variable is unset...).
+    """
     runtime = CallboxRuntime.from_settings(settings)
     ops = build_ops(runtime)  # /health, /ready, /metrics, request ids, callback logs, purge job
+    attach_event_hub(runtime, ops.readiness, ops.metrics)  # "listener" in /ready, its metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -37,22 +69,43 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with database_lifespan(runtime):
             yield
 
-    return Litestar(
+    return CallboxParts(
+        runtime=runtime,
         route_handlers=[
             receivers_router(runtime.receivers),
             graphql_controller(runtime),
+            *inbox_routes(settings),
             *ops.route_handlers,
         ],
-        middleware=ops.middleware,
-        lifespan=[lifespan, ops.lifespan],
-        state=_initial_state(runtime),
+        middleware=list(ops.middleware),
+        lifespan=[lifespan, functools.partial(run_event_hub, runtime), ops.lifespan],
+        state={RUNTIME_STATE: runtime, TRUSTED_PROXIES_STATE: runtime.trusted_proxies},
+    )
+
+
+def litestar_app(parts: CallboxParts) -> Litestar:
+    """Callbox's parts as a Litestar app of their own (routes at the root)."""
+    return Litestar(
+        route_handlers=parts.route_handlers,
+        middleware=parts.middleware,
+        lifespan=parts.lifespan,
+        state=State(parts.state),
         openapi_config=None,
         logging_config=None,
     )
 
 
-def _initial_state(runtime: CallboxRuntime) -> State:
-    return State({RUNTIME_STATE: runtime, TRUSTED_PROXIES_STATE: runtime.trusted_proxies})
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the Callbox application from typed settings (default: file and environment).
+
+    Example::
+
+        app = create_app(Settings(database=Database(url="postgresql://localhost/callbox")))
+
+    It configures no logging; ``callbox serve`` does that for the processes it owns.
+    """
+    settings = settings if settings is not None else load_settings()
+    return litestar_app(callbox_parts(settings))
 
 
 def app_from_environment() -> Litestar:

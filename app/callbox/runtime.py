@@ -12,6 +12,7 @@ from pathlib import Path
 from callbox.db.connection import Pool
 from callbox.db.engine import DB, configure_engine
 from callbox.db.migrate import run_migrations
+from callbox.events.hub import EventHub
 from callbox.ingest.receivers import ReadyReceiver, prepare_receiver
 from callbox.ingest.writer import IngestWriter
 from callbox.settings import IPNetwork, Settings, parse_network
@@ -30,6 +31,9 @@ class CallboxRuntime:
     trusted_proxies: tuple[IPNetwork, ...]
     database_url: str | None = None
     writer: IngestWriter | None = None
+    events: EventHub | None = None
+    """Live subscriptions: the NOTIFY listener and fan-out (run by the app's lifespan, after
+    the database's; command-line tools have none running)."""
 
     @property
     def pool(self) -> Pool | None:
@@ -47,6 +51,7 @@ class CallboxRuntime:
             trusted_proxies=tuple(
                 parse_network(entry) for entry in settings.server.trusted_proxies
             ),
+            events=EventHub(settings.subscriptions),
         )
 
 

@@ -268,6 +268,48 @@ class GraphQL(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Defaults to on in development instances only."""
 
 
+class Subscriptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Live GraphQL subscriptions over WebSocket (docs/subscriptions.md).
+
+    Example::
+
+        Subscriptions(replay_days=2, max_per_connection=10, queue_size=500)
+    """
+
+    replay_days: float = 7
+    """How far back a subscription may resume (``after``); older cursors are refused with
+    ``CURSOR_EXPIRED``. Event rows are purged a day after they leave this window."""
+    max_per_connection: int = 20
+    """Subscriptions one WebSocket connection may hold open at once."""
+    queue_size: int = 10_000
+    """Events a subscriber may fall behind by; past that it is ended (``SUBSCRIBER_TOO_SLOW``).
+    Keep it above the largest burst one subscriber may match (a Wiraya batch: 10,000)."""
+    connection_init_timeout_seconds: float = 10
+    """A WebSocket that has not sent ``connection_init`` by then is closed (4408)."""
+    outage_grace_seconds: float = 30
+    """How long open subscriptions wait for a lost database to come back before they are
+    ended with ``LIVE_UPDATES_INTERRUPTED`` (shorter outages are caught up without loss)."""
+    purge_interval_minutes: float = 60
+    """How often each process deletes event rows past the replay window; 0: never."""
+    allowed_origins: list[str] = []
+    """Browser origins (``https://app.example.com``) allowed to open a WebSocket from another
+    origin; ``*`` allows any. Non-browser clients send no origin and are not affected."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.replay_days <= 3650:
+            raise ValueError("replay_days must be more than 0 (and at most 3650)")
+        if not 1 <= self.max_per_connection <= 1000:
+            raise ValueError("max_per_connection must be between 1 and 1000")
+        if not 1 <= self.queue_size <= 1_000_000:
+            raise ValueError("queue_size must be between 1 and 1000000")
+        if self.connection_init_timeout_seconds <= 0:
+            raise ValueError("connection_init_timeout_seconds must be positive")
+        if self.outage_grace_seconds < 0:
+            raise ValueError("outage_grace_seconds must not be negative")
+        if self.purge_interval_minutes < 0:
+            raise ValueError("purge_interval_minutes must not be negative")
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Everything Callbox needs to run, as one typed object.
 
@@ -283,9 +325,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     server: Server = Server()
     database: Database = Database()
     graphql: GraphQL = GraphQL()
+    inbox: Inbox = Inbox()
     metrics: Metrics = Metrics()
     logging: Logging = Logging()
     retention: Retention = Retention()
+    subscriptions: Subscriptions = Subscriptions()
     development: bool = False
     """A development instance: loopback only, unauthenticated receivers allowed."""
 

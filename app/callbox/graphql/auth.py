@@ -1,6 +1,8 @@
 """API keys for the GraphQL endpoint: ``Authorization: Bearer <key>``, checked by a guard.
 
-Keys come from ``[[graphql.api_keys]]``; each is kept only as a SHA-256 digest and compared
+A WebSocket (subscriptions) gives its key in its ``connection_init`` message instead, checked
+by :meth:`GraphQLAuth.principal_for_connection_init` with the same rules. Keys come from
+``[[graphql.api_keys]]``; each is kept only as a SHA-256 digest and compared
 in constant time against every configured key. A key has scopes (``read`` for queries,
 ``write`` for mutations) and may be confined to some receivers. A development instance with
 no keys configured lets key-less requests in from loopback only.
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
@@ -131,5 +134,30 @@ class GraphQLAuth:
             and ("text/html" in accept or "*/*" in accept)
         )
 
+    def principal_for_connection_init(
+        self, payload: dict[str, object], connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> Principal:
+        """A WebSocket's key, from its ``connection_init`` payload (``{"authorization":
+        "Bearer <key>"}``): the same rules as the header's, loopback rule included."""
+        value = payload.get("authorization", payload.get("Authorization"))
+        if value is not None:
+            if not isinstance(value, str):
+                raise NotAuthorizedException('authorization: use "Bearer <API key>"')
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise NotAuthorizedException('authorization: use "Bearer <API key>"')
+            principal = self.keyring.identify(token.strip())
+            if principal is None:
+                raise NotAuthorizedException("unknown API key")
+            return principal
+        if self.open_on_loopback and _is_loopback(client_address_of(connection)):
+            return DEVELOPMENT
+        detail = 'an API key is required: {"authorization": "Bearer <API key>"}'
+        if self.open_on_loopback:
+            detail = "an API key is required (development instances: loopback only)"
+        raise NotAuthorizedException(detail)
+
     def guard(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.scope["type"] == ScopeType.WEBSOCKET:
+            return  # a WebSocket gives its key in connection_init (graphql/websocket.py)
         connection.state[PRINCIPAL_STATE] = self.principal_for(connection)

@@ -7,16 +7,19 @@ the GraphQL error shape so clients need one error path.
 
 The handlers are redeclared here rather than taken from ``make_graphql_controller``: its
 dependencies are inferred from parameter names, which Litestar deprecates (and the tests
-run with warnings as errors); here every dependency is marked ``NamedDependency``. There are
-no subscriptions, so there is no WebSocket route.
+run with warnings as errors); here every dependency is marked ``NamedDependency``.
+
+Subscriptions are served on the same path over WebSocket, with the graphql-transport-ws
+protocol only; the key comes in ``connection_init`` (see graphql/websocket.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, ClassVar
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, WebSocket, get, post, websocket
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
@@ -27,7 +30,9 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_200_OK
 from litestar.types import Dependencies, ExceptionHandlersMap, Guard
+from strawberry.http.websocket_origin import normalize_allowed_origins
 from strawberry.litestar.controller import GraphQLController, GraphQLResource
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from callbox.db.engine import DB
 from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
@@ -36,6 +41,11 @@ from callbox.graphql.data import CallboxData, Sql
 from callbox.graphql.limits import MAX_BODY_BYTES
 from callbox.graphql.loaders import make_loaders
 from callbox.graphql.schema import build_schema
+from callbox.graphql.websocket import (
+    CallboxTransportWSHandler,
+    SubscriptionContext,
+    subscription_context_provider,
+)
 from callbox.ingest.receivers import ReadyReceiver
 from callbox.runtime import CallboxRuntime
 
@@ -67,14 +77,16 @@ async def _no_root_value() -> None:
     return None
 
 
-class CallboxGraphQLController(GraphQLController):
+class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
     """Strawberry's view with explicit dependencies; configured by :func:`graphql_controller`."""
 
     path = GRAPHQL_PATH
     include_in_schema = False
     request_max_body_size = MAX_BODY_BYTES
     exception_handlers: ClassVar[ExceptionHandlersMap] = {HTTPException: _error_response}  # type: ignore[misc]
-    websocket_endpoint = None  # type: ignore[assignment]
+    # graphql-transport-ws only: the legacy graphql-ws protocol is refused (4406).
+    protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    graphql_transport_ws_handler_class = CallboxTransportWSHandler
 
     @get(raises=[ValidationException, NotFoundException])
     async def handle_http_get(
@@ -97,6 +109,15 @@ class CallboxGraphQLController(GraphQLController):
     ) -> Response[GraphQLResource | str]:
         self.temporal_response = response
         return await self.execute_request(request=request, context=context, root_value=root_value)
+
+    @websocket()
+    async def websocket_endpoint(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        context_ws: NamedDependency[SubscriptionContext],
+        root_value: NamedDependency[None],
+    ) -> None:
+        await self.run(request=socket, context=context_ws, root_value=root_value)
 
 
 def _context_provider(
@@ -133,8 +154,13 @@ def graphql_controller(runtime: CallboxRuntime) -> type[CallboxGraphQLController
     keyring = ApiKeyring.from_settings(settings)
     auth = GraphQLAuth(keyring, development=settings.development, ide=ide)
     guards: list[Guard] = [auth.guard]
+    assert runtime.events is not None, "CallboxRuntime.from_settings makes the event hub"
+    subscriptions = settings.subscriptions
     dependencies: Dependencies = {
         "context": Provide(_context_provider(runtime.receivers)),
+        "context_ws": Provide(
+            subscription_context_provider(runtime.events, auth, runtime.receivers)
+        ),
         "root_value": Provide(_no_root_value),
         "response": Provide(_sub_response, sync_to_thread=False),
     }
@@ -147,5 +173,10 @@ def graphql_controller(runtime: CallboxRuntime) -> type[CallboxGraphQLController
             "allow_queries_via_get": True,
             "guards": guards,
             "dependencies": dependencies,
+            "connection_init_wait_timeout": timedelta(
+                seconds=subscriptions.connection_init_timeout_seconds
+            ),
+            "max_subscriptions_per_connection": subscriptions.max_per_connection,
+            "allowed_origins": normalize_allowed_origins(subscriptions.allowed_origins),
         },
     )

@@ -38,7 +38,10 @@ class Loaders:
     message_counts: DataLoader[StatsQuery, MessageCounts]
 
 
-def make_loaders(data: CallboxData) -> Loaders:
+def make_loaders(data: CallboxData, *, cache: bool = True) -> Loaders:
+    """``cache=False`` for a subscription: its context lives as long as the connection, and
+    each event must see rows as they are now (batching within one event still applies)."""
+
     async def messages(ids: list[int]) -> list[MessageRow | None]:
         found = await data.messages_by_id(ids)
         return [found.get(key) for key in ids]
@@ -82,12 +85,12 @@ def make_loaders(data: CallboxData) -> Loaders:
         return list(await asyncio.gather(*(data.message_counts(query) for query in queries)))
 
     return Loaders(
-        message=DataLoader(messages),
-        conversation=DataLoader(conversations),
-        message_events=DataLoader(message_events),
-        notification=DataLoader(notifications),
-        notification_body=DataLoader(notification_bodies),
-        notification_events=DataLoader(notification_events),
-        conversation_messages=DataLoader(conversation_pages),
-        message_counts=DataLoader(message_counts),
+        message=DataLoader(messages, cache=cache),
+        conversation=DataLoader(conversations, cache=cache),
+        message_events=DataLoader(message_events, cache=cache),
+        notification=DataLoader(notifications, cache=cache),
+        notification_body=DataLoader(notification_bodies, cache=cache),
+        notification_events=DataLoader(notification_events, cache=cache),
+        conversation_messages=DataLoader(conversation_pages, cache=cache),
+        message_counts=DataLoader(message_counts, cache=cache),
     )

@@ -7,11 +7,19 @@ import strawberry
 from callbox.graphql.limits import schema_extensions
 from callbox.graphql.mutation import Mutation
 from callbox.graphql.query import Query
+from callbox.graphql.subscription import Subscription
+from callbox.graphql.websocket import SubscriptionsOverWebSocketOnly
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return strawberry.Schema(
-        query=Query, mutation=Mutation, extensions=schema_extensions(introspection=introspection)
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            *schema_extensions(introspection=introspection),
+            SubscriptionsOverWebSocketOnly,
+        ],
     )
 
 

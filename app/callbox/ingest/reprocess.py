@@ -88,6 +88,9 @@ async def reprocess_notification(
         else:
             state = NotificationState.DUPLICATE
         await connection.execute(_UPDATE, notification_id, state.value, None, len(events))
+        if result.applied:
+            # Live subscriptions: wake the listeners (after commit) for the events just applied.
+            await connection.execute("SELECT pg_notify('callbox_events', 'reprocessed')")
         return ReprocessOutcome(notification_id, state, None, result.applied)
 
 

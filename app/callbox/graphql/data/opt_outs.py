@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.filters import OptOutQuery
 from callbox.graphql.data.paging import Page, PageRequest, make_page
@@ -84,3 +86,17 @@ async def latest_opt_out(
         *p.values,
     )
     return OptOutRow.from_record(record) if record is not None else None
+
+
+async def opt_outs_by_id(
+    sql: Sql, ids: Sequence[int], *, receivers: tuple[str, ...] | None
+) -> dict[int, OptOutRow]:
+    """Ledger rows by id (what a subscription event points at)."""
+    p = Params()
+    conditions = [f"o.id = ANY({p(list(ids), 'bigint[]')})"]
+    if receivers is not None:
+        conditions.append(one_of("o.receiver", receivers, p))
+    records = await sql.fetch(
+        f"SELECT {_COLUMNS} FROM callbox_opt_out o {where(conditions)}", *p.values
+    )
+    return {row.id: row for row in map(OptOutRow.from_record, records)}

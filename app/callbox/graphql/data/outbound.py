@@ -47,9 +47,10 @@ RETURNING id, conversation, sender, recipient, channel, occurred_at, (xmax = 0) 
 # count following its messages; it also sets the message's conversation.
 _JOIN_CONVERSATION = "SELECT callbox_join_conversation($1, $2, $3, $4, $5)"
 
-# For live subscriptions: the event row, and a wake-up for listeners (sent after commit).
+# For live subscriptions: the event row (its address: the other party, as for receipts),
+# and a wake-up for listeners (sent after commit).
 _EMIT_RECORDED = """
-SELECT callbox_emit_event('RECORDED', $1, 'OUTBOUND', $2, NULL, $3, NULL, NULL),
+SELECT callbox_emit_event('RECORDED', $1, 'OUTBOUND', $2, NULL, $3, NULL, $4),
        pg_notify('callbox_events', 'recorded')
 """
 
@@ -98,5 +99,7 @@ async def record_outbound(sql: Sql, record: OutboundRecord) -> RecordedMessage:
                 row["recipient"],
                 row["occurred_at"],
             )
-        await transaction.execute(_EMIT_RECORDED, record.receiver, row["id"], conversation)
+        await transaction.execute(
+            _EMIT_RECORDED, record.receiver, row["id"], conversation, row["recipient"]
+        )
     return RecordedMessage(message_id=row["id"], created=row["created"])

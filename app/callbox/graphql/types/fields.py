@@ -22,3 +22,8 @@ def field(*, description: str) -> Callable[[Resolver], Resolver]:
 def mutation(*, description: str) -> Callable[[Resolver], Resolver]:
     decorator: Callable[[Resolver], Resolver] = strawberry.mutation(description=description)
     return decorator
+
+
+def subscription(*, description: str) -> Callable[[Resolver], Resolver]:
+    decorator: Callable[[Resolver], Resolver] = strawberry.subscription(description=description)
+    return decorator

@@ -1,0 +1,361 @@
+"""The process's one NOTIFY listener, and the reader that feeds every local subscriber.
+
+One connection per process (not per subscriber) runs ``LISTEN callbox_events`` and reads the
+log: a notification (sent by Postgres only after the writing transaction commits) wakes the
+reader, which reads the rows after its position, once, and offers them to every live local
+subscriber; each keeps those matching its own filter. It also reads every couple of seconds
+without a notification (a lost notification, or rows held back behind an older transaction,
+cost at most that delay), and that read doubles as the connection's heartbeat.
+
+The connection is supervised: when it is lost (Postgres restarted, network cut, a read timed
+out) it is closed and opened again with exponential backoff; once back, the reader reads from
+where it was, so live subscribers get what was committed meanwhile, without loss or repeat.
+If it stays lost longer than ``[subscriptions] outage_grace_seconds``, every subscription is
+ended with ``LIVE_UPDATES_INTERRUPTED`` and its cursor, so no client waits in silence; new
+subscriptions are refused with ``LIVE_UPDATES_UNAVAILABLE`` until the connection is back.
+
+Why a hand-written listener rather than Litestar's ``AsyncPgChannelsBackend``: that backend
+delivers payloads to channel subscribers, but here the payload is only a wake-up, and what
+matters is noticing a lost connection, reconnecting, catching up from the table and telling
+``/ready``; the backend has no hook for any of these, so its part would be one
+``add_listener`` call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Protocol
+
+import asyncpg
+from prometheus_client import Counter, Gauge
+
+from callbox.db.connection import Pool
+from callbox.events.errors import LiveUpdatesInterrupted, LiveUpdatesUnavailable, ShuttingDown
+from callbox.events.filters import EventFilter
+from callbox.events.log import Fetch, read_head, read_page
+from callbox.events.position import EventPosition
+from callbox.events.retention import purge_expired_events
+from callbox.events.subscriber import EventBatch, Subscriber
+from callbox.settings import Subscriptions
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "callbox_events"
+PAGE = 1000
+"""Rows read per statement by the reader."""
+POLL_SECONDS = 2.0
+"""A read without a notification at least this often (also the connection's heartbeat)."""
+HELD_BACK_FIRST_SECONDS = 0.005
+HELD_BACK_MAX_SECONDS = 0.5
+"""While rows wait behind an older running transaction, look again after 5 ms, doubling."""
+STATEMENT_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+BACKOFF_FIRST_SECONDS = 0.1
+BACKOFF_MAX_SECONDS = 5.0
+START_WAIT_SECONDS = 5.0
+"""How long start-up waits for the first connection (then it carries on connecting)."""
+
+
+class EventMetrics(Protocol):
+    """What the hub records into (``callbox.ops.metrics.CallboxMetrics`` has these)."""
+
+    subscriptions_open: Gauge
+    events_fanned_out: Counter
+    listener_reconnects: Counter
+
+
+class ListenerLost(Exception):
+    """The listening connection closed."""
+
+
+class EventHub:
+    """Example (what ``create_app`` does)::
+
+    hub = EventHub(settings.subscriptions)
+    async with hub.running(database_url, pool):
+        async with hub.subscribe(EventFilter(receivers=frozenset({"notify"}))) as s:
+            async for deliveries in s.batches():
+                ...
+    """
+
+    def __init__(self, settings: Subscriptions) -> None:
+        self.settings = settings
+        self.metrics: EventMetrics | None = None
+        self.reconnects = 0
+        self._url: str | None = None
+        self._pool: Pool | None = None
+        self._position: EventPosition | None = None
+        self._connection: asyncpg.Connection | None = None
+        self._connected = False
+        self._stopping = False
+        self._down_since: float | None = None
+        self._subscribers: set[Subscriber] = set()
+        self._live: set[Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._up = asyncio.Event()
+        self._interrupt_timer: asyncio.TimerHandle | None = None
+
+    def record_into(self, metrics: EventMetrics) -> None:
+        self.metrics = metrics
+
+    # State --------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def readiness_problem(self) -> str | None:
+        """``None`` when the listener is connected, else a short, secret-free reason."""
+        if self._url is None:
+            return "not started"
+        if self._connected:
+            return None
+        if self._down_since is None:
+            return "connecting"
+        return f"disconnected for {time.monotonic() - self._down_since:.0f} s; reconnecting"
+
+    # For subscriptions --------------------------------------------------------------------
+
+    def subscribe(
+        self, event_filter: EventFilter, after: EventPosition | None = None
+    ) -> Subscriber:
+        return Subscriber(
+            self,
+            event_filter,
+            after,
+            queue_size=self.settings.queue_size,
+            replay_window=timedelta(days=self.settings.replay_days),
+        )
+
+    def current_position(self) -> EventPosition:
+        """The reader's position; :class:`LiveUpdatesUnavailable` while it has none."""
+        if self._stopping or not self._connected or self._position is None:
+            raise LiveUpdatesUnavailable(
+                "live updates are unavailable on this server right now (its database"
+                " connection is being re-established); retry shortly"
+            )
+        return self._position
+
+    @property
+    def fetch(self) -> Fetch:
+        """Statements on the pool (replays read there, not on the listening connection)."""
+        if self._pool is None:
+            raise LiveUpdatesUnavailable("live updates are not started; retry shortly")
+        return self._pool.fetch
+
+    def register(self, subscriber: Subscriber) -> None:
+        self._subscribers.add(subscriber)
+        if self.metrics is not None:
+            self.metrics.subscriptions_open.inc()
+
+    def unregister(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.discard(subscriber)
+            self._live.discard(subscriber)
+            if self.metrics is not None:
+                self.metrics.subscriptions_open.dec()
+
+    def feed(self, subscriber: Subscriber) -> None:
+        """From now on, offer ``subscriber`` every row read (after its position)."""
+        subscriber.live = True
+        self._live.add(subscriber)
+
+    def stop_feeding(self, subscriber: Subscriber) -> None:
+        self._live.discard(subscriber)
+
+    def count_delivered(self, count: int) -> None:
+        if self.metrics is not None:
+            self.metrics.events_fanned_out.inc(count)
+
+    # Running ------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self, database_url: str, pool: Pool) -> AsyncIterator[None]:
+        """Listen and read while the block runs; subscriptions end when it exits."""
+        self._url, self._pool, self._stopping = database_url, pool, False
+        tasks = [asyncio.create_task(self._supervise(), name="callbox-event-listener")]
+        if self.settings.purge_interval_minutes > 0:
+            tasks.append(asyncio.create_task(self._purge_regularly(), name="callbox-event-purge"))
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(START_WAIT_SECONDS):
+                    await self._up.wait()
+            yield
+        finally:
+            self._stopping = True
+            for subscriber in list(self._subscribers):
+                subscriber.end(
+                    ShuttingDown(
+                        "this server is shutting down; resubscribe with after: the cursor in"
+                        " this error"
+                    )
+                )
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self._interrupt_timer is not None:
+                self._interrupt_timer.cancel()
+            self._connected = False
+            self._up.clear()
+            self._url = None
+
+    async def _supervise(self) -> None:
+        backoff = BACKOFF_FIRST_SECONDS
+        first = True
+        while True:
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await self._connect()
+                if self._position is None:
+                    self._position = await read_head(self._statements(connection))
+                self._came_up(first)
+                first = False
+                backoff = BACKOFF_FIRST_SECONDS
+                await self._follow(connection)
+            except Exception as error:  # whatever it was, reconnect: never stop listening
+                logger.warning(
+                    "event listener: %s: %s; reconnecting in %.1f s",
+                    type(error).__name__,
+                    error,
+                    backoff,
+                    extra={"callbox_event": "listener_lost"},
+                )
+            finally:
+                self._went_down()
+                if connection is not None:
+                    connection.terminate()
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311
+            backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+
+    async def _connect(self) -> asyncpg.Connection:
+        assert self._url is not None
+        self._lost.clear()
+        connection: asyncpg.Connection = await asyncpg.connect(
+            self._url, timeout=CONNECT_TIMEOUT_SECONDS
+        )
+        self._connection = connection
+        try:
+            await connection.add_listener(CHANNEL, self._on_notification)
+            connection.add_termination_listener(self._on_termination)
+        except BaseException:
+            connection.terminate()
+            raise
+        return connection
+
+    def _on_notification(self, *_: object) -> None:
+        self._wake.set()
+
+    def _on_termination(self, connection: object) -> None:
+        if connection is self._connection:
+            self._lost.set()
+            self._wake.set()
+
+    @staticmethod
+    def _statements(connection: asyncpg.Connection) -> Fetch:
+        return functools.partial(connection.fetch, timeout=STATEMENT_TIMEOUT_SECONDS)
+
+    def _came_up(self, first: bool) -> None:
+        self._connected = True
+        self._down_since = None
+        self._up.set()
+        if self._interrupt_timer is not None:
+            self._interrupt_timer.cancel()
+            self._interrupt_timer = None
+        if not first:
+            self.reconnects += 1
+            if self.metrics is not None:
+                self.metrics.listener_reconnects.inc()
+            logger.info("event listener reconnected", extra={"callbox_event": "listener_back"})
+
+    def _went_down(self) -> None:
+        self._connection = None
+        if not self._connected:
+            return
+        self._connected = False
+        self._up.clear()
+        self._down_since = time.monotonic()
+        grace = self.settings.outage_grace_seconds
+        loop = asyncio.get_running_loop()
+        self._interrupt_timer = loop.call_later(grace, self._interrupt_subscribers)
+
+    def _interrupt_subscribers(self) -> None:
+        self._interrupt_timer = None
+        if self._connected:
+            return
+        grace = self.settings.outage_grace_seconds
+        for subscriber in list(self._subscribers):
+            subscriber.end(
+                LiveUpdatesInterrupted(
+                    f"the database has been out of reach for more than {grace:g} s; resubscribe"
+                    " with after: the cursor in this error (to this or another server)"
+                )
+            )
+
+    async def _follow(self, connection: asyncpg.Connection) -> None:
+        """Read whenever woken (and regularly), until the connection is lost."""
+        statements = self._statements(connection)
+        self._wake.set()  # notifications may have been missed while away: read at once
+        delay = POLL_SECONDS
+        held_back_delay = HELD_BACK_FIRST_SECONDS
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            if self._lost.is_set() or connection.is_closed():
+                raise ListenerLost("the listening connection closed")
+            self._wake.clear()
+            if await self._read_new(statements):
+                delay = held_back_delay
+                held_back_delay = min(held_back_delay * 2, HELD_BACK_MAX_SECONDS)
+            else:
+                delay = POLL_SECONDS
+                held_back_delay = HELD_BACK_FIRST_SECONDS
+
+    async def _read_new(self, statements: Fetch) -> bool:
+        """Read everything readable after the position and offer it; whether rows are held
+        back behind an older transaction."""
+        while True:
+            assert self._position is not None
+            page = await read_page(statements, self._position, limit=PAGE)
+            end = page.end(self._position, PAGE)
+            batch = EventBatch(page.rows)
+            for subscriber in list(self._live):
+                subscriber.offer(batch, end)
+            self._position = end
+            if len(page.rows) < PAGE:
+                return page.held_back
+
+    async def _purge_regularly(self) -> None:
+        interval = self.settings.purge_interval_minutes * 60
+        while True:
+            await asyncio.sleep(interval)
+            if self._pool is None:
+                continue
+            try:
+                async with self._pool.acquire() as connection:
+                    deleted = await purge_expired_events(
+                        connection, replay_days=self.settings.replay_days
+                    )
+            except Exception:  # the database may be away: try again next time
+                logger.exception("event log purge failed; trying again later")
+                continue
+            if deleted:
+                logger.info(
+                    "event log purge: %d rows",
+                    deleted,
+                    extra={"callbox_event": "event_purge", "rows": deleted},
+                )

@@ -1,0 +1,159 @@
+"""The Subscription root: live events over WebSocket (graphql-transport-ws); see
+docs/subscriptions.md.
+
+Each subscription registers a subscriber with the process's event hub (callbox.events),
+with a filter built on the server from the API key's receivers. Events come in batches; what
+they point at (messages, status reports, opt-out rows) is loaded once per batch for every
+subscriber and cut to the key. An error ending a subscription names a code and, when there
+is one, the cursor to resubscribe with (``after``) so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from callbox.events.errors import LiveUpdateError
+from callbox.events.filters import EventFilter
+from callbox.events.position import CursorUnreadable, EventPosition, parse_cursor
+from callbox.events.subscriber import Subscriber
+from callbox.graphql.context import Info
+from callbox.graphql.data import CallboxData, Sql, Visibility
+from callbox.graphql.errors import InvalidInput, NotFound, PublicError
+from callbox.graphql.event_details import SHARED_KEY, load_event_details
+from callbox.graphql.types.conversations import Conversation
+from callbox.graphql.types.fields import subscription
+from callbox.graphql.types.ids import parse_id
+from callbox.graphql.types.message_events import MessageEvent, MessageEventFilter
+from callbox.graphql.websocket import SubscriptionContext
+
+logger = logging.getLogger(__name__)
+
+
+class SubscriptionFailed(PublicError):
+    """Why a subscription cannot start or go on: ``extensions.code``, and
+    ``extensions.cursor`` when resubscribing with it as ``after`` loses nothing."""
+
+    def __init__(self, message: str, code: str, resume_from: EventPosition | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.extensions = {"code": code}
+        if resume_from is not None:
+            self.extensions["cursor"] = resume_from.cursor()
+
+    @classmethod
+    def of(cls, error: LiveUpdateError) -> SubscriptionFailed:
+        return cls(str(error), error.code, error.resume_from)
+
+
+def _failure(error: Exception, subscriber: Subscriber) -> PublicError:
+    if isinstance(error, LiveUpdateError):
+        return SubscriptionFailed.of(error)
+    if isinstance(error, PublicError):
+        return error
+    logger.error("subscription failed", exc_info=error)
+    return SubscriptionFailed(
+        "Unexpected error; resubscribe with after: the cursor in this error",
+        "INTERNAL_SERVER_ERROR",
+        subscriber.handed,
+    )
+
+
+def _subscription_context(info: Info) -> SubscriptionContext:
+    context = info.context
+    if not isinstance(context, SubscriptionContext):
+        raise InvalidInput(
+            "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql"
+        )
+    return context
+
+
+def _position(after: str | None) -> EventPosition | None:
+    if after is None:
+        return None
+    try:
+        return parse_cursor(after)
+    except CursorUnreadable as error:
+        raise InvalidInput(str(error)) from None
+
+
+async def _started(subscriber: Subscriber) -> Subscriber:
+    try:
+        await subscriber.check()
+    except LiveUpdateError as error:
+        raise SubscriptionFailed.of(error) from None
+    return subscriber
+
+
+async def _message_events(
+    subscriber: Subscriber, sql: Sql, visibility: Visibility
+) -> AsyncGenerator[MessageEvent, None]:
+    load = functools.partial(load_event_details, sql)
+    async with subscriber:
+        try:
+            async for deliveries in subscriber.batches():
+                for row, batch in deliveries:
+                    details = await batch.shared(SHARED_KEY, load)
+                    yield MessageEvent.build(row, details, visibility)
+        except Exception as error:
+            raise _failure(error, subscriber) from None
+
+
+async def _conversation_updates(
+    subscriber: Subscriber, data: CallboxData, conversation_id: int
+) -> AsyncGenerator[Conversation, None]:
+    async with subscriber:
+        try:
+            async for _ in subscriber.batches():
+                found = await data.conversations_by_id([conversation_id])
+                if conversation_id in found:
+                    yield Conversation.from_row(found[conversation_id])
+        except Exception as error:
+            raise _failure(error, subscriber) from None
+
+
+@strawberry.type
+class Subscription:
+    # The resolvers check everything they can before the stream starts, so a refusal is the
+    # protocol's "error" message for the operation; the streams then end with an error
+    # carrying a cursor when they cannot go on.
+
+    @subscription(
+        description="Changes to messages as they commit: received, status changed, recorded,"
+        " opted out, for the receivers this key may see. With after (an event's cursor) it"
+        " first sends every matching event since that one, in order, then live ones: no gap,"
+        " no repeat. Cursors older than the replay window (7 days by default) are refused"
+        " (CURSOR_EXPIRED)."
+    )
+    async def message_events(
+        self, info: Info, filter: MessageEventFilter | None = None, after: str | None = None
+    ) -> AsyncGenerator[MessageEvent, None]:
+        context = _subscription_context(info)
+        data = context.reader()
+        event_filter = (filter or MessageEventFilter()).to_filter(data)
+        subscriber = await _started(context.hub.subscribe(event_filter, _position(after)))
+        return _message_events(subscriber, context.sql, data.visibility)
+
+    @subscription(
+        description="The conversation as it is after each change to it (a message in it"
+        " received, recorded, changing status or opting out) that this key may see; changes"
+        " committed together are sent once. Not found: an error."
+    )
+    async def conversation_updated(
+        self, info: Info, id: strawberry.ID
+    ) -> AsyncGenerator[Conversation, None]:
+        context = _subscription_context(info)
+        data = context.reader()
+        conversation_id = parse_id(id, "id")
+        if conversation_id not in await data.conversations_by_id([conversation_id]):
+            raise NotFound(f"no conversation {conversation_id}")
+        receivers = data.visibility.restrict(None)
+        event_filter = EventFilter(
+            receivers=frozenset(receivers) if receivers is not None else None,
+            conversation_ids=frozenset({conversation_id}),
+        )
+        subscriber = await _started(context.hub.subscribe(event_filter))
+        return _conversation_updates(subscriber, data, conversation_id)

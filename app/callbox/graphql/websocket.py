@@ -1,0 +1,168 @@
+"""GraphQL over WebSocket: graphql-transport-ws only, the API key checked at connection_init.
+
+The legacy ``graphql-ws`` protocol (subscriptions-transport-ws) is not offered: a client that
+asks only for it is accepted and closed at once with 4406 (Subprotocol not acceptable).
+
+- The handshake needs no key (a browser cannot send headers on a WebSocket); the socket
+  can do nothing until its ``connection_init`` is accepted.
+- ``connection_init`` carries the key: ``{"type": "connection_init", "payload":
+  {"authorization": "Bearer <key>"}}``. An unknown key, a missing one, or a key without the
+  ``read`` scope closes the socket with 4403 and a reason; a development instance without
+  keys takes key-less sockets from loopback only, as over HTTP.
+- No ``connection_init`` within ``[subscriptions] connection_init_timeout_seconds``: 4408.
+  A ``subscribe`` before the acknowledgement: 4401. More than ``max_per_connection``
+  subscriptions at once: that subscription is answered with an error.
+
+The context lives as long as the connection: it is bound to the key once accepted, and its
+DataLoaders do not cache (every event is resolved against rows as they are then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from litestar import WebSocket
+from litestar.exceptions import NotAuthorizedException, WebSocketException
+from strawberry.extensions import SchemaExtension
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+)
+from strawberry.types.graphql import OperationType
+
+from callbox.db.engine import DB
+from callbox.events.hub import EventHub
+from callbox.graphql.auth import GraphQLAuth, Principal
+from callbox.graphql.context import GraphQLContext
+from callbox.graphql.data import CallboxData, Sql, Visibility
+from callbox.graphql.loaders import make_loaders
+from callbox.ingest.receivers import ReadyReceiver
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
+
+FORBIDDEN = 4403
+_MAX_REASON = 120  # a close reason is at most 123 bytes
+
+NOT_SIGNED_IN = Principal("connection not initialised", frozenset(), Visibility.only(()))
+"""Until connection_init is accepted: no scope, no receiver (and no subscribe is allowed)."""
+
+
+class QueryLayerFactory:
+    """The query layer bound to a key, for a connection's key once it is known.
+
+    (A plain class: Litestar's signature model inspects the fields of dependencies that are
+    structs or dataclasses, and the receivers' types are not for it.)
+    """
+
+    def __init__(self, sql: Sql, receivers: list[ReadyReceiver]) -> None:
+        self.sql = sql
+        self._receivers = receivers
+
+    def for_principal(self, principal: Principal) -> CallboxData:
+        return CallboxData(self.sql, principal.visibility, self._receivers)
+
+
+class SubscriptionContext(GraphQLContext, kw_only=True):
+    """The context of a WebSocket connection and of every operation on it."""
+
+    hub: EventHub
+    auth: GraphQLAuth
+    query_layer: QueryLayerFactory
+    connection_params: dict[str, object] | None = None
+    """The connection_init payload (Strawberry sets it)."""
+
+    @property
+    def sql(self) -> Sql:
+        """Unconfined: only for what every subscriber shares, cut to each key afterwards."""
+        return self.query_layer.sql
+
+    def sign_in(self, principal: Principal) -> None:
+        self.principal = principal
+        self.data = self.query_layer.for_principal(principal)
+        self.loaders = make_loaders(self.data, cache=False)
+
+
+def subscription_context_provider(
+    hub: EventHub, auth: GraphQLAuth, receivers: list[ReadyReceiver]
+) -> Callable[..., Awaitable[SubscriptionContext]]:
+    """The ``context_ws`` dependency: a context not yet bound to any key."""
+
+    async def context_ws(socket: WebSocket[Any, Any, Any]) -> SubscriptionContext:
+        pool = DB.pool
+        if pool is None:
+            raise WebSocketException(detail="database unavailable; retry later")
+        query_layer = QueryLayerFactory(Sql(pool), receivers)
+        data = query_layer.for_principal(NOT_SIGNED_IN)
+        return SubscriptionContext(
+            websocket=socket,
+            principal=NOT_SIGNED_IN,
+            data=data,
+            loaders=make_loaders(data, cache=False),
+            hub=hub,
+            auth=auth,
+            query_layer=query_layer,
+        )
+
+    return context_ws
+
+
+class CallboxTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
+    """Strawberry's graphql-transport-ws handler, with the key checked at connection_init.
+
+    Its context is always a :class:`SubscriptionContext` (the controller's ``context_ws``).
+    """
+
+    @property
+    def connection_context(self) -> SubscriptionContext:
+        assert isinstance(self.context, SubscriptionContext)
+        return self.context
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if self.connection_timed_out or self.connection_init_received:
+            await super().handle_connection_init(message)  # Strawberry closes (4429)
+            return
+        payload = message.get("payload")
+        if payload is None:
+            payload = {}  # the protocol allows no payload, or null
+        if isinstance(payload, dict):
+            try:
+                principal = self._principal(payload)
+            except NotAuthorizedException as refusal:
+                await self._refuse(str(refusal.detail))
+                return
+            self.connection_context.sign_in(principal)
+        await super().handle_connection_init({"type": "connection_init", "payload": payload})
+
+    def _principal(self, payload: dict[str, object]) -> Principal:
+        context = self.connection_context
+        assert context.websocket is not None
+        principal = context.auth.principal_for_connection_init(payload, context.websocket)
+        if not principal.can("read"):
+            raise NotAuthorizedException("this API key does not have the read scope")
+        return principal
+
+    async def _refuse(self, reason: str) -> None:
+        self.connection_init_received = True
+        if self.connection_init_timeout_task is not None:
+            self.connection_init_timeout_task.cancel()
+        await self.websocket.close(code=FORBIDDEN, reason=reason[:_MAX_REASON])
+
+
+class SubscriptionsOverWebSocketOnly(SchemaExtension):
+    """Answer a subscription sent over HTTP with a clear error (Strawberry would run it as a
+    query, whose subscription fields resolve to nothing)."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.operation_type is OperationType.SUBSCRIPTION and not isinstance(
+            context.context, SubscriptionContext
+        ):
+            error = GraphQLError(
+                "subscriptions are served over WebSocket (graphql-transport-ws) at /graphql",
+                extensions={"code": "BAD_REQUEST"},
+            )
+            context.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield

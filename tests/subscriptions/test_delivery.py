@@ -1,0 +1,171 @@
+"""Events reach the subscribers whose filter (and API key) they match, only after commit, in
+cursor order, over a real WebSocket to a served Callbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from tests.subscriptions.support import Live, transport_ws
+
+RECORD = """
+mutation Record($input: RecordOutboundMessageInput!) {
+  recordOutboundMessage(input: $input) { message { id } }
+}
+"""
+
+
+async def test_a_callback_reaches_the_subscriber_of_its_conversation_only(live: Live) -> None:
+    async with transport_ws(live.base) as admin, transport_ws(live.base, "esendex-only") as esendex:
+        everything = await admin.events()
+        await live.notify_inbound(sender="07700900123", text="first of one")
+        await live.notify_inbound(sender="07700900124", text="first of other")
+        one, other = (event["messageEvents"] for event in await everything.take(2))
+        ours_id = one["message"]["conversation"]["id"]
+        theirs_id = other["message"]["conversation"]["id"]
+        assert ours_id != theirs_id
+
+        ours = await admin.events({"conversationId": ours_id})
+        theirs = await admin.events({"conversationId": theirs_id})
+        confined = await esendex.events()
+        confined_asking_for_notify = await esendex.events({"receiver": "notify"})
+
+        await live.notify_inbound(sender="07700900123", text="second of one")
+        event = (await ours.next())["messageEvents"]
+        assert event["kind"] == "RECEIVED"
+        assert event["receiver"] == "notify"
+        assert event["address"] == "+447700900123"
+        assert event["message"]["body"] == "second of one"
+        assert event["message"]["conversation"]["id"] == ours_id
+        assert event["statusEvent"] == {"status": "RECEIVED"}
+
+        await live.esendex_inbound(text="for the confined key")
+        seen = (await confined.next())["messageEvents"]
+        assert seen["receiver"] == "esendex"
+        assert seen["message"]["body"] == "for the confined key"
+
+        # Nothing else went anywhere: not the other conversation, not the confined key.
+        await asyncio.gather(
+            theirs.silent_for(1.0),
+            ours.silent_for(0.1),
+            confined.silent_for(0.1),
+            confined_asking_for_notify.silent_for(0.1),
+        )
+        bodies = [event["messageEvents"]["message"]["body"] for event in await everything.take(2)]
+        assert bodies == ["second of one", "for the confined key"]
+
+
+async def test_every_kind_of_change_is_an_event(live: Live) -> None:
+    async with transport_ws(live.base) as admin:
+        everything = await admin.events()
+        opt_outs = await admin.events({"kinds": ["OPTED_OUT"]})
+        by_address = await admin.events({"address": "07700900123", "receiver": "notify"})
+
+        recorded = await live.graphql(
+            RECORD,
+            {
+                "input": {
+                    "receiver": "notify",
+                    "providerMessageId": "out-1",
+                    "to": "07700900123",
+                    "body": "Your code is 1234",
+                }
+            },
+        )
+        assert "errors" not in recorded, recorded
+        await live.notify_receipt("out-1", "sending")
+        await live.notify_receipt("out-1", "delivered")
+        await live.notify_inbound(sender="07700900123", text="STOP")
+
+        events = [event["messageEvents"] for event in await everything.take(5)]
+        assert [event["kind"] for event in events] == [
+            "RECORDED",
+            "STATUS_CHANGED",
+            "STATUS_CHANGED",
+            "RECEIVED",
+            "OPTED_OUT",
+        ]
+        recorded_event, sending, delivered, stop, opted_out = events
+        assert recorded_event["message"]["direction"] == "OUTBOUND"
+        assert recorded_event["address"] == "+447700900123"
+        assert recorded_event["statusEvent"] is None
+        # Each event says what it applied; the message is as it is when the event is sent.
+        assert [sending["statusEvent"]["status"], delivered["statusEvent"]["status"]] == [
+            "SENT",
+            "DELIVERED",
+        ]
+        assert delivered["message"]["status"] == "DELIVERED"
+        assert stop["message"]["body"] == "STOP"
+        assert opted_out["optOut"] == {"action": "OPT_OUT", "address": "+447700900123"}
+        cursors = [event["cursor"] for event in events]
+        assert len(set(cursors)) == 5
+
+        assert (await opt_outs.next())["messageEvents"]["kind"] == "OPTED_OUT"
+        assert len(await by_address.take(5)) == 5
+        await opt_outs.silent_for(0.5)
+
+
+async def test_the_message_is_read_fresh_for_each_event(live: Live) -> None:
+    """A subscription's DataLoaders do not cache across events."""
+    async with transport_ws(live.base) as admin:
+        events = await admin.events()
+        await live.notify_receipt("out-2", "sending")
+        first = (await events.next())["messageEvents"]
+        await live.notify_receipt("out-2", "delivered")
+        second = (await events.next())["messageEvents"]
+        assert first["message"]["status"] == "SENT"
+        assert second["message"]["status"] == "DELIVERED"
+        assert first["message"]["id"] == second["message"]["id"]
+
+
+_EMIT = """
+SELECT callbox_emit_event('RECEIVED', 'notify', 'INBOUND', NULL, NULL, NULL, NULL, $1),
+       pg_notify('callbox_events', 'test')
+"""
+
+
+async def test_events_are_sent_only_after_commit(live: Live, database_url: str) -> None:
+    async with transport_ws(live.base) as admin:
+        events = await admin.events()
+        writer = await asyncpg.connect(database_url)
+        try:
+            transaction = writer.transaction()
+            await transaction.start()
+            await writer.execute(_EMIT, "rolled back")
+            await events.silent_for(1.0)
+            await transaction.rollback()
+
+            transaction = writer.transaction()
+            await transaction.start()
+            await writer.execute(_EMIT, "committed")
+            await events.silent_for(1.0)
+            await transaction.commit()
+            event = (await events.next())["messageEvents"]
+            assert event["address"] == "committed"
+            assert event["message"] is None
+            await events.silent_for(0.5)
+        finally:
+            await writer.close()
+
+
+async def test_a_later_transaction_waits_for_an_older_one(live: Live, database_url: str) -> None:
+    """Cursor order is (transaction id, row id): a row of a younger transaction that commits
+    first is held back until the older one ends, so a cursor never passes a row that could
+    still appear before it."""
+    async with transport_ws(live.base) as admin:
+        events = await admin.events()
+        older, younger = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+        try:
+            older_transaction = older.transaction()
+            await older_transaction.start()
+            await older.execute(_EMIT, "older")  # takes its transaction id first
+            async with younger.transaction():
+                await younger.execute(_EMIT, "younger")
+            await events.silent_for(1.0)  # committed, but behind a running older transaction
+            await older_transaction.commit()
+            first, second = (event["messageEvents"] for event in await events.take(2))
+            assert [first["address"], second["address"]] == ["older", "younger"]
+        finally:
+            await older.close()
+            await younger.close()
