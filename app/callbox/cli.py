@@ -231,6 +231,7 @@ def command_purge(args: argparse.Namespace) -> int:
 
 
 async def _purge(args: argparse.Namespace) -> int:
+    from callbox.events.retention import purge_expired_events
     from callbox.ops.purge import PurgeProgress, purge, purge_lock
     from callbox.ops.purge_report import describe_purge
     from callbox.ops.retention import retention_policies
@@ -244,7 +245,9 @@ async def _purge(args: argparse.Namespace) -> int:
             print(f"callbox: no receiver named {', '.join(unknown)}", file=sys.stderr)
             return 2
         policies = [policy for policy in policies if policy.receiver in args.receiver]
-    if all(policy.keeps_everything for policy in policies):
+    # The event log (live subscriptions' replay) has its own window; --receiver leaves it be.
+    purge_events = not args.receiver and not args.dry_run
+    if all(policy.keeps_everything for policy in policies) and not purge_events:
         print("callbox: nothing to purge: no receiver has a retention ([retention] raw_days...)")
         return 0
     batch_size = args.batch_size or settings.retention.batch_size
@@ -267,8 +270,16 @@ async def _purge(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 progress=progress,
             )
+            events = 0
+            if purge_events:
+                events = await purge_expired_events(
+                    connection, replay_days=settings.subscriptions.replay_days
+                )
     for line in describe_purge(report, policies):
         print(line)
+    if purge_events:
+        days = settings.subscriptions.replay_days
+        print(f"event log: purged {events} events (older than {days:g} days and a day)")
     return 0
 
 

@@ -308,6 +308,13 @@ class Subscriptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("outage_grace_seconds must not be negative")
         if self.purge_interval_minutes < 0:
             raise ValueError("purge_interval_minutes must not be negative")
+        if self.allowed_origins:  # (strawberry is imported only when there are some)
+            from strawberry.http.websocket_origin import normalize_allowed_origins
+
+            try:
+                normalize_allowed_origins(self.allowed_origins)
+            except ValueError as error:
+                raise ValueError(f"allowed_origins: {error}") from None
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

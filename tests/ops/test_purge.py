@@ -389,3 +389,23 @@ def test_retention_resolution_and_validation() -> None:
         )
     with pytest.raises(ConfigError, match="retention: batch_size"):
         settings_from_mapping({"retention": {"batch_size": 0}})
+
+
+async def test_cli_purge_deletes_event_log_rows_past_the_replay_window_only(
+    db: asyncpg.Connection, database_url: str, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Default window: 7 days, kept a day longer. Rows of 9 days go, of 7.5 days stay."""
+    await db.execute("DELETE FROM callbox_event")
+    now = datetime.now(UTC)
+    ages = {"ancient": 30, "just past": 9, "inside the margin": 7.5, "fresh": 0}
+    for kind, days in ages.items():
+        await db.execute(
+            "INSERT INTO callbox_event (kind, receiver, address, created_at)"
+            " VALUES ($1, 'notify', '+447700900123', $2)",
+            kind[:16],
+            now - timedelta(days=days),
+        )
+    assert await asyncio.to_thread(main, ["--config", str(config_file), "purge"]) == 0
+    assert "event log: purged 2 events (older than 7 days and a day)" in capsys.readouterr().out
+    left = await db.fetch("SELECT kind FROM callbox_event ORDER BY created_at")
+    assert [row["kind"] for row in left] == ["inside the margi", "fresh"]

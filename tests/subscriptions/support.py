@@ -59,30 +59,30 @@ class Subscription:
     id: str
     messages: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
 
-    async def message(self, timeout: float = WAIT) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
+    async def message(self, wait: float = WAIT) -> dict[str, Any]:
+        async with asyncio.timeout(wait):
             return await self.messages.get()
 
-    async def next(self, timeout: float = WAIT) -> dict[str, Any]:
+    async def next(self, wait: float = WAIT) -> dict[str, Any]:
         """The next event's data; fails on errors or completion."""
-        message = await self.message(timeout)
+        message = await self.message(wait)
         if message["type"] != "next" or message["payload"].get("errors"):
             raise SubscriptionEnded(json.dumps(message))
         data: dict[str, Any] = message["payload"]["data"]
         return data
 
-    async def take(self, count: int, timeout: float = WAIT) -> list[dict[str, Any]]:
-        return [await self.next(timeout) for _ in range(count)]
+    async def take(self, count: int, wait: float = WAIT) -> list[dict[str, Any]]:
+        return [await self.next(wait) for _ in range(count)]
 
-    async def error(self, timeout: float = WAIT) -> dict[str, Any]:
+    async def error(self, wait: float = WAIT) -> dict[str, Any]:
         """The error that ends the subscription (``next`` with errors, then ``complete``), or
         an ``error`` message (the operation was refused)."""
-        message = await self.message(timeout)
+        message = await self.message(wait)
         if message["type"] == "error":
             first: dict[str, Any] = message["payload"][0]
             return first
         assert message["type"] == "next" and message["payload"].get("errors"), message
-        ended = await self.message(timeout)
+        ended = await self.message(wait)
         assert ended["type"] == "complete", ended
         error: dict[str, Any] = message["payload"]["errors"][0]
         return error

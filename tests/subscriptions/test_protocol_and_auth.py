@@ -85,16 +85,16 @@ async def test_no_connection_init_in_time_is_closed_4408(db: object, database_ur
 async def test_a_connection_holds_at_most_max_per_connection_subscriptions(
     db: object, database_url: str
 ) -> None:
-    async with live_server(live_settings(database_url, max_per_connection=2)) as live:
-        async with transport_ws(live.base) as client:
-            await client.events()
-            second = await client.events()
-            third = await client.events()
-            assert (await third.error())["message"] == "Subscription limit reached"
-            await second.complete()
-            fourth = await client.events()
-            await live.notify_inbound(text="room again")
-            assert (await fourth.next())["messageEvents"]["message"]["body"] == "room again"
+    settings = live_settings(database_url, max_per_connection=2)
+    async with live_server(settings) as live, transport_ws(live.base) as client:
+        await client.events()
+        second = await client.events()
+        third = await client.events()
+        assert (await third.error())["message"] == "Subscription limit reached"
+        await second.complete()
+        fourth = await client.events()
+        await live.notify_inbound(text="room again")
+        assert (await fourth.next())["messageEvents"]["message"]["body"] == "room again"
 
 
 async def test_a_development_instance_without_keys_is_open_on_loopback_only(

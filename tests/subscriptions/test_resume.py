@@ -54,9 +54,7 @@ async def test_resuming_while_events_keep_coming_neither_skips_nor_repeats(
     await asyncio.sleep(0.3)  # some are written before the subscriber comes back
     async with transport_ws(live.base) as client:
         events = await client.events(after=start, settle=0)
-        received = [
-            event["messageEvents"]["cursor"] for event in await events.take(200, timeout=60)
-        ]
+        received = [event["messageEvents"]["cursor"] for event in await events.take(200, wait=60)]
         await asyncio.gather(*writers)
         await events.silent_for(1.0)
 

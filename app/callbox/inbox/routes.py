@@ -17,6 +17,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from callbox.settings import Settings
 
@@ -96,7 +97,7 @@ def inbox_routes(settings: Settings) -> list[HTTPRouteHandler]:
         body = index.body.replace(_BASE_MARKER.encode(), html.escape(base).encode())
         return _answer(request, index, body)
 
-    async def asset(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+    async def asset(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
         found = assets.get(name)
         if found is None:
             raise NotFoundException()
