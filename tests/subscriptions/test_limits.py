@@ -64,29 +64,33 @@ async def test_a_subscriber_falling_behind_its_bound_is_ended_with_a_cursor(
     """Six events committed together reach a subscriber whose bound is five: it cannot hold
     them, so it is ended (SUBSCRIBER_TOO_SLOW) with the cursor it had reached; resuming from
     that cursor, with a larger bound, gets all six."""
-    async with live_server(live_settings(database_url, queue_size=5)) as live:
-        async with transport_ws(live.base) as client:
-            events = await client.events({"receiver": "notify"})
-            await live.notify_inbound(text="first")
-            cursor = (await events.next())["messageEvents"]["cursor"]
-            async with db.transaction():
-                for index in range(6):
-                    await db.execute(
-                        "INSERT INTO callbox_event (kind, receiver, direction, address)"
-                        " VALUES ('RECEIVED', 'notify', 'INBOUND', $1)",
-                        f"+4477009{index:05d}",
-                    )
-                await db.execute("SELECT pg_notify('callbox_events', '')")
-            error = await events.error()
-            assert error["extensions"]["code"] == "SUBSCRIBER_TOO_SLOW"
-            assert "fell more than 5 events behind" in error["message"]
-            # The same place (its time part says when that place was known to be current).
-            assert parse_cursor(error["extensions"]["cursor"]).key == parse_cursor(cursor).key
-    async with live_server(live_settings(database_url, queue_size=100)) as live:
-        async with transport_ws(live.base) as client:
-            resumed = await client.events({"receiver": "notify"}, after=cursor, settle=0)
-            addresses = [event["messageEvents"]["address"] for event in await resumed.take(6)]
-            assert addresses == [f"+4477009{index:05d}" for index in range(6)]
+    async with (
+        live_server(live_settings(database_url, queue_size=5)) as live,
+        transport_ws(live.base) as client,
+    ):
+        events = await client.events({"receiver": "notify"})
+        await live.notify_inbound(text="first")
+        cursor = (await events.next())["messageEvents"]["cursor"]
+        async with db.transaction():
+            for index in range(6):
+                await db.execute(
+                    "INSERT INTO callbox_event (kind, receiver, direction, address)"
+                    " VALUES ('RECEIVED', 'notify', 'INBOUND', $1)",
+                    f"+4477009{index:05d}",
+                )
+            await db.execute("SELECT pg_notify('callbox_events', '')")
+        error = await events.error()
+        assert error["extensions"]["code"] == "SUBSCRIBER_TOO_SLOW"
+        assert "fell more than 5 events behind" in error["message"]
+        # The same place (its time part says when that place was known to be current).
+        assert parse_cursor(error["extensions"]["cursor"]).key == parse_cursor(cursor).key
+    async with (
+        live_server(live_settings(database_url, queue_size=100)) as live,
+        transport_ws(live.base) as client,
+    ):
+        resumed = await client.events({"receiver": "notify"}, after=cursor, settle=0)
+        addresses = [event["messageEvents"]["address"] for event in await resumed.take(6)]
+        assert addresses == [f"+4477009{index:05d}" for index in range(6)]
 
 
 CONVERSATION_UPDATED = """
