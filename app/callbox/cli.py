@@ -97,6 +97,7 @@ def command_serve(args: argparse.Namespace) -> int:
             # The access log would print URL tokens, which are secrets.
             access_log=False,
             server_header=False,
+            ws="websockets-sansio",  # GraphQL subscriptions (the sans-I/O implementation)
             log_level="info",
             log_config=None,  # logging is configured by configure_logging, in every worker
         )

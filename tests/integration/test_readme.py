@@ -14,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+import graphql
 from callbox.cli import main
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text()
 
 
 def _blocks(language: str) -> list[str]:
@@ -105,13 +107,20 @@ async def test_readme_graphql_examples_run(db: object, database_url: str) -> Non
     from tests.support import callbox_client, settings_for
 
     blocks = _blocks("graphql")
-    assert len(blocks) == 2
-    documents = [
+    assert len(blocks) == 3
+    parts = [
         part.strip()
         for block in blocks
         for part in re.split(r"^#.*$", block, flags=re.MULTILINE)
         if part.strip()
     ]
+    # Subscriptions run over WebSocket (tests/subscriptions): here they must be valid.
+    sdl = graphql.build_schema((REPO / "schema.graphql").read_text())
+    subscriptions = [part for part in parts if part.startswith("subscription")]
+    assert len(subscriptions) == 1
+    for document in subscriptions:
+        assert graphql.validate(sdl, graphql.parse(document)) == [], document
+    documents = [part for part in parts if not part.startswith("subscription")]
     settings = settings_for(
         database_url, [Receiver(name="notify", provider="notify")], development=True
     )
