@@ -214,7 +214,7 @@ function draw() {
         ? conversation.theirAddress
         : "Loading…";
     $("content-subtitle").textContent = conversation
-      ? `${conversation.channel} with ${conversation.theirAddress}, from ${conversation.ourAddress} · ` +
+      ? `${conversation.channel} between ${conversation.theirAddress} and us (${conversation.ourAddress}) · ` +
         `${conversation.messageCount} message${conversation.messageCount === 1 ? "" : "s"}`
       : "";
     // Oldest first, like a chat; the query and the events give newest first.

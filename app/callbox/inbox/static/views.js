@@ -61,18 +61,27 @@ export function optOutBadge(action) {
   );
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-});
+const FORMATS = {
+  full: new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }),
+  today: new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }),
+  thisYear: new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" }),
+  older: new Intl.DateTimeFormat(undefined, { dateStyle: "medium" }),
+};
 
-export function when(iso) {
+/** A time as people read it: in full, or (`short`) just what tells it apart from now. */
+export function when(iso, { short = false } = {}) {
   if (!iso) return "";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : timeFormat.format(date);
+  if (Number.isNaN(date.getTime())) return iso;
+  if (!short) return FORMATS.full.format(date);
+  const now = new Date();
+  if (date.toDateString() === now.toDateString()) return FORMATS.today.format(date);
+  if (date.getFullYear() === now.getFullYear()) return FORMATS.thisYear.format(date);
+  return FORMATS.older.format(date);
 }
 
-function timeElement(iso, prefix = "") {
-  return iso ? el("time", { datetime: iso, title: iso }, prefix, when(iso)) : null;
+function timeElement(iso, prefix = "", short = false) {
+  return iso ? el("time", { datetime: iso, title: when(iso) }, prefix, when(iso, { short })) : null;
 }
 
 const CHANNELS = { SMS: "SMS", EMAIL: "E-mail", VOICE: "Voice" };
@@ -93,7 +102,7 @@ export function conversationItem(conversation, { current, fresh, onOpen }) {
       "button",
       { type: "button", onclick: () => onOpen(conversation.id) },
       el("span", { class: "who" }, conversation.theirAddress),
-      el("span", { class: "when" }, timeElement(conversation.lastActivityAt)),
+      el("span", { class: "when" }, timeElement(conversation.lastActivityAt, "", true)),
       el("span", { class: "preview" }, preview),
       el(
         "span",
@@ -109,7 +118,10 @@ export function conversationItem(conversation, { current, fresh, onOpen }) {
 /** A message card; in a conversation (`thread`) the route and thread link are left out. */
 export function messageItem(message, { thread = false, fresh = false, onOpen } = {}) {
   const outbound = message.direction === "OUTBOUND";
-  const route = `${message.from ?? "?"} → ${message.to ?? "?"}`;
+  const unknown = "(not known)";
+  const route = outbound
+    ? `To ${message.to ?? unknown}`
+    : `From ${message.from ?? unknown} to ${message.to ?? unknown}`;
   const hasBody = message.body !== null && message.body !== undefined && message.body !== "";
   return el(
     "li",
@@ -159,7 +171,7 @@ export function failureItem(message) {
   return el(
     "li",
     { dataset: { messageId: message.id } },
-    el("span", { class: "who" }, message.to ?? message.from ?? "?"),
+    el("span", { class: "who" }, message.to ?? message.from ?? "Recipient not known"),
     statusBadge(message.status, message.failureReason),
     el(
       "span",
