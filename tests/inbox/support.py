@@ -169,9 +169,7 @@ class PageWatch:
         page.on(
             "console",
             lambda message: (
-                self.errors.append(f"console: {message.text}")
-                if message.type == "error"
-                else None
+                self.errors.append(f"console: {message.text}") if message.type == "error" else None
             ),
         )
         page.on("websocket", self._socket)

@@ -33,8 +33,8 @@ from tests.inbox.support import (
 pytestmark = pytest.mark.usefixtures("db")
 
 
-async def _expect_visible(locator, timeout: int = WAIT_MS) -> None:  # type: ignore[no-untyped-def]
-    await locator.first.wait_for(state="visible", timeout=timeout)
+async def _expect_visible(locator) -> None:  # type: ignore[no-untyped-def]
+    await locator.first.wait_for(state="visible", timeout=WAIT_MS)
 
 
 async def test_development_instance_shows_events_live_and_recovers_after_a_restart(
