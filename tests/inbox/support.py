@@ -29,6 +29,7 @@ WAIT_MS = 15_000
 
 NOTIFY_TOKEN = "inbox-notify-token-0123456789"
 API_KEY = "inbox-reader-key-0123456789"
+WRITE_ONLY_KEY = "inbox-writer-key-0123456789"
 OUR_NUMBER = "+447700900999"
 
 
@@ -55,6 +56,11 @@ enabled = true
 name = "inbox"
 key = "{API_KEY}"
 scopes = ["read"]
+
+[[graphql.api_keys]]
+name = "sender"
+key = "{WRITE_ONLY_KEY}"
+scopes = ["write"]
 
 [[receivers]]
 name = "notify"

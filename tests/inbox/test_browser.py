@@ -21,6 +21,7 @@ from tests.inbox.support import (
     NOTIFY_TOKEN,
     SCREENSHOT,
     WAIT_MS,
+    WRITE_ONLY_KEY,
     PageWatch,
     callbox_process,
     chromium,
@@ -134,6 +135,11 @@ async def test_instance_with_api_keys_asks_for_the_key_and_keeps_it_in_session_s
         await page.click("#key-form button[type=submit]")
         await _expect_visible(page.locator("#key-error"))
         assert "refused" in await page.locator("#key-error").inner_text()
+        # So is a key that may not read.
+        await page.fill("#key-input", WRITE_ONLY_KEY)
+        await page.click("#key-form button[type=submit]")
+        await page.locator("#key-error", has_text="may not read").wait_for(timeout=WAIT_MS)
+        assert await page.locator("#inbox").is_hidden()
 
         await page.fill("#key-input", API_KEY)
         await page.click("#key-form button[type=submit]")

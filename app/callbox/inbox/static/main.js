@@ -302,6 +302,8 @@ async function boot() {
   } catch (error) {
     if (error instanceof Unauthenticated) {
       showKeyForm(apiKey.get() ? "Callbox refused this API key." : null);
+    } else if (error instanceof ApiError && error.code === "FORBIDDEN") {
+      showKeyForm(`This API key may not read: ${error.message}`);
     } else if (error instanceof ApiError) {
       // Not reachable yet (or failing): show what we have, and try again shortly.
       setConnection("reconnecting", error.message);
