@@ -29,6 +29,7 @@ import {
 const $ = (id) => document.getElementById(id);
 const FRESH_MS = 2500;
 const SHOWN = 100;
+const KEPT = 500; // messages and conversations kept in memory (a long-open tab stays small)
 
 const state = {
   conversations: new Map(),
@@ -190,6 +191,7 @@ function draw() {
   const conversations = [...state.conversations.values()].sort(
     (a, b) => time(b.lastActivityAt) - time(a.lastActivityAt) || Number(b.id) - Number(a.id),
   );
+  for (const old of conversations.splice(KEPT)) state.conversations.delete(old.id);
   fill(
     $("conversations"),
     $("no-conversations"),
@@ -226,7 +228,9 @@ function draw() {
     $("content-title").textContent = "All activity";
     $("content-subtitle").textContent =
       "Every message this key may see, the most recently changed first; updates arrive live.";
-    messages = [...state.messages.values()].sort(byUpdated).slice(0, SHOWN);
+    messages = [...state.messages.values()].sort(byUpdated);
+    for (const old of messages.splice(KEPT)) state.messages.delete(old.id);
+    messages = messages.slice(0, SHOWN);
     $("messages").className = "messages";
   }
   fill(
