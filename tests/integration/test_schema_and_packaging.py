@@ -1,4 +1,5 @@
-"""The Piccolo tables match the migrated database, and the wheel carries the migrations."""
+"""The Piccolo tables match the migrated database, and the wheel carries the migrations (and
+the inbox page)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,8 @@ def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
     expected = {path.name for path in (REPO / "migrations").glob("*.py")}
     assert expected and expected <= shipped
     assert "callbox/providers/notify.py" in names
+    # The inbox page's files (served from the package by callbox.inbox.routes).
+    static = REPO / "app" / "callbox" / "inbox" / "static"
+    page_files = {f"callbox/inbox/static/{path.name}" for path in static.iterdir()}
+    assert "callbox/inbox/static/main.js" in page_files
+    assert page_files <= set(names)

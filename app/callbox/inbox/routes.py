@@ -17,16 +17,16 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
 
 from callbox.settings import Settings
 
 INBOX_PATH = "/inbox"
 
+# Litestar adds "; charset=utf-8" to text/* types itself.
 _CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
     ".svg": "image/svg+xml",
 }
 _INDEX = "index.html"
@@ -97,8 +97,10 @@ def inbox_routes(settings: Settings) -> list[HTTPRouteHandler]:
         body = index.body.replace(_BASE_MARKER.encode(), html.escape(base).encode())
         return _answer(request, index, body)
 
-    async def asset(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
-        found = assets.get(name)
+    async def asset(request: Request[Any, Any, Any]) -> Response[bytes]:
+        # Read from the request (a handler parameter would be an inferred path parameter,
+        # which Litestar deprecates).
+        found = assets.get(str(request.path_params["name"]))
         if found is None:
             raise NotFoundException()
         return _answer(request, found, found.body)

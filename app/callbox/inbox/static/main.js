@@ -1,0 +1,349 @@
+// The inbox page: state, wiring between the API, the live events and the views.
+//
+// Queries give the initial state; the messageEvents subscription keeps it current. Every
+// (re)started subscription re-reads the state too, and every update keeps whichever copy of
+// a message or conversation is newer, so the order in which answers arrive does not matter.
+
+import {
+  ApiError,
+  CONVERSATION_MESSAGES,
+  GLANCE_SIZE,
+  MESSAGE_EVENTS,
+  OVERVIEW,
+  PAGE_SIZE,
+  PROBE,
+  Unauthenticated,
+  apiKey,
+  endpoint,
+  graphql,
+} from "./api.js";
+import { LiveEvents } from "./live.js";
+import {
+  conversationItem,
+  failureItem,
+  fill,
+  messageItem,
+  optOutItem,
+} from "./views.js";
+
+const $ = (id) => document.getElementById(id);
+const FRESH_MS = 2500;
+const SHOWN = 100;
+const KEPT = 500; // messages and conversations kept in memory (a long-open tab stays small)
+
+const state = {
+  conversations: new Map(),
+  conversationTotal: 0,
+  messages: new Map(),
+  thread: null, // {id, conversation, messages: Map} for the open conversation
+  failures: { total: 0, nodes: new Map() },
+  optOuts: { total: 0, nodes: new Map() },
+  fresh: new Set(), // ids changed live a moment ago, highlighted once
+};
+
+const time = (iso) => (iso ? Date.parse(iso) : 0);
+
+function newerMessage(old, incoming) {
+  return !old || time(incoming.updatedAt) >= time(old.updatedAt);
+}
+
+function newerConversation(old, incoming) {
+  if (!old) return true;
+  if (time(incoming.lastActivityAt) !== time(old.lastActivityAt)) {
+    return time(incoming.lastActivityAt) > time(old.lastActivityAt);
+  }
+  if (incoming.messageCount !== old.messageCount) return incoming.messageCount > old.messageCount;
+  const a = old.lastMessage;
+  const b = incoming.lastMessage;
+  return !a || !b || a.id !== b.id || newerMessage(a, b);
+}
+
+function putMessage(map, message) {
+  if (newerMessage(map.get(message.id), message)) map.set(message.id, message);
+}
+
+function putConversation(conversation) {
+  const old = state.conversations.get(conversation.id);
+  if (!old) state.conversationTotal += 1;
+  if (newerConversation(old, conversation)) state.conversations.set(conversation.id, conversation);
+  if (state.thread?.id === conversation.id && newerConversation(state.thread.conversation, conversation)) {
+    state.thread.conversation = conversation;
+  }
+}
+
+function markFresh(id) {
+  state.fresh.add(id);
+  setTimeout(() => state.fresh.delete(id), FRESH_MS);
+}
+
+// Live events ---------------------------------------------------------------------------
+
+function applyEvent(event) {
+  const message = event.message;
+  if (message) {
+    putMessage(state.messages, message);
+    markFresh(`m${message.id}`);
+    if (message.conversation) {
+      putConversation(message.conversation);
+      markFresh(`c${message.conversation.id}`);
+      if (state.thread?.id === message.conversation.id) putMessage(state.thread.messages, message);
+    }
+    if (message.status === "FAILED" && !state.failures.nodes.has(message.id)) {
+      state.failures.total += 1;
+      state.failures.nodes.set(message.id, message);
+    }
+  }
+  const optOut = event.optOut;
+  if (event.kind === "OPTED_OUT" && optOut && !state.optOuts.nodes.has(optOut.id)) {
+    state.optOuts.total += 1;
+    state.optOuts.nodes.set(optOut.id, optOut);
+  }
+  render();
+}
+
+// Queries -------------------------------------------------------------------------------
+
+async function loadOverview() {
+  const data = await graphql(OVERVIEW, { pageSize: PAGE_SIZE, glanceSize: GLANCE_SIZE });
+  state.conversationTotal = data.conversations.totalCount;
+  for (const conversation of data.conversations.nodes) {
+    if (newerConversation(state.conversations.get(conversation.id), conversation)) {
+      state.conversations.set(conversation.id, conversation);
+    }
+  }
+  for (const message of data.messages.nodes) putMessage(state.messages, message);
+  state.failures = {
+    total: data.failed.totalCount,
+    nodes: new Map(data.failed.nodes.map((m) => [m.id, m])),
+  };
+  state.optOuts = {
+    total: data.optOuts.totalCount,
+    nodes: new Map(data.optOuts.nodes.map((o) => [o.id, o])),
+  };
+  render();
+}
+
+async function loadThread(id) {
+  const data = await graphql(CONVERSATION_MESSAGES, { id, pageSize: PAGE_SIZE });
+  if (state.thread?.id !== id) return;
+  if (!data.conversation) {
+    state.thread.missing = true;
+  } else {
+    const { messages, ...conversation } = data.conversation;
+    putConversation(conversation);
+    state.thread.conversation = state.conversations.get(id) ?? conversation;
+    for (const message of messages.nodes) putMessage(state.thread.messages, message);
+  }
+  render();
+}
+
+async function refresh() {
+  try {
+    await Promise.all([loadOverview(), state.thread ? loadThread(state.thread.id) : null]);
+  } catch (error) {
+    handleApiError(error);
+  }
+}
+
+function handleApiError(error) {
+  if (error instanceof Unauthenticated) {
+    live.stop();
+    showKeyForm(apiKey.get() ? "Callbox refused this API key." : null);
+  } else if (error instanceof ApiError) {
+    setConnection(document.body.dataset.connection ?? "offline", error.message);
+  } else {
+    throw error;
+  }
+}
+
+// Navigation: #conversation=<id> opens a conversation, no hash shows all activity ---------
+
+function route() {
+  const match = /^#conversation=(.+)$/.exec(location.hash);
+  const id = match ? decodeURIComponent(match[1]) : null;
+  if (!id) {
+    state.thread = null;
+  } else if (state.thread?.id !== id) {
+    state.thread = { id, conversation: state.conversations.get(id) ?? null, messages: new Map() };
+    loadThread(id).catch(handleApiError);
+  }
+  render();
+  $("content").scrollTop = 0;
+}
+
+function openConversation(id) {
+  location.hash = `conversation=${encodeURIComponent(id)}`;
+}
+
+// Rendering -----------------------------------------------------------------------------
+
+let frame = 0;
+function render() {
+  if (!frame) frame = requestAnimationFrame(draw);
+}
+
+function byUpdated(a, b) {
+  return time(b.updatedAt) - time(a.updatedAt) || Number(b.id) - Number(a.id);
+}
+
+function draw() {
+  frame = 0;
+  const conversations = [...state.conversations.values()].sort(
+    (a, b) => time(b.lastActivityAt) - time(a.lastActivityAt) || Number(b.id) - Number(a.id),
+  );
+  for (const old of conversations.splice(KEPT)) state.conversations.delete(old.id);
+  fill(
+    $("conversations"),
+    $("no-conversations"),
+    conversations.map((conversation) =>
+      conversationItem(conversation, {
+        current: state.thread?.id === conversation.id,
+        fresh: state.fresh.has(`c${conversation.id}`),
+        onOpen: openConversation,
+      }),
+    ),
+  );
+  $("conversation-count").textContent = `(${Math.max(state.conversationTotal, conversations.length)})`;
+  $("show-activity").setAttribute("aria-current", state.thread ? "false" : "page");
+
+  const thread = state.thread;
+  let messages;
+  if (thread) {
+    const conversation = thread.conversation;
+    $("content-title").textContent = thread.missing
+      ? "Conversation not found"
+      : conversation
+        ? conversation.theirAddress
+        : "Loading…";
+    $("content-subtitle").textContent = conversation
+      ? `${conversation.channel} between ${conversation.theirAddress} and us (${conversation.ourAddress}) · ` +
+        `${conversation.messageCount} message${conversation.messageCount === 1 ? "" : "s"}`
+      : "";
+    // Oldest first, like a chat; the query and the events give newest first.
+    messages = [...thread.messages.values()].sort(
+      (a, b) => time(a.occurredAt) - time(b.occurredAt) || Number(a.id) - Number(b.id),
+    );
+    $("messages").className = "messages thread";
+  } else {
+    $("content-title").textContent = "All activity";
+    $("content-subtitle").textContent =
+      "Every message this key may see, the most recently changed first; updates arrive live.";
+    messages = [...state.messages.values()].sort(byUpdated);
+    for (const old of messages.splice(KEPT)) state.messages.delete(old.id);
+    messages = messages.slice(0, SHOWN);
+    $("messages").className = "messages";
+  }
+  fill(
+    $("messages"),
+    $("no-messages"),
+    messages.map((message) =>
+      messageItem(message, {
+        thread: Boolean(thread),
+        fresh: state.fresh.has(`m${message.id}`),
+        onOpen: openConversation,
+      }),
+    ),
+  );
+
+  const failures = [...state.failures.nodes.values()].sort(byUpdated).slice(0, GLANCE_SIZE);
+  fill($("failures"), $("no-failures"), failures.map(failureItem));
+  $("failure-count").textContent = `(${state.failures.total})`;
+  const optOuts = [...state.optOuts.nodes.values()]
+    .sort((a, b) => time(b.occurredAt) - time(a.occurredAt))
+    .slice(0, GLANCE_SIZE);
+  fill($("opt-outs"), $("no-opt-outs"), optOuts.map(optOutItem));
+  $("opt-out-count").textContent = `(${state.optOuts.total})`;
+}
+
+// Connection state and the API key --------------------------------------------------------
+
+const STATE_LABELS = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+};
+
+function setConnection(name, detail) {
+  const element = $("connection");
+  element.dataset.state = name;
+  document.body.dataset.connection = name;
+  element.querySelector(".label").textContent = STATE_LABELS[name] ?? name;
+  element.title = detail || "";
+}
+
+function showKeyForm(error) {
+  $("inbox").hidden = true;
+  $("forget-key").hidden = true;
+  $("key-panel").hidden = false;
+  $("key-error").hidden = !error;
+  $("key-error").textContent = error ?? "";
+  setConnection("offline", "an API key is needed");
+  $("key-input").focus();
+}
+
+function showInbox() {
+  $("key-panel").hidden = true;
+  $("inbox").hidden = false;
+  $("forget-key").hidden = !apiKey.get();
+}
+
+const live = new LiveEvents({
+  url: endpoint,
+  query: MESSAGE_EVENTS,
+  key: () => apiKey.get(),
+  onEvent: applyEvent,
+  onState: setConnection,
+  onRefused: (reason) => showKeyForm(`Callbox refused this API key: ${reason}`),
+  onSubscribed: () => refresh(),
+});
+
+let bootRetry = 0;
+async function boot() {
+  clearTimeout(bootRetry);
+  try {
+    await graphql(PROBE);
+  } catch (error) {
+    if (error instanceof Unauthenticated) {
+      showKeyForm(apiKey.get() ? "Callbox refused this API key." : null);
+    } else if (error instanceof ApiError && error.code === "FORBIDDEN") {
+      showKeyForm(`This API key may not read: ${error.message}`);
+    } else if (error instanceof ApiError) {
+      // Not reachable yet (or failing): show what we have, and try again shortly.
+      setConnection("reconnecting", error.message);
+      bootRetry = setTimeout(boot, 2000);
+    } else {
+      throw error;
+    }
+    return;
+  }
+  showInbox();
+  route();
+  live.start();
+}
+
+$("key-form").addEventListener("submit", (submitted) => {
+  submitted.preventDefault();
+  const key = $("key-input").value.trim();
+  if (!key) return;
+  apiKey.set(key);
+  $("key-input").value = "";
+  boot();
+});
+
+$("forget-key").addEventListener("click", () => {
+  live.stop();
+  apiKey.forget();
+  state.conversations.clear();
+  state.messages.clear();
+  state.thread = null;
+  showKeyForm(null);
+});
+
+$("show-activity").addEventListener("click", () => {
+  history.pushState(null, "", location.pathname + location.search);
+  route();
+});
+window.addEventListener("hashchange", route);
+
+boot();

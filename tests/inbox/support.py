@@ -1,0 +1,252 @@
+"""Inbox test helpers: ``callbox serve`` as a process on a fixed port (so a test can stop
+and restart it under an open browser), Chromium through Playwright, real callbacks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import free_port
+
+CHROMIUM = Path(os.environ.get("CALLBOX_TEST_CHROMIUM", "/usr/bin/chromium"))
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "docs" / "inbox.png"
+WAIT_MS = 15_000
+"""How long the page may take to show what the server has (milliseconds)."""
+
+NOTIFY_TOKEN = "inbox-notify-token-0123456789"
+API_KEY = "inbox-reader-key-0123456789"
+WRITE_ONLY_KEY = "inbox-writer-key-0123456789"
+OUR_NUMBER = "+447700900999"
+
+
+def require_chromium() -> None:
+    """Skip (with the reason) when the browser test cannot run here."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; "
+            "or set CALLBOX_TEST_CHROMIUM): the inbox browser test needs it"
+        )
+    pytest.importorskip("playwright", reason="playwright is a dev dependency: run uv sync")
+
+
+def keyed_config(database_url: str) -> str:
+    """A production-like instance: authenticated receivers, an API key for the page."""
+    return f"""
+[database]
+url = "{database_url}"
+
+[inbox]
+enabled = true
+
+[[graphql.api_keys]]
+name = "inbox"
+key = "{API_KEY}"
+scopes = ["read"]
+
+[[graphql.api_keys]]
+name = "sender"
+key = "{WRITE_ONLY_KEY}"
+scopes = ["write"]
+
+[[receivers]]
+name = "notify"
+provider = "notify"
+default_region = "GB"
+our_address = "{OUR_NUMBER}"
+auth = {{ bearer = ["{NOTIFY_TOKEN}"] }}
+
+[[receivers]]
+name = "esendex"
+provider = "esendex"
+default_region = "GB"
+auth = {{ url_token = ["inbox-esendex-url-token"] }}
+"""
+
+
+@dataclass
+class CallboxProcess:
+    """``python -m callbox serve`` on one port, stoppable and restartable.
+
+    Without a config it is a development instance (on the given database).
+    """
+
+    database_url: str
+    config: Path | None = None
+    port: int = field(default_factory=free_port)
+    log: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
+        env["CALLBOX_DATABASE_URL"] = self.database_url
+        command = [sys.executable, "-m", "callbox"]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        command += ["serve", "--port", str(self.port)]
+        output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        finally:
+            if self.log:
+                output.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"callbox serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.base}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "callbox serve did not become ready in 60 s"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def callbox_process(
+    database_url: str, tmp_path: Path, config: str | None = None
+) -> AsyncIterator[CallboxProcess]:
+    path = None
+    if config is not None:
+        path = tmp_path / "callbox.toml"
+        path.write_text(config)
+    server = CallboxProcess(database_url, path, log=tmp_path / "serve.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+class PageWatch:
+    """What a page said: console errors, uncaught exceptions, WebSocket frames."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.sent: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
+        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                self.errors.append(f"console: {message.text}") if message.type == "error" else None
+            ),
+        )
+        page.on("websocket", self._socket)
+
+    def _socket(self, socket: Any) -> None:
+        socket.on("framesent", lambda payload: self.sent.append(json.loads(payload)))
+        socket.on("framereceived", lambda payload: self.received.append(json.loads(payload)))
+
+    def subscribes(self) -> list[dict[str, Any]]:
+        return [frame for frame in self.sent if frame.get("type") == "subscribe"]
+
+    def event_cursors(self) -> list[str]:
+        return [
+            frame["payload"]["data"]["messageEvents"]["cursor"]
+            for frame in self.received
+            if frame.get("type") == "next" and frame["payload"].get("data")
+        ]
+
+    def unexpected_errors(self) -> list[str]:
+        # A server going away is expected in the restart test; the browser logs the failed
+        # socket and requests, which is not a fault of the page.
+        noise = ("WebSocket connection to", "Failed to load resource", "ERR_CONNECTION_REFUSED")
+        return [error for error in self.errors if not any(n in error for n in noise)]
+
+
+# Real callbacks -----------------------------------------------------------------------------
+
+
+async def post_notify_receipt(
+    http: httpx.AsyncClient,
+    base: str,
+    *,
+    status: str = "delivered",
+    to: str = "07700900123",
+    bearer: str | None = None,
+) -> str:
+    message_id = str(uuid.uuid4())
+    body = {
+        "id": message_id,
+        "reference": "appointment-reminder",
+        "to": to,
+        "status": status,
+        "notification_type": "sms",
+        "created_at": "2026-11-20T10:00:00.000000Z",
+        "completed_at": "2026-11-20T10:00:05.000000Z",
+        "sent_at": "2026-11-20T10:00:01.000000Z",
+    }
+    headers = {"Content-Type": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    response = await http.post(f"{base}/hooks/notify", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return message_id
+
+
+async def post_esendex_inbound(
+    http: httpx.AsyncClient,
+    base: str,
+    *,
+    text: str,
+    sender: str = "447700900555",
+    path: str = "/hooks/esendex",
+) -> str:
+    message_id = str(uuid.uuid4())
+    body = (
+        f"<InboundMessage><Id>{message_id}-push</Id><MessageId>{message_id}</MessageId>"
+        f"<AccountId>EX0123456</AccountId><MessageText>{text}</MessageText>"
+        f"<From>{sender}</From><To>447700900456</To></InboundMessage>"
+    )
+    response = await http.post(
+        f"{base}{path}", content=body.encode(), headers={"Content-Type": "application/xml"}
+    )
+    assert response.status_code == 200, response.text
+    return message_id
