@@ -25,8 +25,8 @@ class CallboxPlugin(InitPlugin):
 
     Callbox starts before the host's own lifespan managers and ``on_startup`` hooks, and stops
     after them. Its routes are one mount at ``prefix``, served by Callbox's own Litestar app
-    (the one ``CallboxMiddleware`` serves): the host's app-level middleware and guards apply to
-    it as to any route; the host's state, dependencies, logging and OpenAPI schema are left
+    (the one ``CallboxMiddleware`` serves): the host's app-level middleware applies to it as
+    to any route; the host's state, dependencies, logging and OpenAPI schema are left
     as they are.
 
     Example::
