@@ -42,6 +42,7 @@ async def check_host(base: str) -> dict[str, object]:
         item = await http.get("/items/7")
         # Shares the prefix's first letters, and a host route may be named like Callbox's.
         lookalike = await http.get(f"{PREFIX}es")
+        below_lookalike = await http.get(f"{PREFIX}es/hooks/notify")
         graphql = await http.get("/graphql")
         missing = await http.get("/nowhere")
     async with websockets.connect(base.replace("http://", "ws://") + "/echo") as socket:
@@ -52,6 +53,7 @@ async def check_host(base: str) -> dict[str, object]:
         "home": home,
         "item": item,
         "lookalike": lookalike,
+        "below lookalike": below_lookalike,
         "graphql": graphql,
         "missing": missing,
     }.items():
