@@ -33,11 +33,11 @@ LifespanManager: TypeAlias = Callable[[Litestar], AbstractAsyncContextManager[No
 class CallboxParts:
     """Everything one Callbox is made of, for one runtime.
 
-    ``create_app`` puts these in a Litestar app of their own; ``CallboxPlugin`` registers them
-    into a host's Litestar app under a prefix; ``CallboxMiddleware`` serves them beside any
-    ASGI app. Whatever Callbox adds (routes, middleware, start and stop work) goes here, so
-    every way of running it gets it: start and stop work as ``lifespan`` managers (entered
-    in order, left in reverse), not as ``on_startup`` hooks.
+    ``create_app`` puts these in a Litestar app of their own; ``CallboxMiddleware`` serves
+    that app under a prefix beside any ASGI app, and ``CallboxPlugin`` mounts it under a
+    prefix in a host's Litestar app. Whatever Callbox adds (routes, middleware, start and
+    stop work) goes here, so every way of running it gets it: start and stop work as
+    ``lifespan`` managers (entered in order, left in reverse), not as ``on_startup`` hooks.
     """
 
     runtime: CallboxRuntime
@@ -45,7 +45,7 @@ class CallboxParts:
     middleware: list[Middleware]
     lifespan: list[LifespanManager]
     state: dict[str, Any]
-    """Keys are prefixed ``callbox_`` (a plugin host's state holds them beside its own)."""
+    """The app's state (keys prefixed ``callbox_``)."""
 
 
 def callbox_parts(settings: Settings) -> CallboxParts:

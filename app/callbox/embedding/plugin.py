@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-from litestar import Router
-from litestar.config.app import AppConfig
-from litestar.plugins import InitPlugin
+import contextlib
+from collections.abc import AsyncIterator
+from typing import cast
 
-from callbox.embedding.instance import instance_for
-from callbox.embedding.prefix import DEFAULT_PREFIX, checked_prefix
-from callbox.settings import ConfigError, Settings
+from litestar import Litestar, asgi
+from litestar.config.app import AppConfig
+from litestar.exceptions import NotFoundException
+from litestar.handlers import ASGIRouteHandler
+from litestar.plugins import InitPlugin
+from litestar.types import Receive, Scope, Send
+
+from callbox.embedding.asgi import ASGIApp
+from callbox.embedding.instance import CallboxInstance, instance_for
+from callbox.embedding.prefix import DEFAULT_PREFIX, checked_prefix, scope_in_mount
+from callbox.settings import Settings
 
 
 class CallboxPlugin(InitPlugin):
-    """Callbox's receivers, ``/graphql``, ``/health`` and ``/ready`` under ``prefix`` in the host.
+    """Callbox's receivers, ``/graphql`` (HTTP and WebSocket), ``/health`` and ``/ready``
+    under ``prefix`` in a Litestar host app, and its start and stop in the host's lifespan.
 
-    Callbox starts before the host's own lifespan managers and stops after them. Its
-    middleware wraps its own routes only; the host's app-level middleware, guards and hooks
-    apply to Callbox's routes as to any route. Callbox's app state keys (``callbox_...``)
-    go beside the host's; a host already using one is refused rather than overwritten.
+    Callbox starts before the host's own lifespan managers and ``on_startup`` hooks, and stops
+    after them. Its routes are one mount at ``prefix``, served by Callbox's own Litestar app
+    (the one ``CallboxMiddleware`` serves): the host's app-level middleware applies to it as
+    to any route; the host's state, dependencies, logging and OpenAPI schema are left
+    as they are.
 
     Example::
 
         app = Litestar(route_handlers=[...], plugins=[CallboxPlugin(settings)])
 
     Raises:
-        ConfigError: a secret in the settings cannot be resolved, or a state key clashes.
+        ConfigError: a secret in the settings cannot be resolved.
         ValueError: the prefix is the root or not a plain path.
     """
 
@@ -34,21 +44,24 @@ class CallboxPlugin(InitPlugin):
         self._callbox = instance_for(settings)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        parts = self._callbox.parts
-        clashes = sorted(key for key in parts.state if key in app_config.state)
-        if clashes:
-            raise ConfigError(
-                f"the app's state already holds {', '.join(clashes)}: Callbox keeps its own "
-                "objects there (is a second CallboxPlugin registered?)"
-            )
-        app_config.state.update(parts.state)
-        app_config.route_handlers.append(
-            Router(
-                path=self.prefix,
-                route_handlers=parts.route_handlers,
-                middleware=parts.middleware,
-                include_in_schema=False,
-            )
-        )
-        app_config.lifespan.insert(0, self._callbox.running)
+        app_config.route_handlers.append(_mount(self._callbox, self.prefix))
+        app_config.lifespan.insert(0, self._running)
         return app_config
+
+    @contextlib.asynccontextmanager
+    async def _running(self, _: Litestar) -> AsyncIterator[None]:
+        async with self._callbox.running():
+            yield
+
+
+def _mount(callbox: CallboxInstance, prefix: str) -> ASGIRouteHandler:
+    serve = cast(ASGIApp, callbox.app)
+
+    @asgi(prefix, is_mount=True, copy_scope=True, name="callbox")
+    async def callbox_mount(scope: Scope, receive: Receive, send: Send) -> None:
+        inner = scope_in_mount(scope, prefix)  # type: ignore[arg-type]
+        if inner is None:
+            raise NotFoundException()
+        await serve(inner, receive, send)  # type: ignore[arg-type]
+
+    return callbox_mount

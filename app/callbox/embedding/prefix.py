@@ -36,20 +36,36 @@ def route_path(scope: Scope) -> str:
 
 
 def scope_under_prefix(scope: Scope, prefix: str) -> Scope | None:
-    """A copy of ``scope`` for Callbox, mounted at ``prefix``; ``None`` when not Callbox's.
-
-    The host's scope (and its ``state``) is never changed: Callbox's framework writes into
-    the scope it is given, so it gets its own ``state`` dict, without the host's Litestar
-    connection cache in it.
-    """
+    """A copy of ``scope`` for Callbox, mounted at ``prefix``; ``None`` when not Callbox's."""
     path = route_path(scope)
     if path != prefix and not path.startswith(prefix + "/"):
         return None
-    root_path = scope.get("root_path", "") + prefix
-    inner = dict(scope)
+    return _inner_scope(scope, scope.get("root_path", "") + prefix, path[len(prefix) :])
+
+
+def scope_in_mount(scope: Scope, prefix: str) -> Scope | None:
+    """A copy of a Litestar mount's ``scope`` for Callbox; ``None`` when not Callbox's.
+
+    Litestar gives a mounted app the path below the mount point (``/graphql`` for
+    ``/callbox/graphql``), and also routes ``/callboxes/...`` to a mount at ``/callbox``
+    (with the path ``es/...``): that is not Callbox's.
+    """
+    rest: str = scope["path"]
+    if not rest.startswith("/"):
+        return None
+    return _inner_scope(scope, scope.get("root_path", "") + prefix, rest)
+
+
+_HOST_ROUTING_KEYS = ("app_root_path", "route_handler", "path_template", "path_params")
+
+
+def _inner_scope(scope: Scope, root_path: str, rest: str) -> Scope:
+    """The host's scope (and its ``state``) is never changed: Callbox's framework writes into
+    the scope it is given, so it gets its own copy, and its own ``state`` dict without the
+    host's Litestar connection cache in it. What the host's router put there goes."""
+    inner = {key: value for key, value in scope.items() if key not in _HOST_ROUTING_KEYS}
     inner["root_path"] = root_path
-    inner["path"] = root_path + path[len(prefix) :]  # ASGI: path includes root_path
-    inner.pop("app_root_path", None)
+    inner["path"] = root_path + rest  # ASGI: path includes root_path
     state = scope.get("state")
     if state is not None:
         inner["state"] = {key: value for key, value in state.items() if key != CONNECTION_STATE_KEY}
