@@ -96,6 +96,16 @@ async def fresh_database(server_url: str) -> str:
     return url
 
 
+async def drop_database(server_url: str, database_url: str) -> None:
+    """Drop a database ``fresh_database`` made (benchmark databases can be gigabytes)."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        name = database_url.rsplit("/", 1)[1]
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 def start_server(
     target: str, port: int, workers: int, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
@@ -252,6 +262,19 @@ def main() -> None:
             "wiraya",
         ),
     ]
+    try:
+        results, half_rate_notify = run_servers(servers, database_url, env, args)
+    finally:
+        asyncio.run(drop_database(server_url, database_url))
+    print_table(results, half_rate_notify, args)
+
+
+def run_servers(
+    servers: list[tuple[str, str, str, str, str | None]],
+    database_url: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+) -> tuple[list[Result], Result | None]:
     results: list[Result] = []
     half_rate_notify: Result | None = None
     for name, target, path, script, receiver in servers:
@@ -288,7 +311,7 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    print_table(results, half_rate_notify, args)
+    return results, half_rate_notify
 
 
 def zero_loss(result: Result, connections: int) -> str:

@@ -17,6 +17,7 @@ import asyncpg
 
 from bench.ingest.run import (
     CONFIG,
+    drop_database,
     free_port,
     fresh_database,
     run_wrk,
@@ -115,10 +116,16 @@ def main() -> None:
         "CALLBOX_BENCH_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     )
     empty = asyncio.run(fresh_database(server_url))
-    empty_rate, empty_p99 = measure(empty, args.duration, args.connections)
+    try:
+        empty_rate, empty_p99 = measure(empty, args.duration, args.connections)
+    finally:
+        asyncio.run(drop_database(server_url, empty))
     full = asyncio.run(fresh_database(server_url))
-    seconds = asyncio.run(seed(full, args.messages))
-    full_rate, full_p99 = measure(full, args.duration, args.connections)
+    try:
+        seconds = asyncio.run(seed(full, args.messages))
+        full_rate, full_p99 = measure(full, args.duration, args.connections)
+    finally:
+        asyncio.run(drop_database(server_url, full))
     print(f"\nseeded {args.messages:,} messages in {seconds:.0f} s\n")
     print("| database | Notify req/s | p99 ms |")
     print("| --- | ---: | ---: |")

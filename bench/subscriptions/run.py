@@ -28,11 +28,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import websockets
 
-from bench.ingest.run import free_port, fresh_database
+from bench.ingest.run import drop_database, free_port, fresh_database
 
 TOKEN = "bench-token-" + secrets.token_hex(8)
 API_KEY = "bench-key-" + secrets.token_hex(16)
@@ -220,12 +219,7 @@ async def main_async(args: argparse.Namespace) -> list[Round]:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    admin = await asyncpg.connect(server_url)
-    try:
-        name = database_url.rsplit("/", 1)[1]
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_database(server_url, database_url)
     return rounds
 
 
