@@ -3,9 +3,12 @@
 One connection per process (not per subscriber) runs ``LISTEN callbox_events`` and reads the
 log: a notification (sent by Postgres only after the writing transaction commits) wakes the
 reader, which reads the rows after its position, once, and offers them to every live local
-subscriber; each keeps those matching its own filter. It also reads every couple of seconds
-without a notification (a lost notification, or rows held back behind an older transaction,
-cost at most that delay), and that read doubles as the connection's heartbeat.
+subscriber; each keeps those matching its own filter. Reads are at least 5 ms apart, so under
+load one read serves many commits; with no live subscriber, notifications only mark the
+reader as behind, and a subscription that starts makes it read first (:meth:`caught_up`).
+It also reads every couple of seconds without a notification (a lost notification, or rows
+held back behind an older transaction, cost at most that delay), and that read doubles as
+the connection's heartbeat.
 
 The connection is supervised: when it is lost (Postgres restarted, network cut, a read timed
 out) it is closed and opened again with exponential backoff; once back, the reader reads from
@@ -55,6 +58,9 @@ POLL_SECONDS = 2.0
 HELD_BACK_FIRST_SECONDS = 0.005
 HELD_BACK_MAX_SECONDS = 0.5
 """While rows wait behind an older running transaction, look again after 5 ms, doubling."""
+MIN_READ_INTERVAL_SECONDS = 0.005
+"""Reads follow each other at least this far apart: under load, the notifications of many
+commits are served by one read (at most this much added latency)."""
 STATEMENT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 BACKOFF_FIRST_SECONDS = 0.1
@@ -99,6 +105,11 @@ class EventHub:
         self._subscribers: set[Subscriber] = set()
         self._live: set[Subscriber] = set()
         self._wake = asyncio.Event()
+        self._notifications = 0
+        """Notifications received so far."""
+        self._covered = 0
+        """Every notification up to this count was received before a read that has ended."""
+        self._catching_up: list[tuple[int, asyncio.Future[None]]] = []
         self._lost = asyncio.Event()
         self._up = asyncio.Event()
         self._interrupt_timer: asyncio.TimerHandle | None = None
@@ -147,6 +158,28 @@ class EventHub:
                 " connection is being re-established); retry shortly"
             )
         return self._position
+
+    async def caught_up(self) -> None:
+        """Wait until the reader's position covers every notification received so far.
+
+        With no live subscriber, the reader does not read at each notification (nobody would
+        be offered the rows), only every ``POLL_SECONDS``; a subscription starting then waits
+        for one read, so it does not start behind and get events from before it began.
+        """
+        self.current_position()  # raises while there is no listener
+        mark = self._notifications
+        if self._covered >= mark:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._catching_up.append((mark, waiter))
+        self._wake.set()
+        try:
+            async with asyncio.timeout(STATEMENT_TIMEOUT_SECONDS):
+                await asyncio.shield(waiter)
+        except TimeoutError:
+            raise LiveUpdatesUnavailable(
+                "the event log cannot be read right now; retry shortly"
+            ) from None
 
     @property
     def fetch(self) -> Fetch:
@@ -257,6 +290,7 @@ class EventHub:
         return connection
 
     def _on_notification(self, *_: object) -> None:
+        self._notifications += 1
         self._wake.set()
 
     def _on_termination(self, connection: object) -> None:
@@ -308,22 +342,41 @@ class EventHub:
     async def _follow(self, connection: asyncpg.Connection) -> None:
         """Read whenever woken (and regularly), until the connection is lost."""
         statements = self._statements(connection)
-        self._wake.set()  # notifications may have been missed while away: read at once
+        # Notifications may have been missed while away: as if one came (read at once if
+        # anyone is subscribed, else before the next subscription starts).
+        self._notifications += 1
+        self._wake.set()
         delay = POLL_SECONDS
         held_back_delay = HELD_BACK_FIRST_SECONDS
+        loop = asyncio.get_running_loop()
         while True:
+            woken = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
+                    woken = True
             if self._lost.is_set() or connection.is_closed():
                 raise ListenerLost("the listening connection closed")
             self._wake.clear()
-            if await self._read_new(statements):
+            if woken and not self._live and not self._catching_up:
+                delay = POLL_SECONDS  # nobody to offer rows to: read at the next poll
+                continue
+            started, mark = loop.time(), self._notifications
+            waiters, self._catching_up = self._catching_up, []
+            try:
+                held_back = await self._read_new(statements)
+                self._covered = max(self._covered, mark)
+            finally:  # (if the read failed, the subscription finds the listener down)
+                for _, waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+            if held_back:
                 delay = held_back_delay
                 held_back_delay = min(held_back_delay * 2, HELD_BACK_MAX_SECONDS)
             else:
                 delay = POLL_SECONDS
                 held_back_delay = HELD_BACK_FIRST_SECONDS
+            await asyncio.sleep(max(0.0, started + MIN_READ_INTERVAL_SECONDS - loop.time()))
 
     async def _read_new(self, statements: Fetch) -> bool:
         """Read everything readable after the position and offer it; whether rows are held

@@ -125,7 +125,7 @@ class Subscriber:
     async def check(self) -> None:
         """Raise a :class:`LiveUpdateError` now if the subscription cannot start (no listener,
         or a cursor that is expired or not from this database); changes nothing."""
-        self._hub.current_position()
+        await self._hub.caught_up()
         after = self._after
         if after is None:
             return
