@@ -119,3 +119,50 @@ async def test_stale_pidfile_with_reused_pid_is_ignored(tmp_path: Path) -> None:
     finally:
         squatter.kill()
         await squatter.wait()
+
+
+async def test_serve_stops_its_embedded_server_on_sigterm(tmp_path: Path) -> None:
+    """``callbox serve`` without a database URL: a SIGTERM (what Docker, systemd and
+    Kubernetes send) shuts the app down and stops the embedded server with it."""
+    import signal
+    import subprocess
+
+    import httpx
+
+    from tests.support import free_port
+
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLBOX_")}
+    env["CALLBOX_DATA_DIR"] = str(tmp_path / "data")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "callbox", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    postmaster_pid = tmp_path / "data" / "postgres" / "postmaster.pid"
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            for _ in range(300):
+                assert process.poll() is None, "callbox serve exited early"
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("callbox serve was not ready in 60 s")
+        assert postmaster_pid.exists()
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, STEP_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    left_running = postmaster_pid.exists()
+    if left_running:  # do not leave it behind when the test fails
+        os.kill(int(postmaster_pid.read_text().split()[0]), signal.SIGTERM)
+    assert code in (0, 128 + signal.SIGTERM)
+    assert not left_running, "the embedded PostgreSQL was still running"

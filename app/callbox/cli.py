@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,10 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def command_serve(args: argparse.Namespace) -> int:
@@ -73,6 +78,10 @@ def command_serve(args: argparse.Namespace) -> int:
         data_dir = Path(settings.database.data_dir) / "postgres"
         embedded = start_embedded_postgres(data_dir)
         logger.warning("no database URL configured: embedded PostgreSQL in %s", data_dir)
+        # uvicorn shuts down on SIGTERM, then raises the signal again with the handler it
+        # found: make that an exit that runs `finally` (the default would kill the process
+        # and leave the embedded server running).
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         os.environ["CALLBOX_DATABASE_URL"] = embedded.url
     try:
         url = os.environ.get("CALLBOX_DATABASE_URL") or settings.database.url
