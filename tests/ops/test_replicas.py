@@ -21,8 +21,10 @@ import httpx
 import pytest
 
 from tests.ops.support import NOTIFY_HEADERS, NOTIFY_TOKEN, notify_inbound, notify_receipt
+from tests.subscriptions.support import transport_ws
 
 REPO = Path(__file__).resolve().parents[2]
+READ_KEY = "replicas-read-key-0123456789abcdef"
 CONFIG = f"""
 [server]
 host = "127.0.0.1"
@@ -36,6 +38,11 @@ provider = "notify"
 default_region = "GB"
 our_address = "+447700900999"
 auth = {{ bearer = ["{NOTIFY_TOKEN}"] }}
+
+[[graphql.api_keys]]
+name = "reader"
+key = "{READ_KEY}"
+scopes = ["read"]
 """
 
 
@@ -202,21 +209,30 @@ async def test_docker_nginx_config_balances_two_replicas(
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.1)
-            now = datetime.now(UTC)
-            answers = [
-                await client.post(
-                    "/hooks/notify",
-                    content=notify_inbound(now, sender=f"0770090030{i}"),
-                    headers={
-                        **NOTIFY_HEADERS,
-                        "X-Request-ID": f"provider-{i}",
-                        "X-Forwarded-For": "203.0.113.7",
-                    },
-                )
-                for i in range(6)
-            ]
+            # A subscriber through the balancer sees every callback, whichever replica
+            # takes it (each replica's listener reads the shared event log).
+            async with transport_ws(
+                lb, None, payload={"authorization": f"Bearer {READ_KEY}"}
+            ) as subscriber:
+                events = await subscriber.events({"receiver": "notify"})
+                now = datetime.now(UTC)
+                answers = [
+                    await client.post(
+                        "/hooks/notify",
+                        content=notify_inbound(now, sender=f"0770090030{i}"),
+                        headers={
+                            **NOTIFY_HEADERS,
+                            "X-Request-ID": f"provider-{i}",
+                            "X-Forwarded-For": "203.0.113.7",
+                        },
+                    )
+                    for i in range(6)
+                ]
+                seen = [event["messageEvents"]["address"] for event in await events.take(6)]
+                await events.silent_for(0.3)
             metrics = await client.get("/metrics")
         assert [a.status_code for a in answers] == [200] * 6
+        assert seen == [f"+44770090030{i}" for i in range(6)]
         assert [a.headers["x-request-id"] for a in answers] == [f"provider-{i}" for i in range(6)]
         assert metrics.status_code == 404
     finally:
