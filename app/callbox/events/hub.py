@@ -74,6 +74,7 @@ class EventMetrics(Protocol):
 
     subscriptions_open: Gauge
     events_fanned_out: Counter
+    subscribers_too_slow: Counter
     listener_reconnects: Counter
 
 
@@ -211,6 +212,10 @@ class EventHub:
     def count_delivered(self, count: int) -> None:
         if self.metrics is not None:
             self.metrics.events_fanned_out.inc(count)
+
+    def count_too_slow(self) -> None:
+        if self.metrics is not None:
+            self.metrics.subscribers_too_slow.inc()
 
     # Running ------------------------------------------------------------------------------
 

@@ -186,6 +186,7 @@ class Subscriber:
                 self.handed = self.position
             return
         if len(self._pending) + len(new) > self._queue_size:
+            self._hub.count_too_slow()
             self.end(
                 SubscriberTooSlow(
                     f"this subscription fell more than {self._queue_size} events behind;"

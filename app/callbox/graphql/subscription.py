@@ -16,12 +16,12 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from callbox.events.errors import LiveUpdateError
+from callbox.events.errors import LiveUpdateError, SubscriberTooSlow
 from callbox.events.filters import EventFilter
 from callbox.events.position import CursorUnreadable, EventPosition, parse_cursor
 from callbox.events.subscriber import Subscriber
 from callbox.graphql.context import Info
-from callbox.graphql.data import CallboxData, Sql, Visibility
+from callbox.graphql.data import Visibility
 from callbox.graphql.errors import InvalidInput, NotFound, PublicError
 from callbox.graphql.event_details import SHARED_KEY, load_event_details
 from callbox.graphql.types.conversations import Conversation
@@ -31,6 +31,12 @@ from callbox.graphql.types.message_events import MessageEvent, MessageEventFilte
 from callbox.graphql.websocket import SubscriptionContext
 
 logger = logging.getLogger(__name__)
+
+TOO_SLOW_REASON = (
+    "SUBSCRIBER_TOO_SLOW: a subscription fell behind its queue bound;"
+    " resubscribe with after: its error's cursor"
+)
+"""The close reason of a connection one of whose subscriptions fell behind."""
 
 
 class SubscriptionFailed(PublicError):
@@ -49,7 +55,9 @@ class SubscriptionFailed(PublicError):
         return cls(str(error), error.code, error.resume_from)
 
 
-def _failure(error: Exception, subscriber: Subscriber) -> PublicError:
+def _failure(error: Exception, subscriber: Subscriber, context: SubscriptionContext) -> PublicError:
+    if isinstance(error, SubscriberTooSlow):
+        context.close_reason = TOO_SLOW_REASON
     if isinstance(error, LiveUpdateError):
         return SubscriptionFailed.of(error)
     if isinstance(error, PublicError):
@@ -89,9 +97,9 @@ async def _started(subscriber: Subscriber) -> Subscriber:
 
 
 async def _message_events(
-    subscriber: Subscriber, sql: Sql, visibility: Visibility
+    subscriber: Subscriber, context: SubscriptionContext, visibility: Visibility
 ) -> AsyncGenerator[MessageEvent, None]:
-    load = functools.partial(load_event_details, sql)
+    load = functools.partial(load_event_details, context.sql)
     async with subscriber:
         try:
             async for deliveries in subscriber.batches():
@@ -99,12 +107,13 @@ async def _message_events(
                     details = await batch.shared(SHARED_KEY, load)
                     yield MessageEvent.build(row, details, visibility)
         except Exception as error:
-            raise _failure(error, subscriber) from None
+            raise _failure(error, subscriber, context) from None
 
 
 async def _conversation_updates(
-    subscriber: Subscriber, data: CallboxData, conversation_id: int
+    subscriber: Subscriber, context: SubscriptionContext, conversation_id: int
 ) -> AsyncGenerator[Conversation, None]:
+    data = context.reader()
     async with subscriber:
         try:
             async for _ in subscriber.batches():
@@ -112,7 +121,7 @@ async def _conversation_updates(
                 if conversation_id in found:
                     yield Conversation.from_row(found[conversation_id])
         except Exception as error:
-            raise _failure(error, subscriber) from None
+            raise _failure(error, subscriber, context) from None
 
 
 @strawberry.type
@@ -135,7 +144,7 @@ class Subscription:
         data = context.reader()
         event_filter = (filter or MessageEventFilter()).to_filter(data)
         subscriber = await _started(context.hub.subscribe(event_filter, _position(after)))
-        return _message_events(subscriber, context.sql, data.visibility)
+        return _message_events(subscriber, context, data.visibility)
 
     @subscription(
         description="The conversation as it is after each change to it (a message in it"
@@ -156,4 +165,4 @@ class Subscription:
             conversation_ids=frozenset({conversation_id}),
         )
         subscriber = await _started(context.hub.subscribe(event_filter))
-        return _conversation_updates(subscriber, data, conversation_id)
+        return _conversation_updates(subscriber, context, conversation_id)

@@ -12,6 +12,10 @@ asks only for it is accepted and closed at once with 4406 (Subprotocol not accep
 - No ``connection_init`` within ``[subscriptions] connection_init_timeout_seconds``: 4408.
   A ``subscribe`` before the acknowledgement: 4401. More than ``max_per_connection``
   subscriptions at once: that subscription is answered with an error.
+- A subscription that falls more than ``[subscriptions] queue_size`` events behind (the
+  client reads more slowly than events come) is ended with ``SUBSCRIBER_TOO_SLOW`` and its
+  cursor, then the connection is closed with 4008 and a reason: the process holds a bounded
+  backlog per subscriber, never a growing one.
 
 The context lives as long as the connection: it is bound to the key once accepted, and its
 DataLoaders do not cache (every event is resolved against rows as they are then).
@@ -20,13 +24,15 @@ DataLoaders do not cache (every event is resolved against rows as they are then)
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import suppress
 from typing import Any
 
 from litestar import WebSocket
-from litestar.exceptions import NotAuthorizedException, WebSocketException
+from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect, WebSocketException
 from strawberry.extensions import SchemaExtension
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -44,6 +50,9 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 
 FORBIDDEN = 4403
+TOO_SLOW = 4008
+"""Close code for a connection whose client fell behind (application range: clients such as
+graphql-ws reconnect after it)."""
 _MAX_REASON = 120  # a close reason is at most 123 bytes
 
 NOT_SIGNED_IN = Principal("connection not initialised", frozenset(), Visibility.only(()))
@@ -73,6 +82,9 @@ class SubscriptionContext(GraphQLContext, kw_only=True):
     query_layer: QueryLayerFactory
     connection_params: dict[str, object] | None = None
     """The connection_init payload (Strawberry sets it)."""
+    close_reason: str | None = None
+    """Set when an operation ended because the client fell behind: the connection is closed
+    with :data:`TOO_SLOW` and this reason once that operation has sent its error."""
 
     @property
     def sql(self) -> Sql:
@@ -143,6 +155,13 @@ class CallboxTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, No
         if not principal.can("read"):
             raise NotAuthorizedException("this API key does not have the read scope")
         return principal
+
+    async def run_operation(self, operation: Operation[GraphQLContext, None]) -> None:
+        await super().run_operation(operation)
+        reason = self.connection_context.close_reason
+        if reason is not None:
+            with suppress(WebSocketDisconnect, OSError):  # already gone
+                await self.websocket.close(code=TOO_SLOW, reason=reason[:_MAX_REASON])
 
     async def _refuse(self, reason: str) -> None:
         self.connection_init_received = True

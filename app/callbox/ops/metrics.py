@@ -73,6 +73,11 @@ class CallboxMetrics:
             "Events delivered to live-update subscribers.",
             registry=self.registry,
         )
+        self.subscribers_too_slow = Counter(
+            "callbox_subscribers_too_slow",
+            "Subscriptions ended because the client fell more than queue_size events behind.",
+            registry=self.registry,
+        )
         self.listener_reconnects = Counter(
             "callbox_listener_reconnects",
             "Times the database NOTIFY listener reconnected.",

@@ -136,12 +136,19 @@ export class LiveEvents {
     } else if (error.extensions?.cursor) {
       this.cursor = error.extensions.cursor;
     }
+    // A connection closed after the error (SUBSCRIBER_TOO_SLOW) reconnects and subscribes
+    // from this cursor instead: only the socket the error came on resubscribes here.
     const operation = this.operation;
+    const socket = this.socket;
     this.options.onState("reconnecting", `${error.message ?? code} (${code})`);
     const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
     this.attempt += 1;
     this.timer = setTimeout(() => {
-      if (operation === this.operation && this.socket?.readyState === WebSocket.OPEN) {
+      if (
+        operation === this.operation &&
+        socket === this.socket &&
+        socket?.readyState === WebSocket.OPEN
+      ) {
         this.options.onState("live", "");
         this.subscribe(`resubscribed after ${code}`);
       }
