@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 import pytest
 
@@ -180,22 +182,36 @@ async def test_introspection_can_be_switched_off(
 
 
 async def test_internal_errors_are_masked_and_public_ones_are_not(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The client sees its own mistakes and "Unexpected error." for Callbox's; the log has
+    Callbox's at error level (with the real message) and the client's below it."""
     from callbox.graphql.data.facade import CallboxData
 
     async def broken(self: CallboxData, address: str) -> bool:
         raise RuntimeError("SELECT secret FROM internals")
 
     monkeypatch.setattr(CallboxData, "is_opted_out", broken)
-    document = await api.post('{ isOptedOut(address: "+447700900123") }')
+    with caplog.at_level(logging.DEBUG):
+        document = await api.post('{ isOptedOut(address: "+447700900123") }')
     assert document["errors"][0]["message"] == "Unexpected error."
     assert "secret" not in str(document)
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "SELECT secret FROM internals" in errors[0].getMessage()
+    caplog.clear()
 
-    document = await api.post('{ messages(after: "nonsense") { totalCount } }')
+    with caplog.at_level(logging.DEBUG):
+        document = await api.post('{ messages(after: "nonsense") { totalCount } }')
+        await api.post("{ messages { nosuchfield } }")
     (error,) = document["errors"]
     assert error["message"] == "after: not a cursor of this list of messages"
     assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    answered = [r.getMessage() for r in caplog.records if r.name == "callbox.graphql"]
+    assert answered == [
+        "GraphQL error answered to the client: BAD_USER_INPUT",
+        "GraphQL error answered to the client: GRAPHQL_VALIDATION_FAILED",
+    ]
 
 
 async def test_parsed_and_validated_documents_are_cached(api: Api) -> None:
