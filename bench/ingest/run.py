@@ -56,7 +56,9 @@ class Result:
     name: str
     requests: int
     ok: int
-    errors: int
+    non_200: int
+    socket_errors: int
+    """Connect, read, write errors and timeouts (wrk gives up on a request after 10 s)."""
     seconds: float
     p50_ms: float
     p99_ms: float
@@ -164,7 +166,17 @@ def run_wrk(
     if rate:
         wrk_env["BENCH_DELAY_MS"] = f"{connections / rate * 1000:.3f}"
     output = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(HERE / script), url],
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(HERE / script),
+            url,
+        ],
         env=wrk_env,
         capture_output=True,
         text=True,
@@ -180,7 +192,8 @@ def to_result(name: str, summary: dict[str, int], items: int = 1) -> Result:
         name=name,
         requests=summary["requests"],
         ok=summary["ok"],
-        errors=summary["errors"] + summary["other"],
+        non_200=summary["other"],
+        socket_errors=summary["errors"],
         seconds=summary["duration_us"] / 1e6,
         p50_ms=summary["p50_us"] / 1000,
         p99_ms=summary["p99_us"] / 1000,
@@ -328,15 +341,16 @@ def print_table(results: list[Result], half: Result | None, args: argparse.Names
     ceiling_a, ceiling_b = results[0].rate, results[1].rate
     print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s, uvicorn --workers {args.workers}\n")
     print(
-        "| server | req/s | items/s | p50 ms | p99 ms | max ms | non-200 | every 200 stored"
-        " | vs A | vs B |"
+        "| server | req/s | items/s | p50 ms | p99 ms | max ms | non-200 | socket errors"
+        " | every 200 stored | vs A | vs B |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     for result in results:
         stored = "" if result.stored is None else zero_loss(result, args.connections)
         print(
             f"| {result.name} | {result.rate:,.0f} | {result.rate * result.items_per_request:,.0f} "
-            f"| {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} | {result.errors} "
+            f"| {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.max_ms:.1f} "
+            f"| {result.non_200} | {result.socket_errors} "
             f"| {stored} | {result.rate / ceiling_a:.2f} | {result.rate / ceiling_b:.2f} |"
         )
     if half is not None:
