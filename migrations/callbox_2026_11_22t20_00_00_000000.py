@@ -11,8 +11,7 @@ DESCRIPTION = "purge indexes"
 STATEMENTS = [
     # Deleting a message sets callbox_opt_out.message to NULL; without this index each
     # deleted message would scan the whole opt-out ledger.
-    "CREATE INDEX callbox_opt_out_message ON callbox_opt_out (message)"
-    " WHERE message IS NOT NULL",
+    "CREATE INDEX callbox_opt_out_message ON callbox_opt_out (message) WHERE message IS NOT NULL",
     # The purge picks a receiver's messages older than a cutoff. The GraphQL migration
     # creates the same index for its filters; this keeps the purge fast without it.
     "CREATE INDEX IF NOT EXISTS callbox_message_receiver_occurred"
