@@ -57,5 +57,4 @@ def test_the_standalone_server_freezes_its_startup_heap(database_url: str, tmp_p
 
 def test_an_embeddable_app_leaves_the_heap_alone(database_url: str, tmp_path: Path) -> None:
     counts = freeze_counts(database_url, "embeddable", tmp_path)
-    assert counts["health"] == 200
     assert counts == {"before": 0, "started": 0, "health": 200}

@@ -6,11 +6,27 @@ import json
 import uuid
 from datetime import datetime
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from callbox.settings import Auth, Receiver
 
 NOTIFY_TOKEN = "ops-notify-token-0123456789"
 NOTIFY_HEADERS = {"Authorization": f"Bearer {NOTIFY_TOKEN}", "Content-Type": "application/json"}
 OUR_NUMBER = "+447700900999"
+
+METRICS_TOKEN = "metrics-scrape-token-42"
+"""Set as CALLBOX_TEST_METRICS_TOKEN by tests that scrape /metrics."""
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(text: str) -> Samples:
+    """A /metrics page as {(sample name, sorted labels): value}."""
+    found: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
 
 
 def notify_receiver(**extra: object) -> Receiver:

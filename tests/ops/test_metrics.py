@@ -13,24 +13,19 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from callbox.settings import Auth, ConfigError, Metrics, Receiver, settings_from_mapping
-from tests.ops.support import NOTIFY_HEADERS, notify_receipt, notify_receiver
+from tests.ops.support import (
+    METRICS_TOKEN,
+    NOTIFY_HEADERS,
+    SCRAPE,
+    Samples,
+    notify_receipt,
+    notify_receiver,
+    samples,
+)
 from tests.ops.test_health import through_proxy
 from tests.support import ProxyThread, callbox_client, settings_for
-
-METRICS_TOKEN = "metrics-scrape-token-42"
-SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def samples(text: str) -> Samples:
-    found: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return found
 
 
 def callbacks(found: Samples, receiver: str, outcome: str, reason: str = "") -> float:

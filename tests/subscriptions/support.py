@@ -16,8 +16,9 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from callbox.settings import GraphQL, Settings, Subscriptions
+from callbox.settings import GraphQL, Metrics, Settings, Subscriptions
 from tests.graphql.support import KEYS, NOTIFY_TOKEN, OUR_NUMBER, api_keys, receivers
+from tests.ops.support import METRICS_TOKEN, SCRAPE, samples
 from tests.support import served, settings_for
 
 PROTOCOL = "graphql-transport-ws"
@@ -36,12 +37,14 @@ subscription Events($filter: MessageEventFilter, $after: String) {{
 """
 
 
-def live_settings(database_url: str, **subscriptions: Any) -> Settings:
+def live_settings(database_url: str, *, metrics: bool = False, **subscriptions: Any) -> Settings:
+    """The GraphQL test receivers and keys; ``metrics``: /metrics on (scraped with SCRAPE)."""
     return settings_for(
         database_url,
         receivers(),
         graphql=GraphQL(api_keys=api_keys()),
         subscriptions=Subscriptions(**subscriptions),
+        metrics=Metrics(enabled=metrics, bearer=[METRICS_TOKEN] if metrics else []),
     )
 
 
@@ -219,6 +222,20 @@ class Live:
 
     base: str
     http: httpx.AsyncClient
+
+    async def metric(self, name: str) -> float:
+        """One unlabelled sample from /metrics (served with ``live_settings(metrics=True)``)."""
+        response = await self.http.get(f"{self.base}/metrics", headers=SCRAPE)
+        assert response.status_code == 200, response.text
+        return samples(response.text)[(name, ())]
+
+    async def metric_reaches(self, name: str, value: float, wait: float = WAIT) -> None:
+        """Wait until the sample is ``value`` (metrics follow what happened a moment later)."""
+        async with asyncio.timeout(wait):
+            while True:  # polling: a scrape is the only view of the metric
+                if await self.metric(name) == value:
+                    return
+                await asyncio.sleep(0.05)
 
     async def post_callback(self, receiver: str, body: bytes, content_type: str) -> None:
         headers = {"Content-Type": content_type}

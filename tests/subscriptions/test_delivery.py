@@ -126,19 +126,24 @@ SELECT callbox_emit_event('RECEIVED', 'notify', 'INBOUND', NULL, NULL, NULL, NUL
 
 
 async def test_events_are_sent_only_after_commit(live: Live, database_url: str) -> None:
+    """While the transaction is open the reader is woken anyway (a notification from another
+    connection), so it does read the log then: the event must still wait for the commit."""
     async with transport_ws(live.base) as admin:
         events = await admin.events()
         writer = await asyncpg.connect(database_url)
+        waker = await asyncpg.connect(database_url)
         try:
             transaction = writer.transaction()
             await transaction.start()
             await writer.execute(_EMIT, "rolled back")
+            await waker.execute("SELECT pg_notify('callbox_events', 'wake')")
             await events.silent_for(1.0)
             await transaction.rollback()
 
             transaction = writer.transaction()
             await transaction.start()
             await writer.execute(_EMIT, "committed")
+            await waker.execute("SELECT pg_notify('callbox_events', 'wake')")
             await events.silent_for(1.0)
             await transaction.commit()
             event = (await events.next())["messageEvents"]
@@ -147,6 +152,7 @@ async def test_events_are_sent_only_after_commit(live: Live, database_url: str) 
             await events.silent_for(0.5)
         finally:
             await writer.close()
+            await waker.close()
 
 
 async def test_a_later_transaction_waits_for_an_older_one(live: Live, database_url: str) -> None:

@@ -11,21 +11,17 @@ import socket
 from typing import Any
 
 import asyncpg
-import pytest
 import websockets
 
 from callbox.events.position import parse_cursor
-from callbox.settings import GraphQL, Metrics, Subscriptions
-from tests.graphql.support import KEYS, api_keys, receivers
-from tests.ops.test_metrics import METRICS_TOKEN, SCRAPE, samples
+from tests.graphql.support import KEYS
 from tests.subscriptions.support import (
     PROTOCOL,
-    Live,
     live_server,
+    live_settings,
     transport_ws,
     websocket_url,
 )
-from tests.support import settings_for
 
 QUEUE_SIZE = 50
 ROUND = 40
@@ -41,28 +37,8 @@ subscription Slow($filter: MessageEventFilter, $after: String) {
 """
 
 
-def settings(database_url: str, queue_size: int) -> Any:
-    return settings_for(
-        database_url,
-        receivers(),
-        graphql=GraphQL(api_keys=api_keys()),
-        subscriptions=Subscriptions(queue_size=queue_size),
-        metrics=Metrics(enabled=True, bearer=["env:CALLBOX_TEST_METRICS_TOKEN"]),
-    )
-
-
-async def metric(live: Live, name: str) -> float:
-    response = await live.http.get(f"{live.base}/metrics", headers=SCRAPE)
-    assert response.status_code == 200
-    return samples(response.text)[(name, ())]
-
-
-async def open_subscriptions(live: Live) -> float:
-    return await metric(live, "callbox_subscriptions_open")
-
-
-async def cut_off(live: Live) -> float:
-    return await metric(live, "callbox_subscribers_too_slow_total")
+OPEN = "callbox_subscriptions_open"
+CUT_OFF = "callbox_subscribers_too_slow_total"
 
 
 async def commit_round(db: asyncpg.Connection, start: int) -> None:
@@ -83,16 +59,17 @@ def number(address: str) -> int:
 
 
 async def test_a_client_that_stops_reading_is_cut_off_with_a_cursor_and_loses_nothing(
-    db: asyncpg.Connection, database_url: str, monkeypatch: pytest.MonkeyPatch
+    db: asyncpg.Connection, database_url: str
 ) -> None:
-    monkeypatch.setenv("CALLBOX_TEST_METRICS_TOKEN", METRICS_TOKEN)
     # A small receive buffer, and a client library that stops reading the socket after one
     # unread message: the server's sends block once the buffers between them are full.
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     raw.setblocking(False)
     committed = 0
-    async with live_server(settings(database_url, QUEUE_SIZE)) as live:
+    async with live_server(
+        live_settings(database_url, metrics=True, queue_size=QUEUE_SIZE)
+    ) as live:
         host, port = live.base.removeprefix("http://").split(":")
         await asyncio.get_running_loop().sock_connect(raw, (host, int(port)))
         async with websockets.connect(
@@ -107,15 +84,11 @@ async def test_a_client_that_stops_reading_is_cut_off_with_a_cursor_and_loses_no
             assert json.loads(await client.recv())["type"] == "connection_ack"
             subscribe = {"query": QUERY, "variables": {"filter": {"receiver": "notify"}}}
             await client.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
-            for _ in range(50):
-                if await open_subscriptions(live) == 1:
-                    break
-                await asyncio.sleep(0.05)
-            assert await open_subscriptions(live) == 1
+            await live.metric_reaches(OPEN, 1)
 
             # The client reads nothing now. Rounds of events go in until the server gives up
             # on the subscriber: that must happen well before the server holds them all.
-            while await cut_off(live) == 0:
+            while await live.metric(CUT_OFF) == 0:
                 assert committed < 20_000, "the server kept a subscriber that reads nothing"
                 await commit_round(db, committed)
                 committed += ROUND
@@ -145,7 +118,7 @@ async def test_a_client_that_stops_reading_is_cut_off_with_a_cursor_and_loses_no
     assert parse_cursor(error["extensions"]["cursor"]).key == parse_cursor(last_cursor).key
 
     async with (
-        live_server(settings(database_url, 100_000)) as live,
+        live_server(live_settings(database_url, queue_size=100_000)) as live,
         transport_ws(live.base) as resumed,
     ):
         rest = await resumed.subscribe(
