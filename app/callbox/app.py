@@ -41,7 +41,6 @@ class CallboxParts:
     ``lifespan`` managers (entered in order, left in reverse), not as ``on_startup`` hooks.
     """
 
-    runtime: CallboxRuntime
     route_handlers: list[ControllerRouterHandler]
     middleware: list[Middleware]
     lifespan: list[LifespanManager]
@@ -71,7 +70,6 @@ def callbox_parts(settings: Settings) -> CallboxParts:
             yield
 
     return CallboxParts(
-        runtime=runtime,
         route_handlers=[
             receivers_router(runtime.receivers),
             graphql_controller(runtime),

@@ -29,11 +29,11 @@ class CallboxRuntime:
     settings: Settings
     receivers: list[ReadyReceiver]
     trusted_proxies: tuple[IPNetwork, ...]
-    database_url: str | None = None
-    writer: IngestWriter | None = None
-    events: EventHub | None = None
+    events: EventHub
     """Live subscriptions: the NOTIFY listener and fan-out (run by the app's lifespan, after
     the database's; command-line tools have none running)."""
+    database_url: str | None = None
+    writer: IngestWriter | None = None
 
     @property
     def pool(self) -> Pool | None:

@@ -53,15 +53,11 @@ class CallboxInstance:
             self._app = litestar_app(self.parts)
         return self._app
 
-    @property
-    def started(self) -> bool:
-        return self._users > 0
-
-    async def start(self, app: Litestar | None = None) -> None:
-        """Start on first use (``app`` is what the lifespan managers are given)."""
+    async def start(self) -> None:
+        """Start on first use (the lifespan managers are given Callbox's own app)."""
         async with self._lock:
             if self._users == 0:
-                await self._start(app if app is not None else self.app)
+                await self._start(self.app)
             self._users += 1
 
     async def stop(self) -> None:
@@ -74,9 +70,9 @@ class CallboxInstance:
                 await self._stop()
 
     @contextlib.asynccontextmanager
-    async def running(self, app: Litestar | None = None) -> AsyncIterator[None]:
-        """A Litestar lifespan manager (``app`` is the host's), or a plain context manager."""
-        await self.start(app)
+    async def running(self) -> AsyncIterator[None]:
+        """Started while the block runs (shared with every other user)."""
+        await self.start()
         try:
             yield
         finally:

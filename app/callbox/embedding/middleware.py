@@ -30,7 +30,6 @@ class CallboxMiddleware:
 
     def __init__(self, app: ASGIApp, *, settings: Settings, prefix: str = DEFAULT_PREFIX) -> None:
         self.app = app
-        self.settings = settings
         self.prefix = checked_prefix(prefix)
         self._callbox = instance_for(settings)
         self._serve = cast(ASGIApp, self._callbox.app)

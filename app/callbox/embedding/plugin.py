@@ -39,7 +39,6 @@ class CallboxPlugin(InitPlugin):
     """
 
     def __init__(self, settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> None:
-        self.settings = settings
         self.prefix = checked_prefix(prefix)
         self._callbox = instance_for(settings)
 
@@ -57,7 +56,7 @@ class CallboxPlugin(InitPlugin):
 def _mount(callbox: CallboxInstance, prefix: str) -> ASGIRouteHandler:
     serve = cast(ASGIApp, callbox.app)
 
-    @asgi(prefix, is_mount=True, copy_scope=True, name="callbox")
+    @asgi(prefix, is_mount=True, copy_scope=False, name="callbox")
     async def callbox_mount(scope: Scope, receive: Receive, send: Send) -> None:
         inner = scope_in_mount(scope, prefix)  # type: ignore[arg-type]
         if inner is None:

@@ -95,7 +95,6 @@ class EventHub:
     def __init__(self, settings: Subscriptions) -> None:
         self.settings = settings
         self.metrics: EventMetrics | None = None
-        self.reconnects = 0
         self._url: str | None = None
         self._pool: Pool | None = None
         self._position: EventPosition | None = None
@@ -123,10 +122,6 @@ class EventHub:
     @property
     def connected(self) -> bool:
         return self._connected
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)
 
     def readiness_problem(self) -> str | None:
         """``None`` when the listener is connected, else a short, secret-free reason."""
@@ -315,7 +310,6 @@ class EventHub:
             self._interrupt_timer.cancel()
             self._interrupt_timer = None
         if not first:
-            self.reconnects += 1
             if self.metrics is not None:
                 self.metrics.listener_reconnects.inc()
             logger.info("event listener reconnected", extra={"callbox_event": "listener_back"})

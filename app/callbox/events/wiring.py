@@ -22,20 +22,14 @@ def attach_event_hub(
     runtime: CallboxRuntime, readiness: ReadinessChecks, metrics: EventMetrics
 ) -> None:
     """Register "listener" with ``/ready`` and record into the operations metrics."""
-    hub = runtime.events
-    if hub is None:
-        return
-    hub.record_into(metrics)
-    readiness.register("listener", listener_check(hub))
+    runtime.events.record_into(metrics)
+    readiness.register("listener", listener_check(runtime.events))
 
 
 @contextlib.asynccontextmanager
 async def run_event_hub(runtime: CallboxRuntime, _: object = None) -> AsyncIterator[None]:
     """Listen and fan out while the block runs; enter it inside the database's lifespan."""
     hub, url, pool = runtime.events, runtime.database_url, runtime.pool
-    if hub is None:
-        yield
-        return
     if url is None or pool is None:
         raise RuntimeError("the database must be started before the event hub")
     async with hub.running(url, pool):

@@ -154,7 +154,6 @@ def graphql_controller(runtime: CallboxRuntime) -> type[CallboxGraphQLController
     keyring = ApiKeyring.from_settings(settings)
     auth = GraphQLAuth(keyring, development=settings.development, ide=ide)
     guards: list[Guard] = [auth.guard]
-    assert runtime.events is not None, "CallboxRuntime.from_settings makes the event hub"
     subscriptions = settings.subscriptions
     dependencies: Dependencies = {
         "context": Provide(_context_provider(runtime.receivers)),

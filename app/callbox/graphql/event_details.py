@@ -56,7 +56,7 @@ async def load_event_details(sql: Sql, rows: Sequence[EventRow]) -> EventDetails
     opt_out_ids = sorted({row.opt_out_id for row in rows if row.opt_out_id is not None})
     found_messages, found_events, found_opt_outs = await asyncio.gather(
         messages.messages_by_id(sql, message_ids, receivers=None) if message_ids else _none(),
-        events.status_events_by_id(sql, status_ids, receivers=None) if status_ids else _none(),
-        opt_outs.opt_outs_by_id(sql, opt_out_ids, receivers=None) if opt_out_ids else _none(),
+        events.status_events_by_id(sql, status_ids) if status_ids else _none(),
+        opt_outs.opt_outs_by_id(sql, opt_out_ids) if opt_out_ids else _none(),
     )
     return EventDetails(found_messages, found_events, found_opt_outs)

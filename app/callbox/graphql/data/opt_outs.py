@@ -88,15 +88,10 @@ async def latest_opt_out(
     return OptOutRow.from_record(record) if record is not None else None
 
 
-async def opt_outs_by_id(
-    sql: Sql, ids: Sequence[int], *, receivers: tuple[str, ...] | None
-) -> dict[int, OptOutRow]:
-    """Ledger rows by id (what a subscription event points at)."""
-    p = Params()
-    conditions = [f"o.id = ANY({p(list(ids), 'bigint[]')})"]
-    if receivers is not None:
-        conditions.append(one_of("o.receiver", receivers, p))
+async def opt_outs_by_id(sql: Sql, ids: Sequence[int]) -> dict[int, OptOutRow]:
+    """Ledger rows by id (what a subscription event points at; shared by every subscriber,
+    each cut to its key afterwards)."""
     records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM callbox_opt_out o {where(conditions)}", *p.values
+        f"SELECT {_COLUMNS} FROM callbox_opt_out o WHERE o.id = ANY($1::bigint[])", list(ids)
     )
     return {row.id: row for row in map(OptOutRow.from_record, records)}
