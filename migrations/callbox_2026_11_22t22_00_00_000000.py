@@ -23,7 +23,10 @@ ID = "2026-11-22T22:00:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "insert new messages into their conversation; drop a redundant index"
 
-REPLACED = ("callbox_apply_status(", "callbox_apply_inbound(")
+_REPLACED = {
+    "callbox_2026_11_22t16_00_00_000000.py": ("callbox_attach_to_conversation",),
+    "callbox_2026_11_22t21_00_00_000000.py": ("callbox_apply_status", "callbox_apply_inbound"),
+}
 
 STATEMENTS = [
     "DROP INDEX IF EXISTS callbox_conversation_their",
@@ -44,6 +47,18 @@ STATEMENTS = [
                 THEN p_message ELSE last_message_id END,
             last_activity_at = GREATEST(last_activity_at, p_at)
         WHERE id = p_conversation
+    $$
+    """,
+    # The counting rule in one place: attaching to a known conversation is counting in it,
+    # then pointing the (already stored) message at it.
+    """
+    CREATE OR REPLACE FUNCTION callbox_attach_to_conversation(
+        p_message bigint, p_conversation bigint, p_at timestamptz
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM callbox_count_in_conversation(p_message, p_conversation, p_at);
+        UPDATE callbox_message SET conversation = p_conversation WHERE id = p_message;
+    END
     $$
     """,
     """
@@ -233,15 +248,22 @@ STATEMENTS = [
 
 
 def _previous_definitions() -> list[str]:
-    """The apply functions as the event-log migration defined them (what rolling back
-    restores), read from that migration rather than copied here."""
-    path = Path(__file__).with_name("callbox_2026_11_22t21_00_00_000000.py")
-    spec = importlib.util.spec_from_file_location("callbox_event_log_migration", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    statements: list[str] = module.STATEMENTS
-    return [s for s in statements if any(f"FUNCTION {name}" in s for name in REPLACED)]
+    """The functions this migration replaces, as earlier migrations defined them (what
+    rolling back restores), read from those migrations rather than copied here."""
+    found: list[str] = []
+    for migration, names in _REPLACED.items():
+        path = Path(__file__).with_name(migration)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        statements: list[str] = module.STATEMENTS
+        found += [
+            s.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+            for s in statements
+            if any(f"FUNCTION {name}(" in s for name in names)
+        ]
+    return found
 
 
 def rollback() -> list[str]:

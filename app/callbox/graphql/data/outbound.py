@@ -26,10 +26,13 @@ from callbox.graphql.data.runner import Sql
 _UPSERT = """
 INSERT INTO callbox_message AS m (
     provider, receiver, provider_message_id, direction, channel, sender, recipient, body,
-    status, reference, created_at, sent_at, updated_at, occurred_at, metadata, is_test
+    status, reference, created_at, sent_at, updated_at, occurred_at, metadata, is_test,
+    conversation
 ) VALUES (
-    $1, $2, $3, 'OUTBOUND', $4, $5, $6, $7, 'PENDING', $8, $9::timestamptz, $10::timestamptz,
-    $9::timestamptz, COALESCE($10::timestamptz, $9::timestamptz), $11::jsonb, false
+    $1, $2, $3, 'OUTBOUND', $4::text, $5::text, $6::text, $7, 'PENDING', $8, $9::timestamptz,
+    $10::timestamptz, $9::timestamptz, COALESCE($10::timestamptz, $9::timestamptz), $11::jsonb,
+    false,
+    callbox_find_conversation($4::text, $5::text, $6::text)
 )
 ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
     sender = COALESCE(m.sender, excluded.sender),
@@ -42,9 +45,12 @@ ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
 RETURNING id, conversation, sender, recipient, channel, occurred_at, (xmax = 0) AS created
 """
 
-# Ingest's own thread rule (migrations/callbox_2026_11_22t16_00_00_000000.py): one
-# conversation per (channel, our address, their address), its last activity, last message and
-# count following its messages; it also sets the message's conversation.
+# Ingest's own thread rule (migrations/callbox_2026_11_22t16_00_00_000000.py and
+# ..._22t22_00_...): one conversation per (channel, our address, their address), its last
+# activity, last message and count following its messages. A new message is inserted into
+# its conversation when that exists (the upsert looks it up) and only counted in it; one that
+# starts a conversation, or an existing message completed now, joins it afterwards.
+_COUNT_IN_CONVERSATION = "SELECT callbox_count_in_conversation($1, $2, $3)"
 _JOIN_CONVERSATION = "SELECT callbox_join_conversation($1, $2, $3, $4, $5)"
 
 # For live subscriptions: the event row (its address: the other party, as for receipts),
@@ -90,7 +96,11 @@ async def record_outbound(sql: Sql, record: OutboundRecord) -> RecordedMessage:
         )
         assert row is not None
         conversation = row["conversation"]
-        if conversation is None and row["sender"] and row["recipient"]:
+        if row["created"] and conversation is not None:
+            await transaction.execute(
+                _COUNT_IN_CONVERSATION, row["id"], conversation, row["occurred_at"]
+            )
+        elif conversation is None and row["sender"] and row["recipient"]:
             conversation = await transaction.fetchval(
                 _JOIN_CONVERSATION,
                 row["id"],
