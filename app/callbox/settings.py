@@ -354,6 +354,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                         f"graphql.api_keys[{index}].receivers: no receiver named {name!r}"
                     )
 
+    def on_in_development(self, configured: bool | None) -> bool:
+        """A switch left unset (``None``) is on in development instances only."""
+        return self.development if configured is None else configured
+
     def receiver(self, name: str) -> Receiver | None:
         for receiver in self.receivers:
             if receiver.name == name:

@@ -64,8 +64,7 @@ def _error_response(_: Request[Any, Any, Any], error: HTTPException) -> Response
 
 
 def ide_enabled(runtime: CallboxRuntime) -> bool:
-    configured = runtime.settings.graphql.graphiql
-    return runtime.settings.development if configured is None else configured
+    return runtime.settings.on_in_development(runtime.settings.graphql.graphiql)
 
 
 def _sub_response() -> Response[Any]:

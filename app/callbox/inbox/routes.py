@@ -55,8 +55,7 @@ _HEADERS = {
 
 def inbox_enabled(settings: Settings) -> bool:
     """``[inbox] enabled``, which defaults to on in development instances only."""
-    configured = settings.inbox.enabled
-    return settings.development if configured is None else configured
+    return settings.on_in_development(settings.inbox.enabled)
 
 
 @dataclass(frozen=True, slots=True)
