@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import uvicorn
 from litestar.testing import AsyncTestClient
@@ -189,3 +197,75 @@ class ProxyThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
+
+
+@dataclass
+class CallboxProcess:
+    """``python -m callbox serve`` on one port, stoppable and restartable.
+
+    Without a config it is a development instance (on the given database).
+    """
+
+    database_url: str
+    config: Path | None = None
+    port: int = field(default_factory=free_port)
+    log: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
+        env["CALLBOX_DATABASE_URL"] = self.database_url
+        command = [sys.executable, "-m", "callbox"]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        command += ["serve", "--port", str(self.port)]
+        output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        finally:
+            if self.log:
+                output.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"callbox serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.base}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "callbox serve did not become ready in 60 s"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def callbox_process(
+    database_url: str, tmp_path: Path, config: str | None = None
+) -> AsyncIterator[CallboxProcess]:
+    path = None
+    if config is not None:
+        path = tmp_path / "callbox.toml"
+        path.write_text(config)
+    server = CallboxProcess(database_url, path, log=tmp_path / "serve.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

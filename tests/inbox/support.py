@@ -6,20 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-from tests.support import free_port
 
 CHROMIUM = Path(os.environ.get("CALLBOX_TEST_CHROMIUM", "/usr/bin/chromium"))
 REPO = Path(__file__).resolve().parents[2]
@@ -75,78 +68,6 @@ provider = "esendex"
 default_region = "GB"
 auth = {{ url_token = ["inbox-esendex-url-token"] }}
 """
-
-
-@dataclass
-class CallboxProcess:
-    """``python -m callbox serve`` on one port, stoppable and restartable.
-
-    Without a config it is a development instance (on the given database).
-    """
-
-    database_url: str
-    config: Path | None = None
-    port: int = field(default_factory=free_port)
-    log: Path | None = None
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
-        env["CALLBOX_DATABASE_URL"] = self.database_url
-        command = [sys.executable, "-m", "callbox"]
-        if self.config is not None:
-            command += ["--config", str(self.config)]
-        command += ["serve", "--port", str(self.port)]
-        output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=output, stderr=subprocess.STDOUT
-            )
-        finally:
-            if self.log:
-                output.close()  # type: ignore[union-attr]
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"callbox serve exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.base}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "callbox serve did not become ready in 60 s"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-@contextlib.asynccontextmanager
-async def callbox_process(
-    database_url: str, tmp_path: Path, config: str | None = None
-) -> AsyncIterator[CallboxProcess]:
-    path = None
-    if config is not None:
-        path = tmp_path / "callbox.toml"
-        path.write_text(config)
-    server = CallboxProcess(database_url, path, log=tmp_path / "serve.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @contextlib.asynccontextmanager

@@ -23,13 +23,13 @@ from tests.inbox.support import (
     WAIT_MS,
     WRITE_ONLY_KEY,
     PageWatch,
-    callbox_process,
     chromium,
     keyed_config,
     post_esendex_inbound,
     post_notify_receipt,
     require_chromium,
 )
+from tests.support import callbox_process
 
 pytestmark = pytest.mark.usefixtures("db")
 

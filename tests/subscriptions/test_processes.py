@@ -4,11 +4,7 @@ real ``callbox serve`` on the same database."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +13,7 @@ import httpx
 
 from tests.graphql.support import KEYS, NOTIFY_TOKEN, OUR_NUMBER
 from tests.subscriptions.support import Live, live_server, live_settings, transport_ws
-from tests.support import free_port
+from tests.support import callbox_process
 
 CONFIG = f"""
 [server]
@@ -40,36 +36,11 @@ scopes = ["read", "write"]
 @contextlib.asynccontextmanager
 async def callbox_serve(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
     """A second Callbox process (``callbox serve``), ready, with its own listener."""
-    config = tmp_path / "callbox.toml"
-    config.write_text(CONFIG)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLBOX_")}
-    env["CALLBOX_DATABASE_URL"] = database_url
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "callbox", "--config", str(config), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(timeout=30) as http:
-            for _ in range(300):
-                assert process.poll() is None, process.communicate()[0].decode()
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{base}/ready")).status_code == 200:
-                        break
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError("callbox serve was not ready in 60 s")
-            yield Live(base, http)
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+    async with (
+        callbox_process(database_url, tmp_path, CONFIG) as server,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        yield Live(server.base, http)
 
 
 async def test_a_subscriber_of_one_process_gets_what_another_process_ingests(
