@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from callbox.cli import main
+from callbox.events.retention import event_purge_cutoff, purge_expired_events
 from callbox.ops.purge import PURGE_LOCK_KEY, PurgeProgress, purge
 from callbox.ops.retention import RetentionPolicy, retention_policies
 from callbox.settings import ConfigError, Receiver, Retention, settings_from_mapping
@@ -395,7 +396,6 @@ async def test_cli_purge_deletes_event_log_rows_past_the_replay_window_only(
     db: asyncpg.Connection, database_url: str, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Default window: 7 days, kept a day longer. Rows of 9 days go, of 7.5 days stay."""
-    await db.execute("DELETE FROM callbox_event")
     now = datetime.now(UTC)
     ages = {"ancient": 30, "just past": 9, "inside the margin": 7.5, "fresh": 0}
     for kind, days in ages.items():
@@ -409,3 +409,30 @@ async def test_cli_purge_deletes_event_log_rows_past_the_replay_window_only(
     assert "event log: purged 2 events (older than 7 days and a day)" in capsys.readouterr().out
     left = await db.fetch("SELECT kind FROM callbox_event ORDER BY created_at")
     assert [row["kind"] for row in left] == ["inside the margi", "fresh"]
+
+
+async def test_event_purge_deletes_batch_after_batch_up_to_the_cutoff_exactly(
+    db: asyncpg.Connection,
+) -> None:
+    """Batches of one: every row a minute past the cutoff goes, the row a minute inside it
+    and a fresh one stay."""
+    now = datetime.now(UTC)
+    cutoff = event_purge_cutoff(now, replay_days=7)
+    stamps = {
+        "old 1": cutoff - timedelta(days=3),
+        "old 2": cutoff - timedelta(hours=1),
+        "old 3": cutoff - timedelta(minutes=1),
+        "inside": cutoff + timedelta(minutes=1),
+        "fresh": now,
+    }
+    for kind, at in stamps.items():
+        await db.execute(
+            "INSERT INTO callbox_event (kind, receiver, address, created_at)"
+            " VALUES ($1, 'notify', '+447700900123', $2)",
+            kind,
+            at,
+        )
+    deleted = await purge_expired_events(db, replay_days=7, batch_size=1, now=now)
+    assert deleted == 3
+    left = await db.fetch("SELECT kind FROM callbox_event ORDER BY created_at")
+    assert [row["kind"] for row in left] == ["inside", "fresh"]
