@@ -40,6 +40,7 @@ import asyncpg
 from prometheus_client import Counter, Gauge
 
 from callbox.db.connection import Pool
+from callbox.db.periodic import run_every
 from callbox.events.errors import LiveUpdatesInterrupted, LiveUpdatesUnavailable, ShuttingDown
 from callbox.events.filters import EventFilter
 from callbox.events.log import Fetch, read_head, read_page
@@ -393,21 +394,16 @@ class EventHub:
 
     async def _purge_regularly(self) -> None:
         interval = self.settings.purge_interval_minutes * 60
-        while True:
-            await asyncio.sleep(interval)
-            if self._pool is None:
-                continue
-            try:
-                async with self._pool.acquire() as connection:
-                    deleted = await purge_expired_events(
-                        connection, replay_days=self.settings.replay_days
-                    )
-            except Exception:  # the database may be away: try again next time
-                logger.exception("event log purge failed; trying again later")
-                continue
-            if deleted:
-                logger.info(
-                    "event log purge: %d rows",
-                    deleted,
-                    extra={"callbox_event": "event_purge", "rows": deleted},
-                )
+        await run_every(interval, self._purge_once, what="event log purge")
+
+    async def _purge_once(self) -> None:
+        if self._pool is None:
+            return
+        async with self._pool.acquire() as connection:
+            deleted = await purge_expired_events(connection, replay_days=self.settings.replay_days)
+        if deleted:
+            logger.info(
+                "event log purge: %d rows",
+                deleted,
+                extra={"callbox_event": "event_purge", "rows": deleted},
+            )

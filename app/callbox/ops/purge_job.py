@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from callbox.db.periodic import run_every
 from callbox.ops.purge import PurgeReport, purge, purge_lock
 from callbox.ops.retention import RetentionPolicy
 from callbox.runtime import CallboxRuntime
@@ -59,12 +60,7 @@ class PurgeJob:
         return report
 
     async def run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                await self.run_once()
-            except Exception:  # the database may be away: try again at the next tick
-                logger.exception("purge failed; trying again in %g s", self.interval_seconds)
+        await run_every(self.interval_seconds, self.run_once, what="purge")
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
