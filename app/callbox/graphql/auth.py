@@ -107,15 +107,9 @@ class GraphQLAuth:
     def principal_for(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
         header = connection.headers.get("authorization")
         if header:
-            scheme, _, token = header.strip().partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise NotAuthorizedException(
-                    "use Authorization: Bearer <API key>", headers=_CHALLENGE
-                )
-            principal = self.keyring.identify(token.strip())
-            if principal is None:
-                raise NotAuthorizedException("unknown API key", headers=_CHALLENGE)
-            return principal
+            return self._bearer(
+                header, malformed="use Authorization: Bearer <API key>", headers=_CHALLENGE
+            )
         if self.open_on_loopback and _is_loopback(client_address_of(connection)):
             return DEVELOPMENT
         if self.ide and self._is_ide_page(connection):
@@ -124,6 +118,18 @@ class GraphQLAuth:
         if self.open_on_loopback:
             detail += " (a development instance without keys is open on loopback only)"
         raise NotAuthorizedException(detail, headers=_CHALLENGE)
+
+    def _bearer(
+        self, value: str, *, malformed: str, headers: dict[str, str] | None = None
+    ) -> Principal:
+        """The key in ``Bearer <key>`` (a header, or a connection_init payload)."""
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException(malformed, headers=headers)
+        principal = self.keyring.identify(token.strip())
+        if principal is None:
+            raise NotAuthorizedException("unknown API key", headers=headers)
+        return principal
 
     @staticmethod
     def _is_ide_page(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
@@ -141,15 +147,10 @@ class GraphQLAuth:
         "Bearer <key>"}``): the same rules as the header's, loopback rule included."""
         value = payload.get("authorization", payload.get("Authorization"))
         if value is not None:
+            malformed = 'authorization: use "Bearer <API key>"'
             if not isinstance(value, str):
-                raise NotAuthorizedException('authorization: use "Bearer <API key>"')
-            scheme, _, token = value.strip().partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise NotAuthorizedException('authorization: use "Bearer <API key>"')
-            principal = self.keyring.identify(token.strip())
-            if principal is None:
-                raise NotAuthorizedException("unknown API key")
-            return principal
+                raise NotAuthorizedException(malformed)
+            return self._bearer(value, malformed=malformed)
         if self.open_on_loopback and _is_loopback(client_address_of(connection)):
             return DEVELOPMENT
         detail = 'an API key is required: {"authorization": "Bearer <API key>"}'
