@@ -28,8 +28,8 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from callbox.app import create_app
-from callbox.db.migrate import run_migrations
 from callbox.settings import Database, Receiver, Settings
+from callbox.store.migrate import run_migrations
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ITEMS = 1_000

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from callbox.db.migrate import run_migrations
+from callbox.store.migrate import run_migrations
 
 CALLBOX_TABLES = (
     "callbox_event",

@@ -4,10 +4,10 @@ import ipaddress
 
 import pytest
 
-from callbox.ingest.client_address import resolve_client_address
-from callbox.ingest.keywords import keyword_action
 from callbox.model.addresses import normalise_address
 from callbox.model.vocabulary import OptOutAction
+from callbox.store.keywords import keyword_action
+from callbox.web.client_address import resolve_client_address
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from callbox.ingest.receivers import prepare_receiver
+from callbox.receivers import prepare_receiver
 from callbox.secrets import resolve_secret
 from callbox.settings import ConfigError, load_settings, settings_from_mapping
 

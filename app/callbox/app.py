@@ -15,15 +15,15 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.types import ControllerRouterHandler, Middleware
 
-from callbox.events.wiring import attach_event_hub, run_event_hub
 from callbox.graphql.controller import graphql_controller
 from callbox.inbox import inbox_routes
-from callbox.ingest.request_info import TRUSTED_PROXIES_STATE
 from callbox.ingest.routes import receivers_router
 from callbox.ops.components import build_ops
+from callbox.ops.event_hub import attach_event_hub, run_event_hub
 from callbox.ops.log_config import configure_logging
-from callbox.runtime import RUNTIME_STATE, CallboxRuntime, database_lifespan
+from callbox.runtime import CallboxRuntime, database_lifespan
 from callbox.settings import Settings, load_settings, unauthenticated_receivers
+from callbox.web.request_info import TRUSTED_PROXIES_STATE
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +69,17 @@ def callbox_parts(settings: Settings) -> CallboxParts:
         async with database_lifespan(runtime):
             yield
 
+    store = runtime.store_provider()
     return CallboxParts(
         route_handlers=[
-            receivers_router(runtime.receivers),
-            graphql_controller(runtime),
+            receivers_router(runtime.receivers, store),
+            graphql_controller(runtime.settings, runtime.receivers, runtime.events, store),
             *inbox_routes(settings),
             *ops.route_handlers,
         ],
         middleware=list(ops.middleware),
         lifespan=[lifespan, functools.partial(run_event_hub, runtime), ops.lifespan],
-        state={RUNTIME_STATE: runtime, TRUSTED_PROXIES_STATE: runtime.trusted_proxies},
+        state={TRUSTED_PROXIES_STATE: runtime.trusted_proxies},
     )
 
 

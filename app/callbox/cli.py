@@ -117,7 +117,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(url: str) -> None:
-    from callbox.db.migrate import run_migrations
+    from callbox.store.migrate import run_migrations
 
     output = asyncio.run(run_migrations(url))
     for line in output.splitlines():
@@ -140,7 +140,7 @@ def command_migrate(args: argparse.Namespace) -> int:
 
 def command_check_config(args: argparse.Namespace) -> int:
     from callbox.graphql.auth import ApiKeyring
-    from callbox.ingest.receivers import prepare_receiver
+    from callbox.receivers import prepare_receiver
 
     settings = load_settings(args.file)
     # Resolve every secret (env: references are read now), as a start would.
@@ -163,8 +163,8 @@ def command_reprocess(args: argparse.Namespace) -> int:
 
 
 async def _reprocess(args: argparse.Namespace) -> int:
-    from callbox.ingest.reprocess import reprocess_receiver
     from callbox.runtime import CallboxRuntime, database_lifespan
+    from callbox.store.reprocess import reprocess_receiver
 
     settings = _settings(args)
     runtime = CallboxRuntime.from_settings(settings)
@@ -241,11 +241,11 @@ def command_purge(args: argparse.Namespace) -> int:
 
 
 async def _purge(args: argparse.Namespace) -> int:
-    from callbox.events.retention import purge_expired_events
-    from callbox.ops.purge import PurgeProgress, purge, purge_lock
     from callbox.ops.purge_report import describe_purge
-    from callbox.ops.retention import retention_policies
     from callbox.runtime import CallboxRuntime, database_lifespan
+    from callbox.store.event_log_purge import purge_expired_events
+    from callbox.store.purge import PurgeProgress, purge, purge_lock
+    from callbox.store.retention import retention_policies
 
     settings = _settings(args)
     policies = retention_policies(settings)

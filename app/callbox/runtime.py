@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from callbox.db.connection import Pool
 from callbox.db.engine import DB, configure_engine
-from callbox.db.migrate import run_migrations
 from callbox.events.hub import EventHub
-from callbox.ingest.receivers import ReadyReceiver, prepare_receiver
-from callbox.ingest.writer import IngestWriter
+from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import IPNetwork, Settings, parse_network
+from callbox.store import Store
+from callbox.store.migrate import run_migrations
+from callbox.store.writer import IngestWriter
 
 logger = logging.getLogger(__name__)
-
-RUNTIME_STATE = "callbox_runtime"
 
 
 @dataclass
@@ -33,12 +32,25 @@ class CallboxRuntime:
     """Live subscriptions: the NOTIFY listener and fan-out (run by the app's lifespan, after
     the database's; command-line tools have none running)."""
     database_url: str | None = None
-    writer: IngestWriter | None = None
+    store: Store | None = None
+    """Set while the database is up; handlers get it by dependency injection."""
 
     @property
     def pool(self) -> Pool | None:
         pool: Pool | None = DB.pool
         return pool
+
+    def store_provider(self) -> Callable[[], Store | None]:
+        """The dependency provider of ``store`` (``None`` while the database is not up).
+
+        A plain function, not a bound method: Litestar deep-copies routers, and with them
+        the providers' bound objects.
+        """
+
+        def running_store() -> Store | None:
+            return self.store
+
+        return running_store
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CallboxRuntime:
@@ -81,13 +93,14 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
             min_size=settings.pool_min_size, max_size=settings.pool_max_size
         )
         assert DB.pool is not None
-        runtime.writer = IngestWriter(DB.pool)
-        await runtime.writer.start()
+        writer = IngestWriter(DB.pool)
+        await writer.start()
+        runtime.store = Store(DB.pool, writer)
         try:
             yield
         finally:
-            await runtime.writer.stop()
-            runtime.writer = None
+            runtime.store = None
+            await writer.stop()
             await DB.close_connection_pool()
     finally:
         if embedded is not None:

@@ -30,7 +30,7 @@ from bench.graphql.common import (
     SERVER_URL,
     database_url,
 )
-from callbox.db.migrate import run_migrations
+from callbox.store.migrate import run_migrations
 
 START = datetime(2026, 8, 1, tzinfo=UTC)
 STEP = timedelta(days=90) / MESSAGES

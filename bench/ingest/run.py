@@ -27,7 +27,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from callbox.db.migrate import run_migrations
+from callbox.store.migrate import run_migrations
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 
 from callbox.cli import main
-from callbox.ingest.receivers import prepare_receiver
-from callbox.ingest.reprocess import reprocess_receiver
+from callbox.receivers import prepare_receiver
 from callbox.settings import Receiver
+from callbox.store.reprocess import reprocess_receiver
 from tests.support import callbox_client, settings_for
 
 RECEIVER = "wiraya-customer"

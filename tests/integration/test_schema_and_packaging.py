@@ -10,8 +10,8 @@ from pathlib import Path
 
 import asyncpg
 
-from callbox.db.migrate import pending_migrations, run_migrations
 from callbox.model.tables import ALL_TABLES
+from callbox.store.migrate import pending_migrations, run_migrations
 
 REPO = Path(__file__).resolve().parents[2]
 

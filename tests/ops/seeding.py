@@ -9,10 +9,12 @@ from datetime import datetime
 
 import asyncpg
 
-from callbox.ingest.pipeline import IngestOutcome, RawRequest, ingest
-from callbox.ingest.receivers import ReadyReceiver, prepare_receiver
-from callbox.ingest.writer import IngestWriter
+from callbox.ingest.pipeline import IngestOutcome, ingest
+from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Settings
+from callbox.store import Store
+from callbox.store.raw_requests import RawRequest
+from callbox.store.writer import IngestWriter
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Seeder:
             body_size=len(body),
             query_string="",
         )
-        outcome = await ingest(self.writer, self.pool, raw)
+        outcome = await ingest(Store(self.pool, self.writer), raw)
         assert outcome.status_code == 200, outcome.reason
         return outcome
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from callbox.cli import build_parser, command_migrate, command_serve
-from callbox.ingest.receivers import prepare_receiver
+from callbox.receivers import prepare_receiver
 from callbox.settings import load_settings, unauthenticated_receivers
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from callbox.cli import main
-from callbox.events.retention import event_purge_cutoff, purge_expired_events
-from callbox.ops.purge import PURGE_LOCK_KEY, PurgeProgress, purge
-from callbox.ops.retention import RetentionPolicy, retention_policies
 from callbox.settings import ConfigError, Receiver, Retention, settings_from_mapping
+from callbox.store.event_log_purge import event_purge_cutoff, purge_expired_events
+from callbox.store.purge import PURGE_LOCK_KEY, PurgeProgress, purge
+from callbox.store.retention import RetentionPolicy, retention_policies
 from tests.ops.seeding import seeder
 from tests.ops.support import (
     NOTIFY_HEADERS,

@@ -2,7 +2,7 @@
 
 Every applied change writes a ``callbox_event`` row in its own transaction and sends
 ``pg_notify('callbox_events', …)``, which listeners hear only after commit (see the migration
-``callbox_2026_11_22t21_00_00_000000``). Here:
+``callbox_2026_11_22t21_00_00_000000`` and ``callbox_emit_event`` in ``store/sql/``). Here:
 
 - ``position``: where a reader is in the log, ``(xid, id)``, and its opaque cursor;
 - ``log``: the SQL reading the log in that order, below the oldest running transaction;

@@ -45,9 +45,9 @@ from callbox.events.errors import LiveUpdatesInterrupted, LiveUpdatesUnavailable
 from callbox.events.filters import EventFilter
 from callbox.events.log import Fetch, read_head, read_page
 from callbox.events.position import EventPosition
-from callbox.events.retention import purge_expired_events
 from callbox.events.subscriber import EventBatch, Subscriber
 from callbox.settings import Subscriptions
+from callbox.store.event_log_purge import purge_expired_events
 
 logger = logging.getLogger(__name__)
 

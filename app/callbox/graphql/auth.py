@@ -21,9 +21,9 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
 from callbox.graphql.data.visibility import Visibility
-from callbox.ingest.request_info import client_address_of
 from callbox.secrets import SecretDigest, SecretError, resolve_secret
 from callbox.settings import ApiKey, ConfigError, Settings
+from callbox.web.request_info import client_address_of
 
 PRINCIPAL_STATE = "callbox_graphql_principal"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="callbox"'}

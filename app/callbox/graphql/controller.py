@@ -34,7 +34,7 @@ from strawberry.http.websocket_origin import normalize_allowed_origins
 from strawberry.litestar.controller import GraphQLController, GraphQLResource
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from callbox.db.engine import DB
+from callbox.events.hub import EventHub
 from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext
 from callbox.graphql.data import CallboxData, Sql
@@ -46,8 +46,9 @@ from callbox.graphql.websocket import (
     SubscriptionContext,
     subscription_context_provider,
 )
-from callbox.ingest.receivers import ReadyReceiver
-from callbox.runtime import CallboxRuntime
+from callbox.receivers import ReadyReceiver
+from callbox.settings import Settings
+from callbox.store import Store
 
 GRAPHQL_PATH = "/graphql"
 
@@ -63,8 +64,8 @@ def _error_response(_: Request[Any, Any, Any], error: HTTPException) -> Response
     )
 
 
-def ide_enabled(runtime: CallboxRuntime) -> bool:
-    return runtime.settings.on_in_development(runtime.settings.graphql.graphiql)
+def ide_enabled(settings: Settings) -> bool:
+    return settings.on_in_development(settings.graphql.graphiql)
 
 
 def _sub_response() -> Response[Any]:
@@ -125,12 +126,14 @@ def _context_provider(
     """The ``context`` dependency: the query layer bound to the guard's principal."""
 
     async def context(
-        request: Request[Any, Any, Any], response: NamedDependency[Response[Any]]
+        request: Request[Any, Any, Any],
+        response: NamedDependency[Response[Any]],
+        store: NamedDependency[Store | None],
     ) -> GraphQLContext:
         principal: Principal = request.state[PRINCIPAL_STATE]
-        if DB.pool is None:
+        if store is None:
             raise ServiceUnavailableException("database unavailable; retry later")
-        data = CallboxData(Sql(DB.pool), principal.visibility, receivers)
+        data = CallboxData(Sql(store.pool), principal.visibility, receivers)
         return GraphQLContext(
             request=request,
             response=response,
@@ -142,23 +145,27 @@ def _context_provider(
     return context
 
 
-def graphql_controller(runtime: CallboxRuntime) -> type[CallboxGraphQLController]:
-    """The controller serving ``/graphql`` for this runtime's settings and receivers.
+def graphql_controller(
+    settings: Settings,
+    receivers: list[ReadyReceiver],
+    events: EventHub,
+    running_store: Callable[[], Store | None],
+) -> type[CallboxGraphQLController]:
+    """The controller serving ``/graphql`` for these settings and receivers; the store
+    (``None`` while the database is down: 503) is injected as the ``store`` dependency.
 
     Raises:
         ConfigError: an API key's secret cannot be resolved (``env:`` variable unset…).
     """
-    settings = runtime.settings
-    ide = ide_enabled(runtime)
+    ide = ide_enabled(settings)
     keyring = ApiKeyring.from_settings(settings)
     auth = GraphQLAuth(keyring, development=settings.development, ide=ide)
     guards: list[Guard] = [auth.guard]
     subscriptions = settings.subscriptions
     dependencies: Dependencies = {
-        "context": Provide(_context_provider(runtime.receivers)),
-        "context_ws": Provide(
-            subscription_context_provider(runtime.events, auth, runtime.receivers)
-        ),
+        "store": Provide(running_store, sync_to_thread=False),
+        "context": Provide(_context_provider(receivers)),
+        "context_ws": Provide(subscription_context_provider(events, auth, receivers)),
         "root_value": Provide(_no_root_value),
         "response": Provide(_sub_response, sync_to_thread=False),
     }

@@ -28,6 +28,7 @@ from contextlib import suppress
 from typing import Any
 
 from litestar import WebSocket
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect, WebSocketException
 from strawberry.extensions import SchemaExtension
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -39,13 +40,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.types.graphql import OperationType
 
-from callbox.db.engine import DB
 from callbox.events.hub import EventHub
 from callbox.graphql.auth import GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext
 from callbox.graphql.data import CallboxData, Sql, Visibility
 from callbox.graphql.loaders import make_loaders
-from callbox.ingest.receivers import ReadyReceiver
+from callbox.receivers import ReadyReceiver
+from callbox.store import Store
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 
@@ -102,11 +103,12 @@ def subscription_context_provider(
 ) -> Callable[..., Awaitable[SubscriptionContext]]:
     """The ``context_ws`` dependency: a context not yet bound to any key."""
 
-    async def context_ws(socket: WebSocket[Any, Any, Any]) -> SubscriptionContext:
-        pool = DB.pool
-        if pool is None:
+    async def context_ws(
+        socket: WebSocket[Any, Any, Any], store: NamedDependency[Store | None]
+    ) -> SubscriptionContext:
+        if store is None:
             raise WebSocketException(detail="database unavailable; retry later")
-        query_layer = QueryLayerFactory(Sql(pool), receivers)
+        query_layer = QueryLayerFactory(Sql(store.pool), receivers)
         data = query_layer.for_principal(NOT_SIGNED_IN)
         return SubscriptionContext(
             websocket=socket,

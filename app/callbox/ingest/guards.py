@@ -18,10 +18,10 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from callbox.ingest.client_address import address_in
-from callbox.ingest.receivers import ReadyReceiver
-from callbox.ingest.request_info import client_address_of
+from callbox.receivers import ReadyReceiver
 from callbox.secrets import any_matches
+from callbox.web.client_address import address_in
+from callbox.web.request_info import client_address_of
 
 RECEIVER_OPT = "callbox_receiver"
 _BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="callbox", charset="UTF-8"'}

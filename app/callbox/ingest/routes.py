@@ -6,27 +6,23 @@ does authentication and size checks before the handler runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, Router, route
+from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
 
 from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
-from callbox.ingest.pipeline import (
-    DatabaseUnavailable,
-    IngestOutcome,
-    RawRequest,
-    ingest,
-    store_rejected,
-)
-from callbox.ingest.receivers import ReadyReceiver
-from callbox.ingest.request_info import client_address_of, peer_address_of, storable_headers
-from callbox.ops.callback_outcome import remember_outcome
-from callbox.runtime import RUNTIME_STATE, CallboxRuntime
+from callbox.ingest.pipeline import IngestOutcome, ingest, reject, remember_outcome
+from callbox.receivers import ReadyReceiver
+from callbox.store import Store
+from callbox.store.raw_requests import DatabaseUnavailable, RawRequest
+from callbox.web.request_info import client_address_of, peer_address_of, storable_headers
 
 RETRY_AFTER_SECONDS = 30
 
@@ -62,24 +58,24 @@ def _raw_request(
     )
 
 
-async def receive_callback(request: Request[Any, Any, Any]) -> Response[str]:
+async def receive_callback(
+    request: Request[Any, Any, Any], store: NamedDependency[Store | None]
+) -> Response[str]:
     """Take one provider callback: 200 with an empty body only once it is committed."""
     receiver = receiver_of(request.route_handler)
-    runtime: CallboxRuntime = request.app.state[RUNTIME_STATE]
-    pool, writer = runtime.pool, runtime.writer
-    if pool is None or writer is None:
+    if store is None:
         return _unavailable()
     try:
         body = await request.body()
         raw = _raw_request(request, receiver, body, len(body))
-        outcome = await ingest(writer, pool, raw)
+        outcome = await ingest(store, raw)
     except RequestEntityTooLarge:
         announced = request.headers.get("content-length", "")
         size = int(announced) if announced.isdigit() else receiver.max_body_bytes + 1
         raw = _raw_request(request, receiver, None, size)
         try:
-            outcome = await store_rejected(
-                pool,
+            outcome = await reject(
+                store,
                 raw,
                 f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes",
                 status_code=413,
@@ -144,11 +140,16 @@ def receiver_handlers(receiver: ReadyReceiver) -> list[HTTPRouteHandler]:
     ]
 
 
-def receivers_router(receivers: list[ReadyReceiver]) -> Router:
+def receivers_router(
+    receivers: list[ReadyReceiver], running_store: Callable[[], Store | None]
+) -> Router:
+    """Every receiver's routes; ``running_store`` gives the store (``None`` while the
+    database is not up), injected into the handlers as ``store``."""
     handlers = [handler for receiver in receivers for handler in receiver_handlers(receiver)]
     return Router(
         path="/",
         route_handlers=handlers,
+        dependencies={"store": Provide(running_store, sync_to_thread=False)},
         exception_handlers={HTTPException: _as_plain_text},
         include_in_schema=False,
     )

@@ -6,12 +6,8 @@ status code alone says what happened to requests that never reached it (auth, 50
 
 from __future__ import annotations
 
-from typing import Any
-
 from callbox.ingest.pipeline import IngestOutcome
 from callbox.model.vocabulary import NotificationState
-
-OUTCOME_STATE = "callbox_ingest_outcome"
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -28,16 +24,6 @@ DATABASE_VALUE = "database_value"
 INTERNAL = "internal"
 
 _BY_STATUS = {401: UNAUTHORISED, 403: FORBIDDEN, 413: TOO_LARGE, 503: UNAVAILABLE}
-
-
-def remember_outcome(scope_state: dict[str, Any], outcome: IngestOutcome) -> None:
-    """Called by the receiver handler; costs one dict assignment."""
-    scope_state[OUTCOME_STATE] = outcome
-
-
-def outcome_of(scope_state: dict[str, Any]) -> IngestOutcome | None:
-    outcome: IngestOutcome | None = scope_state.get(OUTCOME_STATE)
-    return outcome
 
 
 def classify(status_code: int, outcome: IngestOutcome | None) -> tuple[str, str]:

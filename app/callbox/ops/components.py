@@ -27,8 +27,8 @@ from callbox.ops.metrics_route import metrics_routes, metrics_tokens
 from callbox.ops.middleware import OpsMiddleware
 from callbox.ops.purge_job import PurgeJob
 from callbox.ops.readiness import ReadinessChecks, standard_checks
-from callbox.ops.retention import retention_policies
 from callbox.runtime import CallboxRuntime
+from callbox.store.retention import retention_policies
 
 POOL_REFRESH_SECONDS = 5.0
 

@@ -18,10 +18,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
 from callbox.ingest.guards import RECEIVER_OPT
-from callbox.ingest.receivers import ReadyReceiver
-from callbox.ops.callback_outcome import classify, outcome_of
+from callbox.ingest.pipeline import outcome_of
+from callbox.ops.callback_outcome import classify
 from callbox.ops.metrics import CallboxMetrics
 from callbox.ops.request_id import REQUEST_ID_HEADER, request_id_from
+from callbox.receivers import ReadyReceiver
 
 callback_logger = logging.getLogger("callbox.callbacks")
 _ROUTINE_OUTCOMES = frozenset({"accepted", "duplicate"})

@@ -14,9 +14,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from callbox.db.periodic import run_every
-from callbox.ops.purge import PurgeReport, purge, purge_lock
-from callbox.ops.retention import RetentionPolicy
 from callbox.runtime import CallboxRuntime
+from callbox.store.purge import PurgeReport, purge, purge_lock
+from callbox.store.retention import RetentionPolicy
 
 logger = logging.getLogger(__name__)
 

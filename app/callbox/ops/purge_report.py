@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from callbox.ops.purge import PurgeReport
-from callbox.ops.retention import RetentionPolicy
+from callbox.store.purge import PurgeReport
+from callbox.store.retention import RetentionPolicy
 
 
 def describe_purge(report: PurgeReport, policies: list[RetentionPolicy]) -> list[str]:

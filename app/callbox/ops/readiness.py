@@ -16,8 +16,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from callbox.db.migrate import pending_migrations
 from callbox.runtime import CallboxRuntime
+from callbox.store.migrate import pending_migrations
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -77,7 +77,7 @@ def database_check(runtime: CallboxRuntime) -> ReadinessCheck:
 
     async def check() -> None:
         pool = runtime.pool
-        if pool is None or runtime.writer is None:
+        if pool is None or runtime.store is None:
             raise NotReady("not started")
         async with pool.acquire() as connection:
             await connection.fetchval("SELECT 1")

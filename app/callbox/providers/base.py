@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -41,6 +42,25 @@ class InboundRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     """Lower-cased header names."""
     query: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_stored(
+        cls,
+        method: str,
+        content_type: str | None,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        query_string: str,
+    ) -> InboundRequest:
+        """The request as a provider module sees it, from what a raw request keeps."""
+        media_type = (content_type or "").split(";", 1)[0].strip().lower()
+        return cls(
+            method=method,
+            body=body or b"",
+            content_type=media_type,
+            headers=headers,
+            query=dict(parse_qsl(query_string, keep_blank_values=True)),
+        )
 
 
 class NoOptions(msgspec.Struct, forbid_unknown_fields=True):

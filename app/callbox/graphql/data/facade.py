@@ -18,7 +18,6 @@ from callbox.graphql.data import (
     messages,
     notifications,
     opt_outs,
-    outbound,
     reprocessing,
     stats,
 )
@@ -38,16 +37,16 @@ from callbox.graphql.data.rows import (
     MessageRow,
     NotificationRow,
     OptOutRow,
-    RecordedMessage,
     SeriesBucket,
     StatusEventRow,
 )
 from callbox.graphql.data.runner import Sql
 from callbox.graphql.data.visibility import Visibility
 from callbox.graphql.errors import Forbidden, InvalidInput, NotFound
-from callbox.ingest.receivers import ReadyReceiver
-from callbox.ingest.reprocess import ReprocessOutcome
 from callbox.model.addresses import normalise_address
+from callbox.receivers import ReadyReceiver
+from callbox.store.outbound import OutboundRecord, RecordedOutbound, record_outbound
+from callbox.store.reprocess import ReprocessOutcome
 
 
 class CallboxData:
@@ -217,7 +216,7 @@ class CallboxData:
         sent_at: datetime | None,
         metadata: dict[str, Any],
         recorded_at: datetime,
-    ) -> RecordedMessage:
+    ) -> RecordedOutbound:
         ready = self.writable_receiver(receiver)
         if not provider_message_id.strip():
             raise InvalidInput("providerMessageId must not be empty")
@@ -228,22 +227,21 @@ class CallboxData:
         from_ = normalise_address(sender, region) if sender else ready.context.our_address
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=ready.context.timezone)
-        return await outbound.record_outbound(
-            self.sql,
-            outbound.OutboundRecord(
-                receiver=ready.name,
-                provider=ready.provider.name,
-                provider_message_id=provider_message_id.strip(),
-                channel=channel or ("EMAIL" if "@" in to else "SMS"),
-                sender=from_,
-                recipient=to,
-                body=body,
-                reference=reference,
-                sent_at=sent_at,
-                recorded_at=recorded_at,
-                metadata=metadata,
-            ),
+        record = OutboundRecord(
+            receiver=ready.name,
+            provider=ready.provider.name,
+            provider_message_id=provider_message_id.strip(),
+            channel=channel or ("EMAIL" if "@" in to else "SMS"),
+            sender=from_,
+            recipient=to,
+            body=body,
+            reference=reference,
+            sent_at=sent_at,
+            recorded_at=recorded_at,
+            metadata=metadata,
         )
+        async with self.sql.connection() as connection:
+            return await record_outbound(connection, record)
 
     async def reprocess_notification(self, notification_id: int) -> ReprocessOutcome:
         name = await notifications.notification_receiver(

@@ -269,9 +269,3 @@ class SeriesBucket:
     outbound: int
     delivered: int
     failed: int
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedMessage:
-    message_id: int
-    created: bool

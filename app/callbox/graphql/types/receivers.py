@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from callbox.ingest.receivers import ReadyReceiver
+from callbox.receivers import ReadyReceiver
 
 
 @strawberry.type(description="A configured receiver. Secrets are never shown, only scheme names.")

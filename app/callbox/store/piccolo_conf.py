@@ -4,6 +4,6 @@ from piccolo.conf.apps import AppRegistry
 
 from callbox.db.engine import DB
 
-APP_REGISTRY = AppRegistry(apps=["callbox.db.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["callbox.store.piccolo_app"])
 
 __all__ = ["APP_REGISTRY", "DB"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callbox.model.addresses import normalise_address
 from callbox.providers import PROVIDERS
-from callbox.providers.base import Provider, ReceiverContext
+from callbox.providers.base import Event, InboundRequest, Provider, ReceiverContext
 from callbox.secrets import SecretDigest, SecretError, resolve_secret
 from callbox.settings import ConfigError, IPNetwork, Receiver, parse_network, provider_options
 
@@ -34,6 +35,10 @@ class ReadyReceiver:
     @property
     def max_body_bytes(self) -> int:
         return self.settings.max_body_bytes
+
+    def parse(self, request: InboundRequest) -> Sequence[Event]:
+        """Run the provider's pure parser; PayloadRejected propagates with its reason."""
+        return self.provider.parse(request, self.context)
 
 
 def _digests(values: list[str], key: str) -> tuple[SecretDigest, ...]:

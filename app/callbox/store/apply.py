@@ -1,18 +1,21 @@
 """Apply normalised events to the model: one SQL function call per callback.
 
-The writes happen in the ``callbox_ingest`` / ``callbox_apply_events`` SQL functions (see
-migrations/callbox_2026_11_22t16_00_00_000000.py), so a callback costs one round trip.
-Rules they enforce:
+The writes happen in the ``callbox_ingest`` / ``callbox_apply_events`` SQL functions (one
+file each in ``store/sql/``), so a callback costs one round trip. Rules they enforce:
 
 - each event applies once per receiver: its dedupe key is claimed in a unique index first,
   so retries and concurrent identical deliveries change nothing;
 - a message's current status never leaves a final status (DELIVERED, FAILED) for a
   non-final one, and between two statuses of the same finality the later provider
-  timestamp wins; the history keeps every event whatever its order;
+  timestamp wins (``callbox_status_takes_over``); the history keeps every event whatever
+  its order;
 - a receipt for an unknown message creates it with what is known; later events complete it;
 - messages join the conversation of (channel, our address, their address) once both are
-  known; an inbound reply to one of our messages joins that message's conversation;
-- opt-out pushes and keyword replies (decided here, in Python) go to the opt-out ledger.
+  known; an inbound reply to one of our messages joins that message's conversation
+  (``callbox_thread_message``);
+- opt-out pushes and keyword replies go to the opt-out ledger (``callbox_record_opt_out``);
+  whether an inbound text is a keyword is decided here (:mod:`callbox.store.keywords`) and
+  passed to SQL as the event's ``keyword_action``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from typing import Any
 import msgspec
 
 from callbox.db.connection import Connection
-from callbox.ingest.keywords import keyword_action
 from callbox.model.vocabulary import OptOutAction
 from callbox.providers.base import (
     Event,
@@ -32,6 +34,7 @@ from callbox.providers.base import (
     PayloadRejected,
     StatusReported,
 )
+from callbox.store.keywords import keyword_action
 
 _ENCODER = msgspec.json.Encoder()
 

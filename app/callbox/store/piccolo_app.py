@@ -2,8 +2,8 @@
 
 from piccolo.conf.apps import AppConfig
 
-from callbox.db.migrations_path import migrations_folder
 from callbox.model.tables import ALL_TABLES
+from callbox.store.migrations_path import migrations_folder
 
 APP_CONFIG = AppConfig(
     app_name="callbox",

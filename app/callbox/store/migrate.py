@@ -1,4 +1,5 @@
-"""Run Callbox's Piccolo migrations under a Postgres advisory lock (safe with replicas)."""
+"""Bring a database up to date under a Postgres advisory lock (safe with replicas): Piccolo's
+migrations (tables, indexes), then the SQL functions from ``store/sql/``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import asyncpg
 
 from callbox.db.engine import DB
+from callbox.store.sql_functions import apply_sql_functions
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ class MigrationError(RuntimeError):
 def _callbox_piccolo_conf() -> Iterator[None]:
     """Piccolo's migration runner finds its engine through PICCOLO_CONF; point it at ours."""
     previous = os.environ.get("PICCOLO_CONF")
-    os.environ["PICCOLO_CONF"] = "callbox.db.piccolo_conf"
+    os.environ["PICCOLO_CONF"] = "callbox.store.piccolo_conf"
     try:
         yield
     finally:
@@ -37,7 +39,7 @@ def _callbox_piccolo_conf() -> Iterator[None]:
 
 
 async def run_migrations(database_url: str) -> str:
-    """Apply pending migrations; concurrent callers wait on the advisory lock, then no-op."""
+    """Apply pending migrations and the SQL functions; concurrent callers wait on the lock."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     lock_connection = await asyncpg.connect(database_url)
@@ -54,6 +56,9 @@ async def run_migrations(database_url: str) -> str:
                 DB.config = previous_config
             if not result.success:
                 raise MigrationError(f"migrations failed: {result.message}")
+            dropped = await apply_sql_functions(lock_connection)
+            if dropped:
+                logger.info("migrations: dropped stale functions %s", ", ".join(dropped))
             logger.info("migrations: %s", result.message or "done")
             return output.getvalue()
         finally:
@@ -66,7 +71,7 @@ async def pending_migrations(database_url: str) -> list[str]:
     """Migration ids not yet applied (used by /ready)."""
     from piccolo.apps.migrations.commands.base import BaseMigrationManager
 
-    from callbox.db.migrations_path import migrations_folder
+    from callbox.store.migrations_path import migrations_folder
 
     manager = BaseMigrationManager()
     known = set(manager.get_migration_modules(str(migrations_folder())))

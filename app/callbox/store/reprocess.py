@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from callbox.db.connection import Connection, Pool
-from callbox.ingest.apply import apply_events, encode_events
-from callbox.ingest.pipeline import inbound_request, parse_events
-from callbox.ingest.receivers import ReadyReceiver
 from callbox.model.vocabulary import NotificationState
-from callbox.providers.base import PayloadRejected
+from callbox.providers.base import InboundRequest, PayloadRejected
+from callbox.receivers import ReadyReceiver
+from callbox.store.apply import apply_events, encode_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ async def reprocess_notification(
         if row["body"] is None:
             reason = "body was not stored (over the size limit); cannot reprocess"
             return ReprocessOutcome(notification_id, NotificationState(row["state"]), reason, 0)
-        request = inbound_request(
+        request = InboundRequest.from_stored(
             row["method"],
             row["content_type"],
             json.loads(row["headers"]),
@@ -59,7 +58,7 @@ async def reprocess_notification(
             row["query_string"],
         )
         try:
-            events = list(parse_events(receiver, request))
+            events = list(receiver.parse(request))
             events_json = encode_events(events)
         except PayloadRejected as rejection:
             if row["state"] != NotificationState.REJECTED.value:

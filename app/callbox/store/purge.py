@@ -31,7 +31,7 @@ from typing import Literal, TypeVar
 import asyncpg
 
 from callbox.db.connection import Connection
-from callbox.ops.retention import RetentionPolicy
+from callbox.store.retention import RetentionPolicy
 
 # "cbpurge" in ASCII: one purge at a time across every replica and `callbox purge`.
 PURGE_LOCK_KEY = 0x636270757267

@@ -1,5 +1,5 @@
 """How an app runs its event hub: a lifespan after the database's, the ``listener``
-readiness check, and the operations metrics.
+readiness check (this process's event listener is connected), and the operations metrics.
 
 Example (what ``callbox_parts`` does)::
 
@@ -12,10 +12,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from callbox.events.hub import EventMetrics
-from callbox.events.readiness import listener_check
-from callbox.ops.readiness import ReadinessChecks
+from callbox.events.hub import EventHub, EventMetrics
+from callbox.ops.readiness import NotReady, ReadinessCheck, ReadinessChecks
 from callbox.runtime import CallboxRuntime
+
+
+def listener_check(hub: EventHub) -> ReadinessCheck:
+    """Register as ``ops.readiness.register("listener", listener_check(hub))``."""
+
+    async def check() -> None:
+        problem = hub.readiness_problem()
+        if problem is not None:
+            raise NotReady(problem)
+
+    return check
 
 
 def attach_event_hub(

@@ -7,8 +7,8 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 
-from callbox.ingest.client_address import resolve_client_address
 from callbox.settings import IPNetwork
+from callbox.web.client_address import resolve_client_address
 
 TRUSTED_PROXIES_STATE = "callbox_trusted_proxies"
 

@@ -1,0 +1,51 @@
+CREATE OR REPLACE FUNCTION callbox_apply_events(
+    p_receiver text, p_provider text, p_notification bigint, p_received_at timestamptz,
+    p_our_address text, p_events jsonb,
+    OUT applied integer, OUT duplicates integer, OUT message_ids bigint[]
+) LANGUAGE plpgsql AS $$
+DECLARE
+    e jsonb;
+    v_claimed bigint;
+    v_message bigint;
+    v_opt_out bigint;
+BEGIN
+    applied := 0;
+    duplicates := 0;
+    message_ids := '{}';
+    FOR e IN SELECT value FROM jsonb_array_elements(p_events) LOOP
+        INSERT INTO callbox_applied_event (receiver, dedupe_key, notification, applied_at)
+        VALUES (p_receiver, e->>'dedupe_key', p_notification, p_received_at)
+        ON CONFLICT (receiver, dedupe_key) DO NOTHING
+        RETURNING id INTO v_claimed;
+        IF v_claimed IS NULL THEN
+            duplicates := duplicates + 1;
+            CONTINUE;
+        END IF;
+        applied := applied + 1;
+        CASE e->>'kind'
+            WHEN 'status' THEN
+                v_message := callbox_apply_status(
+                    p_receiver, p_provider, p_notification, p_received_at, p_our_address, e);
+                message_ids := message_ids || v_message;
+            WHEN 'inbound' THEN
+                v_message := callbox_apply_inbound(
+                    p_receiver, p_provider, p_notification, p_received_at, p_our_address, e);
+                message_ids := message_ids || v_message;
+            WHEN 'opt_out' THEN
+                v_message := (SELECT id FROM callbox_message WHERE receiver = p_receiver
+                    AND direction = 'OUTBOUND'
+                    AND provider_message_id = e->>'provider_message_id');
+                v_opt_out := callbox_record_opt_out(
+                    p_receiver, p_provider, p_notification, p_received_at, e->>'address',
+                    e->>'action', e->>'channel', e->>'source', e->>'text',
+                    (e->>'occurred_at')::timestamptz, v_message);
+                PERFORM callbox_emit_event(
+                    'OPTED_OUT', p_receiver, NULL, v_message, NULL,
+                    (SELECT conversation FROM callbox_message WHERE id = v_message),
+                    v_opt_out, e->>'address');
+            ELSE
+                RAISE EXCEPTION 'unknown event kind %', e->>'kind';
+        END CASE;
+    END LOOP;
+END
+$$;

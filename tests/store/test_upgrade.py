@@ -1,0 +1,91 @@
+"""A database made by the migrations as they were before the store package (function
+bodies inside migrations; kept in tests/store/legacy_migrations/) upgrades to today's schema:
+same tables, indexes and functions as a database migrated from scratch."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from callbox.db.engine import DB
+from callbox.store import piccolo_app
+from callbox.store.migrate import _callbox_piccolo_conf, run_migrations
+from callbox.store.schema_dump import dump_schema
+
+LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
+
+
+@contextmanager
+def _fresh_migration_modules() -> Iterator[None]:
+    """Piccolo imports migrations by module name; both folders use the same names."""
+
+    def forget() -> None:
+        for name in [name for name in sys.modules if name.startswith("callbox_2026")]:
+            del sys.modules[name]
+
+    forget()
+    try:
+        yield
+    finally:
+        forget()
+
+
+async def _migrate_with_legacy_migrations(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `callbox migrate` did before this change: Piccolo's migrations only."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    monkeypatch.setattr(piccolo_app.APP_CONFIG, "migrations_folder_path", str(LEGACY))
+    previous = DB.config
+    DB.config = {"dsn": url}
+    try:
+        with _fresh_migration_modules(), _callbox_piccolo_conf():
+            result = await run_forwards(app_name="callbox")
+        assert result.success, result.message
+    finally:
+        DB.config = previous
+        monkeypatch.undo()
+
+
+async def _dump(url: str) -> str:
+    connection = await asyncpg.connect(url)
+    try:
+        return await dump_schema(connection)
+    finally:
+        await connection.close()
+
+
+async def test_a_database_of_the_legacy_migrations_upgrades_to_todays_schema(
+    create_database: object, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url: str = await create_database()  # type: ignore[operator]
+    await _migrate_with_legacy_migrations(url, monkeypatch)
+    legacy = await _dump(url)
+    assert "callbox_apply_status" in legacy
+    assert "callbox_thread_message" not in legacy  # the legacy schema really is the old one
+
+    with _fresh_migration_modules():
+        await run_migrations(url)
+
+    assert await _dump(url) == await _dump(database_url)
+
+
+async def test_functions_no_longer_defined_are_dropped(database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "CREATE FUNCTION callbox_left_behind(integer) RETURNS integer"
+            " LANGUAGE sql AS 'SELECT $1'"
+        )
+    finally:
+        await connection.close()
+    await run_migrations(database_url)
+    connection = await asyncpg.connect(database_url)
+    try:
+        assert await connection.fetchval("SELECT to_regproc('callbox_left_behind')") is None
+    finally:
+        await connection.close()
