@@ -1,6 +1,8 @@
 """Piccolo tables of the normalised model. The DDL lives in migrations/ (hand-written, with
-the partial and composite indexes Piccolo's auto-migrations cannot express); a test checks
-that every column declared here exists in the migrated database."""
+the partial and composite indexes Piccolo's auto-migrations cannot express); a test
+(tests/store/test_tables_match_database.py) checks these classes against the migrated database
+both ways: every column declared here exists there with its type, nullability and keys, and
+every column and ``callbox_*`` table there is declared here."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from piccolo.columns import (
     BigSerial,
     Boolean,
     Bytea,
+    Column,
     ForeignKey,
     Integer,
     OnDelete,
@@ -17,9 +20,26 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 from callbox.db.engine import DB
+
+
+class Xid8(Column):
+    """A Postgres ``xid8``: a 64-bit transaction id (asyncpg reads it as an int). Piccolo has
+    no such column type. callbox_event.xid, the only one, is written by its database default,
+    ``pg_current_xact_id()``, so a row saved through Piccolo leaves it to that default (as
+    Piccolo does for a serial column)."""
+
+    value_type = int
+
+    @property
+    def column_type(self) -> str:
+        return "XID8"
+
+    def default(self) -> QueryString:
+        return QueryString("DEFAULT")
 
 
 class Notification(Table, tablename="callbox_notification", db=DB):
@@ -126,12 +146,13 @@ class AppliedEvent(Table, tablename="callbox_applied_event", db=DB):
 class Event(Table, tablename="callbox_event", db=DB):
     """The event log live subscriptions read: one row per applied change.
 
-    The table also has ``xid xid8`` (the writing transaction's id; Piccolo has no such column
-    type): subscriptions read rows in (xid, id) order below the oldest running transaction,
-    so a cursor never skips a row that commits later. See the migration that creates it.
+    ``xid`` is the writing transaction's id: subscriptions read rows in (xid, id) order below
+    the oldest running transaction, so a cursor never skips a row that commits later. See the
+    migration that creates it.
     """
 
     id = BigSerial(primary_key=True)
+    xid = Xid8()
     kind = Varchar(length=16)
     receiver = Varchar(length=64)
     direction = Varchar(length=8, null=True)
