@@ -5,8 +5,6 @@ import ipaddress
 import pytest
 
 from callbox.model.addresses import normalise_address
-from callbox.model.vocabulary import OptOutAction
-from callbox.store.keywords import keyword_action
 from callbox.web.client_address import resolve_client_address
 
 
@@ -27,27 +25,6 @@ from callbox.web.client_address import resolve_client_address
 )
 def test_normalise_address(raw: str, region: str | None, expected: str) -> None:
     assert normalise_address(raw, region) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "action"),
-    [
-        ("STOP", OptOutAction.OPT_OUT),
-        (" stop ", OptOutAction.OPT_OUT),
-        ("Unsubscribe.", OptOutAction.OPT_OUT),
-        ("STOPALL", OptOutAction.OPT_OUT),
-        ("cancel", OptOutAction.OPT_OUT),
-        ("END", OptOutAction.OPT_OUT),
-        ("quit!", OptOutAction.OPT_OUT),
-        ("START", OptOutAction.OPT_IN),
-        ("unstop", OptOutAction.OPT_IN),
-        ("please stop", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_keyword_action(text: str | None, action: OptOutAction | None) -> None:
-    assert keyword_action(text) == action
 
 
 TRUSTED = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]

@@ -1,5 +1,6 @@
-"""The Piccolo tables match the migrated database, and the wheel carries the migrations (and
-the inbox page)."""
+"""Concurrent migrations apply once, and the wheel carries the migrations, the SQL function
+files and the inbox page. (The Piccolo tables are checked against the database in
+tests/store/test_tables_match_database.py.)"""
 
 from __future__ import annotations
 
@@ -10,28 +11,9 @@ from pathlib import Path
 
 import asyncpg
 
-from callbox.model.tables import ALL_TABLES
 from callbox.store.migrate import pending_migrations, run_migrations
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def test_every_declared_column_exists_in_the_migrated_database(
-    db: asyncpg.Connection,
-) -> None:
-    for table in ALL_TABLES:
-        rows = await db.fetch(
-            "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = $1",
-            table._meta.tablename,
-        )
-        in_database = {row["column_name"]: row["is_nullable"] == "YES" for row in rows}
-        for column in table._meta.columns:
-            name = column._meta.db_column_name
-            assert name in in_database, f"{table._meta.tablename}.{name} missing"
-            if not column._meta.primary_key:
-                assert in_database[name] == column._meta.null, (
-                    f"{table._meta.tablename}.{name}: nullability differs"
-                )
 
 
 async def test_concurrent_migrations_on_an_empty_database_apply_once(create_database) -> None:  # type: ignore[no-untyped-def]
@@ -64,3 +46,8 @@ def test_wheel_ships_the_migrations(tmp_path: Path) -> None:
     page_files = {f"callbox/inbox/static/{path.name}" for path in static.iterdir()}
     assert "callbox/inbox/static/main.js" in page_files
     assert page_files <= set(names)
+    # The SQL functions, applied from the package after the migrations.
+    sql = REPO / "app" / "callbox" / "store" / "sql"
+    function_files = {f"callbox/store/sql/{path.name}" for path in sql.glob("*.sql")}
+    assert "callbox/store/sql/callbox_apply_status.sql" in function_files
+    assert function_files <= set(names)

@@ -13,9 +13,8 @@ file each in ``store/sql/``), so a callback costs one round trip. Rules they enf
 - messages join the conversation of (channel, our address, their address) once both are
   known; an inbound reply to one of our messages joins that message's conversation
   (``callbox_thread_message``);
-- opt-out pushes and keyword replies go to the opt-out ledger (``callbox_record_opt_out``);
-  whether an inbound text is a keyword is decided here (:mod:`callbox.store.keywords`) and
-  passed to SQL as the event's ``keyword_action``.
+- opt-out pushes and keyword replies (``callbox_keyword_action``) go to the opt-out ledger
+  (``callbox_record_opt_out``).
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from callbox.providers.base import (
     PayloadRejected,
     StatusReported,
 )
-from callbox.store.keywords import keyword_action
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -68,7 +66,6 @@ def _event_document(event: Event) -> dict[str, Any]:
                 "is_test": event.is_test,
             }
         case MessageReceived():
-            action = keyword_action(event.body)
             return {
                 "kind": "inbound",
                 "dedupe_key": event.dedupe_key,
@@ -82,7 +79,6 @@ def _event_document(event: Event) -> dict[str, Any]:
                 "in_reply_to": event.in_reply_to,
                 "metadata": dict(event.metadata),
                 "is_test": event.is_test,
-                "keyword_action": action.value if action else None,
             }
         case OptOutReported():
             action = OptOutAction.OPT_IN if event.opted_in else OptOutAction.OPT_OUT

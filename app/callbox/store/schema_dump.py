@@ -46,8 +46,15 @@ WHERE i.indrelid = $1
 ORDER BY c.relname
 """
 
+# Composed from the catalog rather than pg_get_functiondef, whose layout changes between
+# PostgreSQL versions: the body (prosrc) is the text the function was created with.
 _FUNCTIONS = """
-SELECT pg_get_functiondef(p.oid) AS definition FROM pg_proc p
+SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments,
+       pg_get_function_result(p.oid) AS result, l.lanname,
+       CASE p.provolatile WHEN 'i' THEN ' IMMUTABLE' WHEN 's' THEN ' STABLE' ELSE '' END
+           AS volatility,
+       p.prosrc
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'callbox\\_%'
 ORDER BY p.proname, p.oid::regprocedure::text
 """
@@ -73,5 +80,10 @@ async def dump_schema(connection: Connection) -> str:
         if indexes:
             parts.append("".join(indexes))
     for function in await connection.fetch(_FUNCTIONS):
-        parts.append(function["definition"].rstrip() + ";\n")
+        parts.append(
+            f"CREATE OR REPLACE FUNCTION {function['proname']}({function['arguments']})\n"
+            f"RETURNS {function['result']} LANGUAGE {function['lanname']}"
+            f"{function['volatility']} AS $$"
+            f"{function['prosrc'].rstrip()}\n$$;\n"
+        )
     return "\n".join(parts)

@@ -184,10 +184,9 @@ class CallboxData:
         )
 
     async def is_opted_out(self, address: str) -> bool:
-        latest = await opt_outs.latest_opt_out(
+        return await opt_outs.is_opted_out(
             self.sql, address_candidates(address, None), receivers=self._scope(None)
         )
-        return latest is not None and latest.action == "OPT_OUT"
 
     # Stats -------------------------------------------------------------------------------
 

@@ -72,20 +72,16 @@ async def count_opt_outs(
     return count
 
 
-async def latest_opt_out(
+async def is_opted_out(
     sql: Sql, addresses: tuple[str, ...], *, receivers: tuple[str, ...] | None
-) -> OptOutRow | None:
-    """The ledger row that decides: the latest by when it happened (then by arrival)."""
-    p = Params()
-    conditions = [one_of("o.address", addresses, p)]
-    if receivers is not None:
-        conditions.append(one_of("o.receiver", receivers, p))
-    record = await sql.fetchrow(
-        f"SELECT {_COLUMNS} FROM callbox_opt_out o {where(conditions)}"
-        " ORDER BY o.occurred_at DESC, o.id DESC LIMIT 1",
-        *p.values,
+) -> bool:
+    """The ledger's answer (the rule is ``callbox_is_opted_out``, store/sql/)."""
+    opted_out: bool = await sql.fetchval(
+        "SELECT callbox_is_opted_out($1::text[], $2::text[])",
+        list(addresses),
+        list(receivers) if receivers is not None else None,
     )
-    return OptOutRow.from_record(record) if record is not None else None
+    return opted_out
 
 
 async def opt_outs_by_id(sql: Sql, ids: Sequence[int]) -> dict[int, OptOutRow]:

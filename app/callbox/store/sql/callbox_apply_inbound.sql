@@ -17,6 +17,7 @@ DECLARE
     v_conversation bigint;
     v_opt_out bigint;
     v_known bigint;
+    v_keyword_action text := callbox_keyword_action(e->>'body');
 BEGIN
     IF e->>'in_reply_to' IS NOT NULL THEN
         SELECT id, conversation, sender
@@ -77,10 +78,10 @@ BEGIN
     PERFORM callbox_emit_event(
         'RECEIVED', p_receiver, 'INBOUND', m.id, v_status_event, v_conversation, NULL,
         m.sender);
-    IF e->>'keyword_action' IS NOT NULL THEN
+    IF v_keyword_action IS NOT NULL THEN
         v_opt_out := callbox_record_opt_out(
             p_receiver, p_provider, p_notification, p_received_at, e->>'sender',
-            e->>'keyword_action', e->>'channel', 'keyword', e->>'body', v_at, m.id);
+            v_keyword_action, e->>'channel', 'keyword', e->>'body', v_at, m.id);
         PERFORM callbox_emit_event(
             'OPTED_OUT', p_receiver, 'INBOUND', m.id, NULL, v_conversation, v_opt_out,
             e->>'sender');
