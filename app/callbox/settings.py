@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import phonenumbers
 
+from callbox.providers import PROVIDERS
 from callbox.secrets import SecretError, resolve_secret
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -101,8 +102,6 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Provider-specific options (in the file: written beside the common keys)."""
 
     def __post_init__(self) -> None:
-        from callbox.providers import PROVIDERS
-
         if not _RECEIVER_NAME.fullmatch(self.name):
             raise ValueError(f"name {self.name!r}: use letters, digits, '_', '.', '-' (at most 64)")
         if self.provider not in PROVIDERS:
@@ -124,21 +123,15 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     @property
     def zone(self) -> ZoneInfo:
-        from callbox.providers import PROVIDERS
-
         return _zone(self.timezone or PROVIDERS[self.provider].default_timezone)
 
     @property
     def region(self) -> str | None:
-        from callbox.providers import PROVIDERS
-
         region = self.default_region or PROVIDERS[self.provider].default_region
         return region.upper() if region else None
 
 
 def provider_options(receiver: Receiver) -> msgspec.Struct:
-    from callbox.providers import PROVIDERS
-
     options_type = PROVIDERS[receiver.provider].options_type
     try:
         return msgspec.convert(receiver.options, options_type)
@@ -411,8 +404,6 @@ def load_settings(
     ``CALLBOX_DATABASE_URL`` overrides ``[database] url``, ``CALLBOX_DATA_DIR`` the embedded
     database's directory, and ``CALLBOX_MIGRATE=0`` turns off migrations at start.
     """
-    from callbox.providers import PROVIDERS
-
     environment = os.environ if environ is None else environ
     config_path = path or environment.get("CALLBOX_CONFIG") or None
     if config_path is not None:
