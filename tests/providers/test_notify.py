@@ -421,11 +421,33 @@ def test_keys_of_different_kinds_do_not_collide() -> None:
         (b"\xff\xfe{}", "body is not valid UTF-8 (byte 0)"),
         (b"[" + SEED_RECEIPT + b"]", "expected a JSON object, got a JSON array"),
         (b'"delivered"', "expected a JSON object, got a JSON string"),
+        (b'{"id": ' + b"9" * 5000 + b"}", "invalid JSON: a number has too many digits"),
+        (b"[" * 100_000, "invalid JSON: nested too deeply"),
+        (
+            b'{"source_number": "447700912345", "message": "\\ud83d"}',
+            "invalid JSON: a \\u escape is an unpaired UTF-16 surrogate",
+        ),
     ],
-    ids=["empty", "invalid-json", "not-utf8", "array", "string"],
+    ids=[
+        "empty",
+        "invalid-json",
+        "not-utf8",
+        "array",
+        "string",
+        "huge-number",
+        "too-deep",
+        "lone-surrogate",
+    ],
 )
 def test_undecodable_bodies_are_rejected(body: bytes, reason: str) -> None:
     assert rejection(body) == reason
+
+
+def test_an_escaped_surrogate_pair_is_one_character() -> None:
+    body = SEED_INBOUND.replace(b'"message": "', b'"message": "\\ud83d\\udcf1 ')
+    event = parse_one(body)
+    assert isinstance(event, MessageReceived)
+    assert event.body is not None and event.body.startswith("\U0001f4f1 ")
 
 
 def test_object_of_no_known_kind_is_rejected_naming_what_was_expected() -> None:

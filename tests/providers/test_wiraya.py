@@ -631,6 +631,16 @@ def test_type_wins_over_the_options_and_options_fill_what_type_lacks() -> None:
     assert read_event_kind(None, options) == ("incoming", "call")
 
 
+@pytest.mark.parametrize("call_length", ["\u00b2", "9" * 5000])
+def test_a_count_that_is_no_number_int_reads_is_kept_as_text(call_length: str) -> None:
+    receiver = receiver_with(direction="incoming", channel="call")
+    request = get({"id": "4000007", "sender": "0701234567", "call_length": call_length})
+
+    [event] = parse(request, receiver)
+
+    assert event.metadata == {"call_length": call_length}
+
+
 def test_without_type_the_options_decide() -> None:
     receiver = receiver_with(direction="incoming", channel="call")
     request = get({"id": "4000007", "sender": "0701234567", "call_length": "31"})
