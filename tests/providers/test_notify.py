@@ -20,6 +20,7 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.notify import NOTIFY_STATUSES, PROVIDER, parse
+from tests.providers.contract import parse_sample
 
 UK_RECEIVER = ReceiverContext(name="notify-uk", default_region="GB")
 AU_RECEIVER = ReceiverContext(name="notify-au", default_region="AU")
@@ -514,23 +515,14 @@ def test_missing_or_bad_fields_are_rejected(payload: dict[str, Any], reason: str
     assert rejection(payload) == reason
 
 
-# Registration and samples
+# Defaults and samples (what every provider must do is in test_contract.py)
 
 
-def test_provider_registration() -> None:
-    assert PROVIDER.name == "notify"
-    assert PROVIDER.parse is parse
-    assert PROVIDER.default_region == "GB"
-    assert PROVIDER.default_timezone == "UTC"
+def test_defaults_read_national_numbers_as_british() -> None:
+    assert (PROVIDER.default_region, PROVIDER.default_timezone) == ("GB", "UTC")
 
 
-def test_samples_parse_to_one_event_per_kind() -> None:
-    kinds = []
-    for sample in PROVIDER.samples:
-        request = InboundRequest(
-            method=sample.method, body=sample.body, content_type=sample.content_type
-        )
-        events = parse(request, UK_RECEIVER)
-        assert len(events) == 1
-        kinds.append(type(events[0]))
-    assert set(kinds) == {StatusReported, MessageReceived, OptOutReported}
+def test_samples_show_every_kind_one_event_each() -> None:
+    events = [parse_sample(PROVIDER, sample) for sample in PROVIDER.samples]
+    assert all(len(batch) == 1 for batch in events)
+    assert {type(batch[0]) for batch in events} == {StatusReported, MessageReceived, OptOutReported}
