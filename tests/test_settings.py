@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from callbox.providers import PROVIDERS
 from callbox.receivers import prepare_receiver
 from callbox.secrets import resolve_secret
 from callbox.settings import ConfigError, load_settings, settings_from_mapping
@@ -64,12 +65,8 @@ def test_environment_overrides_database_url(tmp_path: Path) -> None:
 def test_no_file_is_a_development_instance_with_one_receiver_per_provider() -> None:
     settings = load_settings(None, environ={})
     assert settings.development
-    assert [r.name for r in settings.receivers] == [
-        "notify",
-        "esendex",
-        "octopush",
-        "urlnet",
-        "wiraya",
+    assert [(r.name, r.provider) for r in settings.receivers] == [
+        (name, name) for name in PROVIDERS
     ]
     assert all(not r.auth.is_configured for r in settings.receivers)
 

@@ -18,6 +18,7 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.esendex import ESENDEX_RECEIPT_STATUSES, PROVIDER, parse
+from tests.providers.contract import parse_sample
 
 RECEIVER = ReceiverContext(name="esendex-uk", default_region="GB")
 
@@ -437,21 +438,15 @@ def test_bad_occurred_at_is_rejected() -> None:
     assert rejection(document) == "OccurredAt: not a timestamp: '01/03/2024 10:15'"
 
 
-# Registration and samples
+# Defaults and samples (what every provider must do is in test_contract.py)
 
 
-def test_provider_registration() -> None:
-    assert PROVIDER.name == "esendex"
-    assert PROVIDER.parse is parse
-    assert PROVIDER.default_region == "GB"
-    assert PROVIDER.default_timezone == "UTC"
+def test_defaults_read_national_numbers_as_british() -> None:
+    assert (PROVIDER.default_region, PROVIDER.default_timezone) == ("GB", "UTC")
 
 
-def test_samples_parse_to_one_event_per_kind() -> None:
-    events = [
-        parse(xml_request(sample.body, sample.content_type), RECEIVER)
-        for sample in PROVIDER.samples
-    ]
+def test_samples_show_every_kind_one_event_each() -> None:
+    events = [parse_sample(PROVIDER, sample) for sample in PROVIDER.samples]
     assert [len(batch) for batch in events] == [1, 1, 1, 1]
     assert [type(batch[0]) for batch in events] == [
         MessageReceived,

@@ -20,6 +20,7 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.notify import NOTIFY_STATUSES, PROVIDER, parse
+from tests.providers.contract import parse_sample
 
 UK_RECEIVER = ReceiverContext(name="notify-uk", default_region="GB")
 AU_RECEIVER = ReceiverContext(name="notify-au", default_region="AU")
@@ -421,11 +422,33 @@ def test_keys_of_different_kinds_do_not_collide() -> None:
         (b"\xff\xfe{}", "body is not valid UTF-8 (byte 0)"),
         (b"[" + SEED_RECEIPT + b"]", "expected a JSON object, got a JSON array"),
         (b'"delivered"', "expected a JSON object, got a JSON string"),
+        (b'{"id": ' + b"9" * 5000 + b"}", "invalid JSON: a number has too many digits"),
+        (b"[" * 100_000, "invalid JSON: nested too deeply"),
+        (
+            b'{"source_number": "447700912345", "message": "\\ud83d"}',
+            "invalid JSON: a \\u escape is an unpaired UTF-16 surrogate",
+        ),
     ],
-    ids=["empty", "invalid-json", "not-utf8", "array", "string"],
+    ids=[
+        "empty",
+        "invalid-json",
+        "not-utf8",
+        "array",
+        "string",
+        "huge-number",
+        "too-deep",
+        "lone-surrogate",
+    ],
 )
 def test_undecodable_bodies_are_rejected(body: bytes, reason: str) -> None:
     assert rejection(body) == reason
+
+
+def test_an_escaped_surrogate_pair_is_one_character() -> None:
+    body = SEED_INBOUND.replace(b'"message": "', b'"message": "\\ud83d\\udcf1 ')
+    event = parse_one(body)
+    assert isinstance(event, MessageReceived)
+    assert event.body is not None and event.body.startswith("\U0001f4f1 ")
 
 
 def test_object_of_no_known_kind_is_rejected_naming_what_was_expected() -> None:
@@ -492,23 +515,14 @@ def test_missing_or_bad_fields_are_rejected(payload: dict[str, Any], reason: str
     assert rejection(payload) == reason
 
 
-# Registration and samples
+# Defaults and samples (what every provider must do is in test_contract.py)
 
 
-def test_provider_registration() -> None:
-    assert PROVIDER.name == "notify"
-    assert PROVIDER.parse is parse
-    assert PROVIDER.default_region == "GB"
-    assert PROVIDER.default_timezone == "UTC"
+def test_defaults_read_national_numbers_as_british() -> None:
+    assert (PROVIDER.default_region, PROVIDER.default_timezone) == ("GB", "UTC")
 
 
-def test_samples_parse_to_one_event_per_kind() -> None:
-    kinds = []
-    for sample in PROVIDER.samples:
-        request = InboundRequest(
-            method=sample.method, body=sample.body, content_type=sample.content_type
-        )
-        events = parse(request, UK_RECEIVER)
-        assert len(events) == 1
-        kinds.append(type(events[0]))
-    assert set(kinds) == {StatusReported, MessageReceived, OptOutReported}
+def test_samples_show_every_kind_one_event_each() -> None:
+    events = [parse_sample(PROVIDER, sample) for sample in PROVIDER.samples]
+    assert all(len(batch) == 1 for batch in events)
+    assert {type(batch[0]) for batch in events} == {StatusReported, MessageReceived, OptOutReported}

@@ -17,6 +17,7 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.octopush import PROVIDER, parse
+from tests.providers.contract import parse_sample
 
 RECEIVER = ReceiverContext(
     name="octopush-fr", default_region="FR", timezone=ZoneInfo("Europe/Paris")
@@ -718,23 +719,14 @@ def test_deliveries_that_are_not_a_list_of_objects_are_rejected() -> None:
     assert reject_reason(request) == "'deliveries' must be a list of objects"
 
 
-# Registration
+# Defaults and samples (what every provider must do is in test_contract.py)
 
 
-def test_provider_registration() -> None:
-    assert (PROVIDER.name, PROVIDER.default_region, PROVIDER.default_timezone) == (
-        "octopush",
-        "FR",
-        "Europe/Paris",
-    )
+def test_defaults_are_french() -> None:
+    assert (PROVIDER.default_region, PROVIDER.default_timezone) == ("FR", "Europe/Paris")
 
 
-def test_every_sample_parses() -> None:
-    kinds: set[type] = set()
-    for sample in PROVIDER.samples:
-        request = InboundRequest(
-            method=sample.method, body=sample.body, content_type=sample.content_type
-        )
-        kinds.update(type(event) for event in parse(request, RECEIVER))
+def test_samples_show_every_kind() -> None:
+    kinds = {type(event) for sample in PROVIDER.samples for event in parse_sample(PROVIDER, sample)}
 
     assert kinds == {StatusReported, MessageReceived, OptOutReported}

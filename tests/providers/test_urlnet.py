@@ -13,6 +13,7 @@ from callbox.providers.base import (
     ReceiverContext,
 )
 from callbox.providers.urlnet import PROVIDER, parse
+from tests.providers.contract import parse_sample
 
 RECEIVER = ReceiverContext(
     name="urlnet-melbourne", default_region="AU", timezone=ZoneInfo("Australia/Melbourne")
@@ -198,18 +199,17 @@ def test_empty_body_is_rejected() -> None:
     assert reject_reason(post_form("")) == "empty body: expected a form-encoded body"
 
 
-def test_provider_registration_and_sample() -> None:
-    [sample] = PROVIDER.samples
-    request = InboundRequest(
-        method=sample.method, body=sample.body, content_type=sample.content_type
-    )
+# Defaults and sample (what every provider must do is in test_contract.py)
 
-    assert (PROVIDER.name, PROVIDER.default_region, PROVIDER.default_timezone) == (
-        "urlnet",
-        "AU",
-        "Australia/Melbourne",
-    )
-    assert parse(request, RECEIVER) == [
+
+def test_defaults_are_australian() -> None:
+    assert (PROVIDER.default_region, PROVIDER.default_timezone) == ("AU", "Australia/Melbourne")
+
+
+def test_sample() -> None:
+    [sample] = PROVIDER.samples
+
+    assert parse_sample(PROVIDER, sample) == [
         MessageReceived(
             dedupe_key="inbound:297abf7f-99d9-4b7d-9c46-1d7c13687b11",
             provider_message_id="297abf7f-99d9-4b7d-9c46-1d7c13687b11",

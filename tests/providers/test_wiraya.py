@@ -25,7 +25,7 @@ from callbox.providers.base import (
     ReceiverContext,
     StatusReported,
 )
-from callbox.providers.wiraya import PROVIDER, parse, read_event_kind
+from callbox.providers.wiraya import parse, read_event_kind
 from callbox.providers.wiraya_mapping import WirayaOptions
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "wiraya.md"
@@ -631,6 +631,16 @@ def test_type_wins_over_the_options_and_options_fill_what_type_lacks() -> None:
     assert read_event_kind(None, options) == ("incoming", "call")
 
 
+@pytest.mark.parametrize("call_length", ["\u00b2", "9" * 5000])
+def test_a_count_that_is_no_number_int_reads_is_kept_as_text(call_length: str) -> None:
+    receiver = receiver_with(direction="incoming", channel="call")
+    request = get({"id": "4000007", "sender": "0701234567", "call_length": call_length})
+
+    [event] = parse(request, receiver)
+
+    assert event.metadata == {"call_length": call_length}
+
+
 def test_without_type_the_options_decide() -> None:
     receiver = receiver_with(direction="incoming", channel="call")
     request = get({"id": "4000007", "sender": "0701234567", "call_length": "31"})
@@ -1000,19 +1010,7 @@ def test_an_empty_post_with_a_query_string_is_read_like_a_get() -> None:
     assert parse(request, RECEIVER) == parse(get(query), RECEIVER)
 
 
-# --- Samples and documented templates -----------------------------------------------------
-
-
-@pytest.mark.parametrize("sample", PROVIDER.samples, ids=lambda sample: sample.description)
-def test_samples_parse_without_a_mapping(sample: Any) -> None:
-    request = InboundRequest(
-        method=sample.method,
-        body=sample.body,
-        content_type=sample.content_type,
-        query=dict(parse_qsl(sample.query)),
-    )
-
-    assert parse(request, ReceiverContext(name="wiraya", default_region="SE"))
+# --- Documented templates (the samples parse without a mapping: see test_contract.py) ------
 
 
 # Values Wiraya would fill into the recommended templates for an outgoing SMS.

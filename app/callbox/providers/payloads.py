@@ -34,15 +34,34 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
     return document
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def decode_json(body: bytes) -> Any:
     if not body.strip():
         raise PayloadRejected("empty body: expected JSON")
+    text = decode_text(body)
     try:
-        return json.loads(decode_text(body))
+        document = json.loads(text)
     except json.JSONDecodeError as error:
         raise PayloadRejected(
             f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except ValueError:
+        # json.loads refuses integers of more than sys.get_int_max_str_digits() digits.
+        raise PayloadRejected("invalid JSON: a number has too many digits") from None
+    except RecursionError:
+        raise PayloadRejected("invalid JSON: nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        # A \uD800-\uDFFF escape outside a pair decodes to a lone surrogate: no Unicode
+        # text, so nothing downstream (hashing, storage) could encode it.
+        try:
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise PayloadRejected(
+                "invalid JSON: a \\u escape is an unpaired UTF-16 surrogate"
+            ) from None
+    return document
 
 
 def json_kind(value: Any) -> str:

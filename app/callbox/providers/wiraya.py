@@ -275,7 +275,8 @@ class WirayaEventBuilder:
         }
         for name in _COUNT_FIELDS:
             value = metadata.get(name)
-            if value is not None and value.isdigit():
+            # ASCII digits only ("²".isdigit() is true) and no more than int() converts.
+            if value is not None and value.isascii() and value.isdigit() and len(value) <= 18:
                 metadata[name] = int(value)
         if item.contact:
             metadata["contact"] = item.contact
