@@ -11,8 +11,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from callbox.model.vocabulary import NotificationState
 from callbox.providers.base import PayloadRejected
 from callbox.store import Store
@@ -23,6 +21,7 @@ from callbox.store.raw_requests import (
     RawRequest,
     store_rejected,
 )
+from callbox.store.writer import VALUE_REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
         row = await store.writer.write(raw.to_item(events_json))
     except DATABASE_UNAVAILABLE as error:
         raise DatabaseUnavailable(str(error)) from error
-    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as error:
+    except VALUE_REFUSED as error:
         # A value Postgres refuses (e.g. an impossible date): the request is kept, rejected.
         return await reject(store, raw, f"value refused by the database: {error}", status_code=400)
     return IngestOutcome(

@@ -33,10 +33,16 @@ FROM callbox_ingest_batch($1::jsonb, $2::bytea[])
 ORDER BY ordinal
 """
 
-# Errors after which a batch is retried item by item rather than failed as a whole.
-_RETRY_ALONE: tuple[type[BaseException], ...] = (
+VALUE_REFUSED: tuple[type[BaseException], ...] = (
     asyncpg.DataError,
     asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,  # e.g. a value too large for its index row
+)
+"""Errors that mean PostgreSQL refused one item's values: that item is rejected, alone."""
+
+# Errors after which a batch is retried item by item rather than failed as a whole.
+_RETRY_ALONE: tuple[type[BaseException], ...] = (
+    *VALUE_REFUSED,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )

@@ -1,0 +1,106 @@
+"""One item PostgreSQL refuses does not sink the group-commit batch it was written in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import string
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from callbox.providers.base import InboundRequest
+from callbox.receivers import prepare_receiver
+from callbox.settings import Receiver
+from callbox.store.apply import encode_events
+from callbox.store.writer import IngestItem, IngestWriter
+
+
+def _notify_receipt(message_id: str) -> bytes:
+    return json.dumps(
+        {
+            "id": message_id,
+            "reference": "ref",
+            "to": "+447700900123",
+            "status": "delivered",
+            "notification_type": "sms",
+            "created_at": "2026-11-22T10:00:00.000000Z",
+            "completed_at": "2026-11-22T10:00:05.000000Z",
+            "sent_at": "2026-11-22T10:00:01.000000Z",
+        }
+    ).encode()
+
+
+def _item(receiver_name: str, body: bytes) -> IngestItem:
+    receiver = prepare_receiver(Receiver(name=receiver_name, provider="notify"), 0)
+    events = receiver.parse(InboundRequest.from_stored("POST", "application/json", {}, body, ""))
+    return IngestItem(
+        receiver=receiver.name,
+        provider="notify",
+        received_at=datetime.now(UTC),
+        peer="127.0.0.1",
+        client="127.0.0.1",
+        method="POST",
+        content_type="application/json",
+        headers={},
+        body=body,
+        body_size=len(body),
+        query_string="",
+        our_address=None,
+        events_json=encode_events(list(events)),
+    )
+
+
+async def test_an_oversized_index_value_fails_only_its_own_item(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    # Incompressible, so PostgreSQL cannot squeeze it under the B-tree row limit (~2.7 kB).
+    rng = random.Random(7)
+    huge_id = "".join(rng.choices(string.ascii_letters + string.digits, k=3200))
+    good = [
+        _item(receiver, _notify_receipt(f"{receiver}-{index:04d}"))
+        for index in range(20)
+        for receiver in ("notify-a", "notify-b")
+    ]
+    bad = _item("notify-a", _notify_receipt(huge_id))
+    items = [*good[:17], bad, *good[17:]]
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    writer = IngestWriter(pool, writers=1, max_batch=64)
+    await writer.start()
+    try:
+        results = await asyncio.gather(
+            *(writer.write(item) for item in items), return_exceptions=True
+        )
+    finally:
+        await writer.stop()
+        await pool.close()
+
+    failures = [result for result in results if isinstance(result, BaseException)]
+    assert len(failures) == 1
+    assert isinstance(failures[0], asyncpg.ProgramLimitExceededError)
+    assert results[17] is failures[0]
+    assert await db.fetchval("SELECT count(*) FROM callbox_notification") == 40
+    assert await db.fetchval("SELECT count(*) FROM callbox_message") == 40
+
+
+@pytest.mark.parametrize("field", ["id", "reference"])
+async def test_an_oversized_value_is_a_400_naming_the_database_refusal(
+    db: asyncpg.Connection, database_url: str, field: str
+) -> None:
+    from tests.support import callbox_client, settings_for
+
+    rng = random.Random(11)
+    huge = "".join(rng.choices(string.ascii_letters + string.digits, k=3200))
+    body = json.loads(_notify_receipt("ok-id"))
+    body[field] = huge
+    settings = settings_for(database_url, [Receiver(name="notify", provider="notify")])
+    async with callbox_client(settings) as client:
+        response = await client.post(
+            "/hooks/notify", content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400, response.text
+    state = await db.fetchval("SELECT state FROM callbox_notification")
+    assert state == "REJECTED"
