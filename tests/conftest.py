@@ -1,7 +1,8 @@
 """Test fixtures: a real, fresh Postgres database per test session, migrated once.
 
-The database is the one named by CALLBOX_TEST_DATABASE_URL, else a new database on the
-PostgreSQL at 127.0.0.1:5432 when one answers, else an embedded PostgreSQL.
+Databases are made on the server named by CALLBOX_TEST_SERVER_URL (a URL of its maintenance
+database), else on the PostgreSQL at 127.0.0.1:5432 when one answers, else on an embedded
+PostgreSQL.
 """
 
 from __future__ import annotations

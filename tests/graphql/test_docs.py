@@ -129,7 +129,7 @@ def test_configuration_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> None
     settings = settings_from_mapping(document)
     keyring = ApiKeyring.from_settings(settings)
     dashboard = keyring.identify("dashboard-secret")
-    sender = keyring.identify("password")
+    sender = keyring.identify("3kT9vQx7Lr2Wm8Zp4Yc6Hn1Bd5Fs0Gj")  # the digest in the docs
     assert dashboard is not None and dashboard.scopes == {"read"}
     assert sender is not None and sender.visibility.receivers == {"notify"}
     assert settings.graphql.introspection is True
