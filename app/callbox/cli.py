@@ -185,11 +185,22 @@ async def _reprocess(args: argparse.Namespace) -> int:
         )
     print(file=sys.stderr)
     counts: dict[str, int] = {}
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    for outcome in failed:
+        print(
+            f"notification {outcome.notification_id}: not reprocessed, left"
+            f" {outcome.state.value}: {outcome.reason}",
+            file=sys.stderr,
+        )
     for outcome in outcomes:
-        counts[outcome.state.value] = counts.get(outcome.state.value, 0) + 1
-    summary = ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())) or "none"
+        if not outcome.failed:
+            counts[outcome.state.value] = counts.get(outcome.state.value, 0) + 1
+    parts = [f"{n} {state.lower()}" for state, n in sorted(counts.items())]
+    if failed:
+        parts.append(f"{len(failed)} could not be reprocessed")
+    summary = ", ".join(parts) or "none"
     print(f"{args.receiver}: {len(outcomes)} notifications reprocessed ({summary})")
-    return 0
+    return 1 if failed else 0
 
 
 def command_send_sample(args: argparse.Namespace) -> int:

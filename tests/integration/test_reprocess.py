@@ -8,8 +8,9 @@ receiver without a mapping rejects it (400, stored as REJECTED). Once the mappin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ import asyncpg
 import pytest
 
 from callbox.cli import main
-from callbox.receivers import prepare_receiver
+from callbox.providers import PROVIDERS
+from callbox.providers.base import Event, InboundRequest, ReceiverContext
+from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Receiver
 from callbox.store.reprocess import reprocess_receiver
 from tests.support import callbox_client, settings_for
@@ -429,3 +432,111 @@ async def test_cli_reprocess_names_an_unknown_receiver(
     config = write_config(tmp_path, with_mapping=True)
     assert await run_cli("--config", str(config), "reprocess", "nope") == 2
     assert "no receiver named 'nope'" in capsys.readouterr().err
+
+
+# --- A row that cannot be reprocessed does not end the run (issue 16, item 5) ----------------
+
+OUT_OF_RANGE_BATCH = json.dumps(
+    {"batch": [customer_item("1000400", "46710000400", "DELIVERED", "0001-01-01T00:00:00+01:00")]}
+).encode()
+
+
+async def receive_out_of_range_then_fixable(database_url: str) -> None:
+    """A request dated before year 1 in UTC, then a fixable one, both rejected on arrival."""
+    async with callbox_client(settings_for(database_url, [unmapped()])) as client:
+        first = await client.post(f"/hooks/{RECEIVER}", content=OUT_OF_RANGE_BATCH, headers=JSON)
+    assert first.status_code == 400
+    await receive_with_unmapped_receiver(database_url)
+
+
+async def test_reprocessing_goes_on_after_a_request_dated_out_of_range(
+    db: asyncpg.Connection, database_url: str, pool: asyncpg.Pool
+) -> None:
+    """Its timestamp overflowed when converted to UTC: OverflowError ended the run, and the
+    fixable request after it was never reprocessed. Now it is rejected with a reason."""
+    await receive_out_of_range_then_fixable(database_url)
+    [(dated_id, *_), (fixable_id, *_)] = await notifications(db)
+
+    outcomes = await reprocess_receiver(pool, prepare_receiver(fixed(), 0), include_accepted=False)
+
+    assert [(o.notification_id, o.state.value, o.failed) for o in outcomes] == [
+        (dated_id, "REJECTED", False),
+        (fixable_id, "ACCEPTED", False),
+    ]
+    [dated] = [row for row in await notifications(db) if row[0] == dated_id]
+    assert dated[1:] == (
+        "REJECTED",
+        "batch item 0: done_dateiso: timestamp out of range: '0001-01-01T00:00:00+01:00'",
+        0,
+    )
+    await assert_customer_batch_applied(db, fixable_id)
+
+
+def with_parser_bug(ready: ReadyReceiver) -> ReadyReceiver:
+    """The receiver, with a parser that raises something else than PayloadRejected on one body."""
+    provider = ready.provider
+
+    def parse(request: InboundRequest, receiver: ReceiverContext) -> Sequence[Event]:
+        if b"1000400" in request.body:
+            raise KeyError("a parser bug")
+        return provider.parse(request, receiver)
+
+    return dataclasses.replace(ready, provider=dataclasses.replace(provider, parse=parse))
+
+
+async def test_reprocessing_reports_a_row_it_cannot_apply_and_goes_on(
+    db: asyncpg.Connection, database_url: str, pool: asyncpg.Pool
+) -> None:
+    await receive_out_of_range_then_fixable(database_url)
+    before = await notifications(db)
+    [(buggy_id, *_), (fixable_id, *_)] = before
+
+    outcomes = await reprocess_receiver(
+        pool, with_parser_bug(prepare_receiver(fixed(), 0)), include_accepted=False
+    )
+
+    assert [(o.notification_id, o.state.value, o.failed, o.reason) for o in outcomes] == [
+        (buggy_id, "REJECTED", True, "cannot reprocess: KeyError: 'a parser bug'"),
+        (fixable_id, "ACCEPTED", False, None),
+    ]
+    after = await notifications(db)
+    assert after[0] == before[0]  # left as it was
+    await assert_customer_batch_applied(db, fixable_id)
+
+
+async def test_cli_reprocess_reports_rows_it_cannot_apply_and_goes_on(
+    db: asyncpg.Connection,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await receive_out_of_range_then_fixable(database_url)
+    [(dated_id, *_), (fixable_id, *_)] = await notifications(db)
+    monkeypatch.setenv("CALLBOX_DATABASE_URL", database_url)
+    config = write_config(tmp_path, with_mapping=True)
+    capsys.readouterr()
+
+    # A parser bug on the first row: reported, the run goes on, the exit status says so.
+    wiraya = PROVIDERS["wiraya"]
+    buggy = with_parser_bug(prepare_receiver(fixed(), 0)).provider
+    monkeypatch.setitem(PROVIDERS, "wiraya", buggy)
+    assert await run_cli("--config", str(config), "reprocess", RECEIVER) == 1
+    output = capsys.readouterr()
+    assert "reprocessed 2/2" in output.err
+    assert (
+        f"notification {dated_id}: not reprocessed, left REJECTED:"
+        " cannot reprocess: KeyError: 'a parser bug'"
+    ) in output.err
+    assert output.out.strip() == (
+        f"{RECEIVER}: 2 notifications reprocessed (1 accepted, 1 could not be reprocessed)"
+    )
+    await assert_customer_batch_applied(db, fixable_id)
+
+    # The real parser rejects it with a reason: an ordinary rejection.
+    monkeypatch.setitem(PROVIDERS, "wiraya", wiraya)
+    assert await run_cli("--config", str(config), "reprocess", RECEIVER) == 0
+    output = capsys.readouterr()
+    assert output.out.strip() == f"{RECEIVER}: 1 notifications reprocessed (1 rejected)"
+    [dated, _] = await notifications(db)
+    assert dated[1] == "REJECTED" and "timestamp out of range" in dated[2]

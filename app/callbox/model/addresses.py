@@ -1,8 +1,19 @@
-"""Address normalisation: phone numbers to E.164, e-mail lower-cased, names kept as given."""
+"""Address normalisation: phone numbers to E.164, e-mail lower-cased, names kept as given.
+
+Addresses are bounded before anything is parsed or cached (docs/statuses.md, "Addresses"):
+at most :data:`MAX_ADDRESS_LENGTH` characters (the longest e-mail address SMTP allows), and a
+phone number at most :data:`MAX_PHONE_DIGITS` digits (E.164's 15 plus an international
+dialling prefix such as ``0011``). Longer input raises :class:`AddressRejected`.
+"""
 
 import functools
 
 import phonenumbers
+
+MAX_ADDRESS_LENGTH = 254
+"""Characters in an address, trimmed: RFC 5321's limit for an e-mail address."""
+MAX_PHONE_DIGITS = 20
+"""Digits in a phone number as written: 15 for E.164 plus a dialling prefix and slack."""
 
 # Numbers the library cannot validate (new ranges, test numbers) are still made E.164 when
 # they are long enough to be full international numbers.
@@ -10,25 +21,41 @@ _MIN_UNVALIDATED_DIGITS = 8
 _PHONE_PUNCTUATION = str.maketrans("", "", " -().\u00a0")
 
 
-@functools.lru_cache(maxsize=65536)
+class AddressRejected(ValueError):
+    """An address too long to be one; the message says which limit it breaks."""
+
+
 def normalise_address(value: str, default_region: str | None = None) -> str:
     """Return the canonical form of an address as Callbox stores and matches it.
 
     Phone numbers become E.164 (``07700900123`` in region GB and ``447700900123`` are both
     ``+447700900123``); e-mail addresses are lower-cased; anything else (an alphanumeric
-    sender name such as ``ACME``) is kept as given, trimmed.
+    sender name such as ``ACME``) is kept as given, trimmed. Raises :class:`AddressRejected`
+    for an address over :data:`MAX_ADDRESS_LENGTH` characters or a phone number over
+    :data:`MAX_PHONE_DIGITS` digits.
     """
     text = value.strip()
+    if len(text) > MAX_ADDRESS_LENGTH:
+        raise AddressRejected(
+            f"address of {len(text)} characters is too long (at most {MAX_ADDRESS_LENGTH})"
+        )
     if "@" in text:
         return text.lower()
     compact = text.translate(_PHONE_PUNCTUATION)
     digits = compact[1:] if compact.startswith("+") else compact
     if not digits.isdigit() or len(digits) < 3:
         return text
+    if len(digits) > MAX_PHONE_DIGITS:
+        raise AddressRejected(
+            f"phone number of {len(digits)} digits is too long (at most {MAX_PHONE_DIGITS})"
+        )
     e164 = _parse_phone(compact, default_region)
     return e164 if e164 is not None else compact
 
 
+# Only the phone parsing is cached: its keys are at most MAX_PHONE_DIGITS + 1 characters,
+# so the cache's memory is bounded whatever callers send.
+@functools.lru_cache(maxsize=65536)
 def _parse_phone(compact: str, default_region: str | None) -> str | None:
     candidates: list[tuple[str, str | None]] = []
     if compact.startswith("+"):

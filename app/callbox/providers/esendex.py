@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
-from callbox.model.addresses import normalise_address
 from callbox.model.vocabulary import Channel, FailureReason, Status
 from callbox.providers.base import (
     Event,
@@ -25,6 +24,7 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.payloads import (
+    address,
     child_element,
     child_text,
     decode_xml,
@@ -83,8 +83,10 @@ def parse_inbound_message(root: Element, receiver: ReceiverContext) -> MessageRe
         dedupe_key=f"inbound:{push_id}",
         provider_message_id=message_id,
         channel=Channel.SMS,
-        sender=normalise_address(sender, receiver.default_region),
-        recipient=normalise_address(recipient, receiver.default_region) if recipient else None,
+        sender=address(sender, receiver.default_region, field="<From>"),
+        recipient=(
+            address(recipient, receiver.default_region, field="<To>") if recipient else None
+        ),
         body=child_text(root, "MessageText"),
         occurred_at=None,  # the push says nothing of when the message arrived
         metadata=_push_metadata(root, push_id),
@@ -121,7 +123,7 @@ def parse_opt_out(root: Element, receiver: ReceiverContext) -> OptOutReported:
     received_field = "ReceviedAt" if child_text(root, "ReceviedAt") else "ReceivedAt"
     return OptOutReported(
         dedupe_key=f"optout:{push_id}",
-        address=normalise_address(phone_number, receiver.default_region),
+        address=address(phone_number, receiver.default_region, field="<From>"),
         channel=Channel.SMS,
         occurred_at=_optional_time(root, received_field, receiver),
         source="provider",

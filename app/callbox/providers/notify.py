@@ -13,7 +13,6 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from callbox.model.addresses import normalise_address
 from callbox.model.vocabulary import Channel, FailureReason, Status
 from callbox.providers.base import (
     Event,
@@ -28,10 +27,12 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.payloads import (
+    address,
     decode_json_object,
     optional_str,
     parse_timestamp,
     required_str,
+    text_value,
 )
 
 NOTIFY_STATUSES: dict[str, tuple[Status, FailureReason | None]] = {
@@ -109,7 +110,7 @@ def parse_delivery_receipt(fields: Mapping[str, Any], receiver: ReceiverContext)
     created_at = _optional_time(fields, "created_at", receiver)
     sent_at = _optional_time(fields, "sent_at", receiver)
     completed_at = _optional_time(fields, "completed_at", receiver)
-    to = optional_str(fields.get("to"))
+    to = optional_str(fields, "to")
     return StatusReported(
         dedupe_key=f"receipt:{notification_id}:{provider_status}",
         provider_message_id=notification_id,
@@ -120,8 +121,8 @@ def parse_delivery_receipt(fields: Mapping[str, Any], receiver: ReceiverContext)
         # completed_at is "the last time the status was updated", i.e. when this status took
         # effect; it is null until then, and sent_at/created_at are the earlier steps' times.
         occurred_at=completed_at or sent_at or created_at,
-        recipient=normalise_address(to, receiver.default_region) if to else None,
-        reference=optional_str(fields.get("reference")),
+        recipient=address(to, receiver.default_region, field="to") if to else None,
+        reference=optional_str(fields, "reference"),
         created_at=created_at,
         sent_at=sent_at,
         metadata=_extra_fields(fields, _RECEIPT_FIELDS),
@@ -131,19 +132,18 @@ def parse_delivery_receipt(fields: Mapping[str, Any], receiver: ReceiverContext)
 def parse_inbound_sms(fields: Mapping[str, Any], receiver: ReceiverContext) -> MessageReceived:
     inbound_id = required_str(fields, "id")
     source_number = required_str(fields, "source_number")
-    destination_number = optional_str(fields.get("destination_number"))
-    message = fields.get("message")
+    destination_number = optional_str(fields, "destination_number")
     return MessageReceived(
         dedupe_key=f"inbound:{inbound_id}",
         provider_message_id=inbound_id,
         channel=Channel.SMS,
-        sender=normalise_address(source_number, receiver.default_region),
+        sender=address(source_number, receiver.default_region, field="source_number"),
         recipient=(
-            normalise_address(destination_number, receiver.default_region)
+            address(destination_number, receiver.default_region, field="destination_number")
             if destination_number
             else None
         ),
-        body=None if message is None else str(message),
+        body=text_value(fields, "message"),
         occurred_at=_optional_time(fields, "date_received", receiver),
         metadata=_extra_fields(fields, _INBOUND_FIELDS),
     )
@@ -155,11 +155,11 @@ def parse_complaint(fields: Mapping[str, Any], receiver: ReceiverContext) -> Opt
     to = required_str(fields, "to")
     return OptOutReported(
         dedupe_key=f"complaint:{complaint_id}",
-        address=normalise_address(to, receiver.default_region),
+        address=address(to, receiver.default_region, field="to"),
         channel=Channel.EMAIL,
         occurred_at=_optional_time(fields, "complaint_date", receiver),
         source="complaint",
-        provider_message_id=optional_str(fields.get("notification_id")),
+        provider_message_id=optional_str(fields, "notification_id"),
         text=f"complaint {complaint_id}",
     )
 
@@ -176,7 +176,7 @@ def _channel(notification_type: str) -> Channel:
 def _optional_time(
     fields: Mapping[str, Any], key: str, receiver: ReceiverContext
 ) -> datetime | None:
-    value = optional_str(fields.get(key))
+    value = optional_str(fields, key)
     if value is None:
         return None
     return parse_timestamp(value, naive_zone=receiver.timezone, field=key)

@@ -37,7 +37,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from callbox.model.addresses import normalise_address
 from callbox.model.vocabulary import Channel, FailureReason, Status
 from callbox.providers.base import (
     Event,
@@ -51,6 +50,7 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.payloads import (
+    address,
     decode_form,
     decode_json_object,
     fold_keys,
@@ -58,6 +58,7 @@ from callbox.providers.payloads import (
     optional_str,
     parse_timestamp,
     required_str,
+    text_value,
 )
 
 Fields = Mapping[str, Any]
@@ -135,7 +136,7 @@ def callback_kind(fields: Fields) -> str:
             return "delivery_date"  # e-mail receipts carry their dates per recipient
         expected = ", ".join(repr(name) for name in DATE_FIELDS)
         raise PayloadRejected(f"not an Octopush callback: expected one of the fields {expected}")
-    filled = [name for name in present if optional_str(fields[name]) is not None]
+    filled = [name for name in present if optional_str(fields, name) is not None]
     return (filled or present)[0]
 
 
@@ -169,20 +170,19 @@ def parse_delivery_receipt(
     ticket: str, delivery: Fields, callback: Fields, receiver: ReceiverContext
 ) -> StatusReported:
     """One recipient's receipt; ``delivery`` is the callback itself except for e-mail lists."""
-    raw_address = optional_str(delivery.get("number")) or optional_str(delivery.get("email"))
+    address_field = "number" if optional_str(delivery, "number") is not None else "email"
+    raw_address = optional_str(delivery, address_field)
     if raw_address is None:
         raise PayloadRejected("missing required field 'number'")
-    recipient = normalise_octopush_address(raw_address, receiver.default_region)
+    recipient = normalise_octopush_address(raw_address, receiver.default_region, address_field)
     provider_status = required_str(delivery, "status")
     status, failure_reason = map_delivery_status(provider_status)
-    raw_date = optional_str(delivery.get("delivery_date")) or required_str(
-        callback, "delivery_date"
-    )
+    raw_date = optional_str(delivery, "delivery_date") or required_str(callback, "delivery_date")
     provider_message_id = f"{ticket}:{recipient}"
     return StatusReported(
         dedupe_key=f"receipt:{provider_message_id}:{provider_status}",
         provider_message_id=provider_message_id,
-        channel=map_channel(optional_str(callback.get("channel"))),
+        channel=map_channel(optional_str(callback, "channel")),
         status=status,
         provider_status=provider_status,
         failure_reason=failure_reason,
@@ -193,9 +193,11 @@ def parse_delivery_receipt(
 
 
 def parse_reply(fields: Fields, date_field: str, receiver: ReceiverContext) -> MessageReceived:
-    ticket = optional_str(fields.get("message_id"))
-    sender = normalise_octopush_address(required_str(fields, "number"), receiver.default_region)
-    our_number = optional_str(fields.get("sim_card_number"))
+    ticket = optional_str(fields, "message_id")
+    sender = normalise_octopush_address(
+        required_str(fields, "number"), receiver.default_region, "number"
+    )
+    our_number = optional_str(fields, "sim_card_number")
     raw_date = required_str(fields, date_field)
     occurred_at = parse_timestamp(raw_date, naive_zone=receiver.timezone, field=date_field)
     text = message_text(fields)
@@ -206,10 +208,12 @@ def parse_reply(fields: Fields, date_field: str, receiver: ReceiverContext) -> M
     return MessageReceived(
         dedupe_key=f"inbound:{reply_id}",
         provider_message_id=reply_id,
-        channel=map_channel(optional_str(fields.get("channel"))),
+        channel=map_channel(optional_str(fields, "channel")),
         sender=sender,
         recipient=(
-            normalise_octopush_address(our_number, receiver.default_region) if our_number else None
+            normalise_octopush_address(our_number, receiver.default_region, "sim_card_number")
+            if our_number
+            else None
         ),
         body=text,
         occurred_at=occurred_at,
@@ -219,32 +223,33 @@ def parse_reply(fields: Fields, date_field: str, receiver: ReceiverContext) -> M
 
 
 def parse_opt_out(fields: Fields, receiver: ReceiverContext) -> OptOutReported:
-    ticket = optional_str(fields.get("message_id"))
-    address = normalise_octopush_address(required_str(fields, "number"), receiver.default_region)
+    ticket = optional_str(fields, "message_id")
+    number = normalise_octopush_address(
+        required_str(fields, "number"), receiver.default_region, "number"
+    )
     raw_date = required_str(fields, "stop_date")
     return OptOutReported(
-        dedupe_key=f"optout:{address}:{_digits(raw_date)}",
-        address=address,
-        channel=map_channel(optional_str(fields.get("channel"))),
+        dedupe_key=f"optout:{number}:{_digits(raw_date)}",
+        address=number,
+        channel=map_channel(optional_str(fields, "channel")),
         occurred_at=parse_timestamp(raw_date, naive_zone=receiver.timezone, field="stop_date"),
         source="provider",
-        provider_message_id=f"{ticket}:{address}" if ticket is not None else None,
+        provider_message_id=f"{ticket}:{number}" if ticket is not None else None,
         text=message_text(fields),
     )
 
 
-def normalise_octopush_address(value: str, default_region: str | None) -> str:
+def normalise_octopush_address(value: str, default_region: str | None, field: str) -> str:
     text = value.strip()
     # Legacy numbers carry the 00 international prefix (0033601010101), whatever the region.
     if text.startswith("00") and text[2:].isdigit():
         text = "+" + text[2:]
-    return normalise_address(text, default_region)
+    return address(text, default_region, field=field)
 
 
 def message_text(fields: Fields) -> str | None:
     """The SMS text as sent (not stripped); ``None`` when the field is absent."""
-    value = fields.get("text")
-    return None if value is None else str(value)
+    return text_value(fields, "text")
 
 
 def collect_metadata(*sources: Fields) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
+from callbox.model.addresses import AddressRejected, normalise_address
 from callbox.providers.base import InboundRequest, PayloadRejected
 
 
@@ -95,6 +96,12 @@ def decode_xml(body: bytes) -> Element:
     except ParseError as error:
         line, column = error.position
         raise PayloadRejected(f"malformed XML at line {line} column {column}") from None
+    except (LookupError, ValueError):
+        # expat reads the declared encoding through Python's codecs: an unknown name
+        # (``x-nope``) is a LookupError, one it cannot stream (``utf-7``) a ValueError.
+        raise PayloadRejected("XML declares an encoding that cannot be read (use UTF-8)") from None
+    except RecursionError:
+        raise PayloadRejected("invalid XML: nested too deeply") from None
 
 
 def local_name(tag: str) -> str:
@@ -156,7 +163,11 @@ def parse_timestamp(value: str, *, naive_zone: tzinfo = UTC, field: str = "times
         raise PayloadRejected(f"{field}: not a timestamp: {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=naive_zone)
-    return parsed.astimezone(UTC)
+    try:
+        # 0001-01-01T00:00:00+01:00 is before year 1 in UTC: no datetime can hold it.
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise PayloadRejected(f"{field}: timestamp out of range: {value!r}") from None
 
 
 def parse_epoch(value: str | int | float, *, field: str = "timestamp") -> datetime:
@@ -170,16 +181,52 @@ def parse_epoch(value: str | int | float, *, field: str = "timestamp") -> dateti
         raise PayloadRejected(f"{field}: Unix timestamp out of range: {value!r}") from None
 
 
-def optional_str(value: Any) -> str | None:
-    """A JSON/form value as text, with ``None`` and empty strings as ``None``."""
-    if value is None:
+def optional_str(fields: Mapping[str, Any], key: str) -> str | None:
+    """A JSON/form field as text, stripped; absent, ``null`` and empty strings are ``None``.
+
+    Text and integers (rendered in decimal) are accepted; anything else (booleans, other
+    numbers such as ``NaN`` or ``1e999999``, arrays, objects) is rejected naming the field,
+    so an id is never ``"inf"`` or ``"{'a': 1}"``.
+    """
+    text = text_value(fields, key)
+    if text is None:
         return None
-    text = str(value).strip()
-    return text or None
+    return text.strip() or None
+
+
+def text_value(fields: Mapping[str, Any], key: str) -> str | None:
+    """A JSON/form field as text, kept as given (not stripped): a message's text."""
+    value = fields.get(key)
+    match value:
+        case None:
+            return None
+        case str():
+            return value
+        case bool():
+            pass
+        case int():
+            return str(value)
+    raise PayloadRejected(
+        f"field {key!r}: expected text or an integer, got a JSON {_described(value)}"
+    )
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, float):
+        return f"number ({value!r})"
+    return json_kind(value)
 
 
 def required_str(fields: Mapping[str, Any], key: str, *, what: str = "field") -> str:
-    value = optional_str(fields.get(key))
+    value = optional_str(fields, key)
     if value is None:
         raise PayloadRejected(f"missing required {what} {key!r}")
     return value
+
+
+def address(value: str, region: str | None, *, field: str) -> str:
+    """:func:`~callbox.model.addresses.normalise_address`, rejecting absurd addresses."""
+    try:
+        return normalise_address(value, region)
+    except AddressRejected as error:
+        raise PayloadRejected(f"{field}: {error}") from None

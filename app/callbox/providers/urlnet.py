@@ -14,7 +14,6 @@ stay in the raw record only.
 
 from __future__ import annotations
 
-from callbox.model.addresses import normalise_address
 from callbox.model.vocabulary import Channel
 from callbox.providers.base import (
     Event,
@@ -26,6 +25,7 @@ from callbox.providers.base import (
     SamplePayload,
 )
 from callbox.providers.payloads import (
+    address,
     decode_form,
     is_json,
     optional_str,
@@ -43,19 +43,21 @@ def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
         )
     fields = decode_form(request.body)
     message_id = required_str(fields, "message_id")
-    our_number = optional_str(fields.get("sms_number"))
-    service_id = optional_str(fields.get("service_id"))
+    our_number = optional_str(fields, "sms_number")
+    service_id = optional_str(fields, "service_id")
     return [
         MessageReceived(
             dedupe_key=f"inbound:{message_id}",
             provider_message_id=message_id,
             channel=Channel.SMS,
-            sender=normalise_address(required_str(fields, "from"), receiver.default_region),
+            sender=address(required_str(fields, "from"), receiver.default_region, field="from"),
             recipient=(
-                normalise_address(our_number, receiver.default_region) if our_number else None
+                address(our_number, receiver.default_region, field="sms_number")
+                if our_number
+                else None
             ),
             body=fields.get("body"),
-            occurred_at=parse_epoch(required_str(fields, "timestamp")),
+            occurred_at=parse_epoch(required_str(fields, "timestamp"), field="timestamp"),
             metadata={"service_id": service_id} if service_id is not None else {},
         )
     ]

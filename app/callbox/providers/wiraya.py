@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from callbox.model.addresses import normalise_address
+from callbox.model.addresses import AddressRejected, normalise_address
 from callbox.model.vocabulary import Channel, FailureReason, Status
 from callbox.providers.base import (
     Event,
@@ -175,7 +175,7 @@ class WirayaEventBuilder:
     def _message_received(self, item: WirayaItem, channel_name: str) -> MessageReceived:
         fields = item.fields
         message_id = self._required(fields, "id")
-        sender = self._address(self._required(fields, "sender"))
+        sender = self._address(self._required(fields, "sender"), "sender")
         raw_status = fields.get("status")
         # {BULK} is the whole incoming text; {CONTENT} may lack the keyword prefix.
         body_field = "bulk" if "bulk" in fields else "content"
@@ -184,7 +184,7 @@ class WirayaEventBuilder:
             provider_message_id=message_id,
             channel=CHANNELS[channel_name],
             sender=sender,
-            recipient=self._optional_address(fields.get("recipient")),
+            recipient=self._optional_address(fields, "recipient"),
             body=fields.get(body_field),
             occurred_at=self._moment(fields, _SENT_FIELDS),
             provider_status=raw_status or "RECEIVED",
@@ -203,7 +203,7 @@ class WirayaEventBuilder:
             and fields.get("recipient_status", "").upper() == RECIPIENT_DOES_NOT_EXIST
         ):
             failure_reason = FailureReason.INVALID_RECIPIENT
-        recipient = self._optional_address(fields.get("recipient"))
+        recipient = self._optional_address(fields, "recipient")
         sent_at = self._moment(fields, _SENT_FIELDS)
         occurred_at = self._moment(fields, _DONE_FIELDS) or sent_at
         channel = CHANNELS[channel_name]
@@ -217,7 +217,7 @@ class WirayaEventBuilder:
                 failure_reason=failure_reason,
                 occurred_at=occurred_at,
                 recipient=recipient,
-                sender=self._optional_address(fields.get("sender")),
+                sender=self._optional_address(fields, "sender"),
                 body=fields.get("content"),
                 sent_at=sent_at,
                 metadata=self._metadata(item, skip=(*_SENT_FIELDS, *_DONE_FIELDS, "content")),
@@ -244,13 +244,17 @@ class WirayaEventBuilder:
             raise PayloadRejected(f"missing required field {self._reader.source_of(name)}")
         return value
 
-    def _optional_address(self, raw: str | None) -> str | None:
-        return None if raw is None else self._address(raw)
+    def _optional_address(self, fields: dict[str, str], name: str) -> str | None:
+        raw = fields.get(name)
+        return None if raw is None else self._address(raw, name)
 
-    def _address(self, raw: str) -> str:
+    def _address(self, raw: str, name: str) -> str:
         address = self._addresses.get(raw)
         if address is None:
-            address = normalise_address(raw, self._receiver.default_region)
+            try:
+                address = normalise_address(raw, self._receiver.default_region)
+            except AddressRejected as error:
+                raise PayloadRejected(f"{self._reader.source_of(name)}: {error}") from None
             self._addresses[raw] = address
         return address
 

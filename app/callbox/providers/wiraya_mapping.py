@@ -18,6 +18,7 @@ fields default to ``<field1>``..``<field99>``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -239,8 +240,11 @@ def _json_text(value: Any, field: str) -> str | None:
             return "true" if value else "false"
         case int():
             return str(value)
-        case float():
+        case float() if math.isfinite(value):
             return str(int(value)) if value.is_integer() else repr(value)
+        case float():
+            # json.loads reads NaN, Infinity and 1e999999 (inf): no id or count is one.
+            raise PayloadRejected(f"{field}: expected text or a number, got {value!r}")
         case None:
             return None
     if value is _MISSING:

@@ -2,6 +2,10 @@
 
 Idempotent: events already applied are recognised by their dedupe keys and skipped, so
 reprocessing accepted notifications changes nothing and rejected ones apply at most once.
+
+A run over a receiver's notifications stops only when the database is out of reach: a row that
+cannot be reprocessed for any other reason (a value Postgres refuses, a parser bug) is reported
+as ``failed``, left as it was, and the run goes on with the next one.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ from callbox.model.vocabulary import NotificationState
 from callbox.providers.base import InboundRequest, PayloadRejected
 from callbox.receivers import ReadyReceiver
 from callbox.store.apply import apply_events, encode_events
+from callbox.store.raw_requests import DATABASE_UNAVAILABLE
+
+# What ends a run: the database is out of reach, so every later row would fail the same way.
+RUN_STOPPERS: tuple[type[BaseException], ...] = (
+    *DATABASE_UNAVAILABLE,
+    asyncpg.InternalClientError,  # the connection's state is broken
+    asyncpg.InsufficientResourcesError,  # disk full, out of memory
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +37,8 @@ class ReprocessOutcome:
     state: NotificationState
     reason: str | None
     applied: int
+    failed: bool = False
+    """Could not be reprocessed (``reason`` says why); the stored row is as it was."""
 
 
 _SELECT = """
@@ -115,14 +129,26 @@ async def reprocess_receiver(
         for done, notification_id in enumerate(ids, start=1):
             try:
                 outcome = await reprocess_notification(connection, receiver, notification_id)
-            except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as error:
-                outcome = ReprocessOutcome(
-                    notification_id,
-                    NotificationState.REJECTED,
-                    f"value refused by the database: {error}",
-                    0,
-                )
+            except RUN_STOPPERS:
+                raise
+            except Exception as error:
+                outcome = await _failed(connection, notification_id, error)
             outcomes.append(outcome)
             if progress is not None:
                 progress(done, len(ids))
     return outcomes
+
+
+async def _failed(
+    connection: Connection, notification_id: int, error: Exception
+) -> ReprocessOutcome:
+    """The outcome for a row that could not be reprocessed (its transaction rolled back)."""
+    if isinstance(error, asyncpg.DataError | asyncpg.IntegrityConstraintViolationError):
+        reason = f"value refused by the database: {error}"
+    else:
+        reason = f"cannot reprocess: {type(error).__name__}: {error}"
+    state = await connection.fetchval(
+        "SELECT state FROM callbox_notification WHERE id = $1", notification_id
+    )
+    stored = NotificationState(state) if state is not None else NotificationState.REJECTED
+    return ReprocessOutcome(notification_id, stored, reason, 0, failed=True)

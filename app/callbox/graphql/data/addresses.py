@@ -4,15 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from callbox.model.addresses import normalise_address
+from callbox.graphql.errors import InvalidInput
+from callbox.model.addresses import AddressRejected, normalise_address
 
 
-def address_candidates(value: str, regions: Iterable[str | None] | None) -> tuple[str, ...]:
+def address_candidates(
+    value: str, regions: Iterable[str | None] | None, *, argument: str = "address"
+) -> tuple[str, ...]:
     """With receivers, the address normalised with each receiver's default region; without,
-    the address as given and normalised with no region. Duplicates removed, order kept."""
+    the address as given and normalised with no region. Duplicates removed, order kept.
+
+    An address no stored one can be (too long, see docs/statuses.md) is :class:`InvalidInput`
+    naming ``argument``."""
     text = value.strip()
-    if regions is None:
-        forms = [text, normalise_address(text)]
-    else:
-        forms = [normalise_address(text, region) for region in regions] or [normalise_address(text)]
+    try:
+        if regions is None:
+            forms = [text, normalise_address(text)]
+        else:
+            forms = [normalise_address(text, region) for region in regions] or [
+                normalise_address(text)
+            ]
+    except AddressRejected as error:
+        raise InvalidInput(f"{argument}: {error}") from None
     return tuple(dict.fromkeys(form for form in forms if form))
+
+
+def normalised_input(value: str, region: str | None, *, argument: str) -> str:
+    """An address given in a mutation, normalised; too long is :class:`InvalidInput`."""
+    try:
+        return normalise_address(value, region)
+    except AddressRejected as error:
+        raise InvalidInput(f"{argument}: {error}") from None

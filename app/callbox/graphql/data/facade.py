@@ -21,7 +21,7 @@ from callbox.graphql.data import (
     reprocessing,
     stats,
 )
-from callbox.graphql.data.addresses import address_candidates
+from callbox.graphql.data.addresses import address_candidates, normalised_input
 from callbox.graphql.data.filters import (
     BucketSize,
     ConversationQuery,
@@ -43,7 +43,6 @@ from callbox.graphql.data.rows import (
 from callbox.graphql.data.runner import Sql
 from callbox.graphql.data.visibility import Visibility
 from callbox.graphql.errors import Forbidden, InvalidInput, NotFound
-from callbox.model.addresses import normalise_address
 from callbox.receivers import ReadyReceiver
 from callbox.store.outbound import OutboundRecord, RecordedOutbound, record_outbound
 from callbox.store.reprocess import ReprocessOutcome
@@ -222,8 +221,12 @@ class CallboxData:
         if not recipient.strip():
             raise InvalidInput("to must not be empty")
         region = ready.context.default_region
-        to = normalise_address(recipient, region)
-        from_ = normalise_address(sender, region) if sender else ready.context.our_address
+        to = normalised_input(recipient, region, argument="to")
+        from_ = (
+            normalised_input(sender, region, argument="from")
+            if sender
+            else ready.context.our_address
+        )
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=ready.context.timezone)
         record = OutboundRecord(
