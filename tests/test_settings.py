@@ -143,3 +143,11 @@ def test_secret_forms_resolve_to_the_same_digest() -> None:
     assert plain.matches("hunter2")
     assert not plain.matches("hunter3")
     assert "hunter2" not in repr(plain)
+
+
+def test_an_our_address_too_long_to_be_one_is_a_config_error() -> None:
+    settings = settings_from_mapping(
+        {"receivers": [{"name": "n", "provider": "notify", "our_address": "7" * 40}]}
+    )
+    with pytest.raises(ConfigError, match=r"receivers\[0\]\.our_address: .*too long"):
+        prepare_receiver(settings.receivers[0], 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from callbox.model.addresses import normalise_address
+from callbox.model.addresses import AddressRejected, normalise_address
 from callbox.providers import PROVIDERS
 from callbox.providers.base import Event, InboundRequest, Provider, ReceiverContext
 from callbox.secrets import SecretDigest, SecretError, resolve_secret
@@ -56,7 +56,12 @@ def prepare_receiver(receiver: Receiver, index: int) -> ReadyReceiver:
     provider = PROVIDERS[receiver.provider]
     prefix = f"receivers[{index}].auth"
     region = receiver.region
-    our_address = normalise_address(receiver.our_address, region) if receiver.our_address else None
+    try:
+        our_address = (
+            normalise_address(receiver.our_address, region) if receiver.our_address else None
+        )
+    except AddressRejected as error:
+        raise ConfigError(f"receivers[{index}].our_address: {error}") from None
     return ReadyReceiver(
         settings=receiver,
         provider=provider,
