@@ -29,6 +29,7 @@ from callbox.graphql.data.filters import (
     NotificationQuery,
     OptOutQuery,
     StatsQuery,
+    representable,
 )
 from callbox.graphql.data.paging import Page, PageRequest
 from callbox.graphql.data.rows import (
@@ -226,6 +227,8 @@ class CallboxData:
         from_ = normalise_address(sender, region) if sender else ready.context.our_address
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=ready.context.timezone)
+        if sent_at is not None:
+            representable(sent_at, "sentAt")
         record = OutboundRecord(
             receiver=ready.name,
             provider=ready.provider.name,
