@@ -8,7 +8,7 @@ visibility (and the filter's receivers) itself, so no resolver can forget it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -198,7 +198,12 @@ class CallboxData:
         self, query: StatsQuery, bucket: BucketSize, zone: ZoneInfo
     ) -> list[SeriesBucket]:
         return await stats.message_series(
-            self.sql, query, bucket, zone, receivers=self._scope(query.receivers)
+            self.sql,
+            query,
+            bucket,
+            zone,
+            receivers=self._scope(query.receivers),
+            now=datetime.now(UTC),
         )
 
     # Writes ------------------------------------------------------------------------------
