@@ -2,10 +2,14 @@
 
 A resolver or the query layer raises one of these to tell the client what it did wrong.
 Anything else raised while executing a field is an internal error: its message may carry
-internals (SQL, paths), so the client sees "Unexpected error." and the log the real one.
+internals (SQL, paths) or values the client sent, so the client sees "Unexpected error." and
+the log where it failed (:func:`log_internal_error`), never the message or the document.
 """
 
 from __future__ import annotations
+
+import logging
+import traceback
 
 from graphql import GraphQLError
 
@@ -48,3 +52,59 @@ def should_mask(error: GraphQLError) -> bool:
     if error.path is None:
         return False
     return not isinstance(error.original_error, PublicError)
+
+
+NUL_MESSAGE = "text arguments and variables must not contain NUL characters (\\u0000)"
+
+
+def log_internal_error(logger: logging.Logger, what: str, error: BaseException) -> None:
+    """Log an unexpected error at error level without quoting what the client sent.
+
+    Neither the GraphQL document (graphql-core's ``str(error)`` prints the lines around the
+    error's location, literals and all) nor exception messages are logged: both may carry
+    phone numbers, message bodies or other payload values (asyncpg quotes the offending
+    argument, PostgreSQL its value). What is logged is where it failed: the exception types
+    (with the SQLSTATE of database errors) and the frames of their tracebacks.
+    """
+    chain = _exception_chain(error)
+    logger.error(
+        "%s: %s",
+        what,
+        " <- ".join(_describe(exc) for exc in chain),
+        extra={
+            "callbox_event": "graphql_internal_error",
+            "error_type": _describe(chain[0]),
+            "stack": _frames(chain),
+        },
+    )
+
+
+def _exception_chain(error: BaseException) -> list[BaseException]:
+    """``error``, then its cause or context, and so on (each once)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__suppress_context__:
+            current = None
+        else:
+            current = current.__context__
+    return chain
+
+
+def _describe(error: BaseException) -> str:
+    name = f"{type(error).__module__}.{type(error).__qualname__}"
+    sqlstate = getattr(error, "sqlstate", None)
+    return f"{name} (SQLSTATE {sqlstate})" if isinstance(sqlstate, str) else name
+
+
+def _frames(chain: list[BaseException]) -> str:
+    """Tracebacks of the chain, oldest first, with exception types but not messages."""
+    parts = []
+    for exc in reversed(chain):
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(exc.__traceback__))
+        parts.append(_describe(exc) + "\n")
+    return "".join(parts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import strawberry
 from strawberry.types import ExecutionContext
 
-from callbox.graphql.errors import should_mask
+from callbox.graphql.errors import log_internal_error, should_mask
 from callbox.graphql.limits import schema_extensions
 from callbox.graphql.mutation import Mutation
 from callbox.graphql.query import Query
@@ -19,21 +20,42 @@ logger = logging.getLogger("callbox.graphql")
 
 
 class CallboxSchema(strawberry.Schema):
-    """Logs what went wrong inside Callbox at error level, with its traceback, and what the
-    client got wrong (a bad document, ``NOT_FOUND``, a subscription ended with a code) at
-    debug level only: those are answers, not faults."""
+    """Logs what went wrong inside Callbox at error level, with where it happened, and what
+    the client got wrong (a bad document, ``NOT_FOUND``, a subscription ended with a code) at
+    debug level only: those are answers, not faults. Neither log line quotes the document
+    or an error message: both may carry phone numbers or bodies (see
+    :func:`callbox.graphql.errors.log_internal_error`).
+
+    With introspection off, errors do not suggest names either ("Did you mean …?" would
+    reveal the schema piece by piece).
+    """
+
+    def __init__(self, *args: Any, hide_suggestions: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hide_suggestions = hide_suggestions
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        internal = [error for error in errors if should_mask(error)]
-        if internal:
-            super().process_errors(internal, execution_context)
         for error in errors:
-            if not should_mask(error):
+            if should_mask(error):
+                path = ".".join(str(key) for key in error.path or ())
+                log_internal_error(
+                    logger, f"GraphQL field {path} failed", error.original_error or error
+                )
+            else:
                 # The code only: a message may quote what the client sent (an address).
                 code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
                 logger.debug("GraphQL error answered to the client: %s", code)
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Passed on to graphql-core's execute(): suggestions in variable coercion errors.
+        kwargs: dict[str, Any] = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        if self.hide_suggestions:
+            kwargs["hide_suggestions"] = True
+        return kwargs
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
@@ -45,6 +67,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             *schema_extensions(introspection=introspection),
             SubscriptionsOverWebSocketOnly,
         ],
+        hide_suggestions=not introspection,
     )
 
 

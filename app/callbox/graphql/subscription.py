@@ -22,7 +22,7 @@ from callbox.events.position import CursorUnreadable, EventPosition, parse_curso
 from callbox.events.subscriber import Subscriber
 from callbox.graphql.context import Info
 from callbox.graphql.data import Visibility
-from callbox.graphql.errors import InvalidInput, NotFound, PublicError
+from callbox.graphql.errors import InvalidInput, NotFound, PublicError, log_internal_error
 from callbox.graphql.event_details import SHARED_KEY, load_event_details
 from callbox.graphql.types.conversations import Conversation
 from callbox.graphql.types.fields import subscription
@@ -62,7 +62,7 @@ def _failure(error: Exception, subscriber: Subscriber, context: SubscriptionCont
         return SubscriptionFailed.of(error)
     if isinstance(error, PublicError):
         return error
-    logger.error("subscription failed", exc_info=error)
+    log_internal_error(logger, "subscription failed", error)
     return SubscriptionFailed(
         "Unexpected error; resubscribe with after: the cursor in this error",
         "INTERNAL_SERVER_ERROR",

@@ -20,6 +20,17 @@ from callbox.graphql.data.rows import ConversationRow
 from callbox.graphql.data.runner import Sql
 
 _COLUMNS = ConversationRow.COLUMNS
+_PARTIES = "c.id, c.channel, c.our_address, c.their_address"
+
+
+def _first_visible(receivers: tuple[str, ...], p: Params) -> str:
+    """A confined caller's ``created_at``: its first visible message, not the thread's."""
+    return (
+        "(SELECT min(k.occurred_at) FROM callbox_message k WHERE k.conversation = c.id"
+        f" AND {one_of('k.receiver', receivers, p)}) AS created_at"
+    )
+
+
 _WHOLE = f"{_COLUMNS}, c.last_activity_at, c.last_message_id, c.message_count"
 
 
@@ -129,7 +140,8 @@ def _visible_page(
         " JOIN callbox_conversation c ON c.id = m.conversation"
         f" {where(conditions)} ORDER BY {request.order('m.occurred_at', 'm.conversation')}"
         f" LIMIT {p(request.limit, 'int')})"
-        f" SELECT {_COLUMNS}, page.last_activity_at, page.last_message_id,"
+        f" SELECT {_PARTIES}, {_first_visible(receivers, p)}, page.last_activity_at,"
+        " page.last_message_id,"
         " (SELECT count(*) FROM callbox_message k WHERE k.conversation = c.id"
         f" AND {one_of('k.receiver', receivers, p)})::int AS message_count"
         " FROM page JOIN callbox_conversation c ON c.id = page.id"
@@ -175,7 +187,8 @@ async def conversations_by_id(
     else:
         # No visible message, no row: the conversation does not exist for this caller.
         statement = (
-            f"SELECT {_COLUMNS}, last.occurred_at AS last_activity_at,"
+            f"SELECT {_PARTIES}, {_first_visible(receivers, p)},"
+            " last.occurred_at AS last_activity_at,"
             " last.id AS last_message_id, counted.n AS message_count"
             " FROM callbox_conversation c"
             " CROSS JOIN LATERAL (SELECT m.occurred_at, m.id FROM callbox_message m"

@@ -8,7 +8,7 @@ visibility (and the filter's receivers) itself, so no resolver can forget it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from callbox.graphql.data.filters import (
     NotificationQuery,
     OptOutQuery,
     StatsQuery,
+    representable,
 )
 from callbox.graphql.data.paging import Page, PageRequest
 from callbox.graphql.data.rows import (
@@ -196,7 +197,12 @@ class CallboxData:
         self, query: StatsQuery, bucket: BucketSize, zone: ZoneInfo
     ) -> list[SeriesBucket]:
         return await stats.message_series(
-            self.sql, query, bucket, zone, receivers=self._scope(query.receivers)
+            self.sql,
+            query,
+            bucket,
+            zone,
+            receivers=self._scope(query.receivers),
+            now=datetime.now(UTC),
         )
 
     # Writes ------------------------------------------------------------------------------
@@ -229,6 +235,8 @@ class CallboxData:
         )
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=ready.context.timezone)
+        if sent_at is not None:
+            representable(sent_at, "sentAt")
         record = OutboundRecord(
             receiver=ready.name,
             provider=ready.provider.name,

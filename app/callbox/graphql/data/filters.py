@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+
+from callbox.graphql.errors import InvalidInput
+
+
+def representable(value: datetime, argument: str) -> datetime:
+    """``value``, if it is an instant of the years 1 to 9999 in UTC (``0001-01-01T00:00+01:00``
+    is not: it is in year 0); :class:`InvalidInput` naming ``argument`` otherwise."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise InvalidInput(
+                f"{argument}: {value.isoformat()} is outside the years 1 to 9999 in UTC"
+            ) from None
+    return value
 
 
 @dataclass(frozen=True, slots=True)

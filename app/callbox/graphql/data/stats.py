@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callbox.graphql.data.filters import BucketSize, StatsQuery
+from callbox.graphql.data.filters import BucketSize, StatsQuery, TimeRange
 from callbox.graphql.data.params import Params, one_of, where
 from callbox.graphql.data.rows import KeyCount, MessageCounts, SeriesBucket
 from callbox.graphql.data.runner import Sql
 from callbox.graphql.errors import InvalidInput
 
 MAX_BUCKETS = 10_000
+_FIRST_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
+"""The earliest instant Python (and so asyncpg) can hand back."""
 _STEP = {BucketSize.HOUR: timedelta(hours=1), BucketSize.DAY: timedelta(days=1)}
 _DIMENSIONS = ("provider", "receiver", "direction", "channel", "status", "failure_reason")
 
@@ -67,6 +69,13 @@ def time_zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"timezone: {name!r} is not an IANA time zone") from None
 
 
+def _too_many() -> InvalidInput:
+    return InvalidInput(
+        f"series: more than {MAX_BUCKETS} buckets from since to until (until defaults to now);"
+        " narrow them or use DAY"
+    )
+
+
 async def message_series(
     sql: Sql,
     query: StatsQuery,
@@ -74,17 +83,33 @@ async def message_series(
     zone: ZoneInfo,
     *,
     receivers: tuple[str, ...] | None,
+    now: datetime,
 ) -> list[SeriesBucket]:
     """Counts per hour or day (in ``zone``), with empty buckets filled in, from ``since``
-    (or the first message) to ``until`` (or the last message)."""
-    since, until = query.occurred.since, query.occurred.until
-    if since is not None and until is not None and (until - since) / _STEP[bucket] > MAX_BUCKETS:
-        raise InvalidInput(f"more than {MAX_BUCKETS} buckets: narrow since/until or use DAY")
+    to ``until``, at most :data:`MAX_BUCKETS` of them.
+
+    ``until`` defaults to ``now``: stored dates, whatever they are (year 9999), never widen
+    the window. Without ``since`` the series starts at the first message's bucket, but no
+    earlier than ``MAX_BUCKETS`` buckets before the last one: a message dated year 1 does
+    not make the series fail, it falls outside it. A window given wider than that is
+    refused before any SQL runs. Bucket starts before 0001-01-01T00:00Z (a day of year 1 in
+    a zone west of UTC) are given as that instant.
+    """
+    since = query.occurred.since
+    until = query.occurred.until if query.occurred.until is not None else now
+    step = _STEP[bucket]
+    if since is not None:
+        if until <= since:
+            return []
+        if (until - since) / step > MAX_BUCKETS:
+            raise _too_many()
+    window = StatsQuery(receivers=query.receivers, occurred=TimeRange(since, until))
     p = Params()
-    unit, step, tz = p(bucket.value, "text"), p(_STEP[bucket], "interval"), p(zone.key, "text")
+    unit, interval, tz = p(bucket.value, "text"), p(step, "interval"), p(zone.key, "text")
     first = f"date_trunc({unit}, {p(since, 'timestamptz')} AT TIME ZONE {tz})"
     last = f"date_trunc({unit}, ({p(until, 'timestamptz')} - interval '1 microsecond')"
     last += f" AT TIME ZONE {tz})"
+    earliest = f"{last} - {p(MAX_BUCKETS - 1, 'int')} * {interval}"
     records = await sql.fetch(
         f"WITH counted AS (SELECT date_trunc({unit}, m.occurred_at AT TIME ZONE {tz}) AS bucket,"
         " count(*) AS n,"
@@ -92,19 +117,21 @@ async def message_series(
         " count(*) FILTER (WHERE m.direction = 'OUTBOUND') AS outbound,"
         " count(*) FILTER (WHERE m.status = 'DELIVERED') AS delivered,"
         " count(*) FILTER (WHERE m.status = 'FAILED') AS failed"
-        f" FROM callbox_message m {where(_conditions(query, receivers, p))} GROUP BY 1),"
-        f" bounds AS (SELECT COALESCE({first}, min(bucket)) AS first_bucket,"
-        f" COALESCE({last}, max(bucket)) AS last_bucket FROM counted)"
-        f" SELECT slot.bucket AT TIME ZONE {tz} AS start, COALESCE(c.n, 0) AS n,"
+        f" FROM callbox_message m {where(_conditions(window, receivers, p))} GROUP BY 1),"
+        f" bounds AS (SELECT COALESCE({first}, CASE WHEN min(bucket) IS NOT NULL"
+        f" THEN GREATEST(min(bucket), {earliest}) END) AS first_bucket,"
+        f" {last} AS last_bucket FROM counted)"
+        f" SELECT GREATEST(slot.bucket AT TIME ZONE {tz}, {p(_FIRST_INSTANT, 'timestamptz')})"
+        " AS start, COALESCE(c.n, 0) AS n,"
         " COALESCE(c.inbound, 0) AS inbound, COALESCE(c.outbound, 0) AS outbound,"
         " COALESCE(c.delivered, 0) AS delivered, COALESCE(c.failed, 0) AS failed"
-        f" FROM bounds CROSS JOIN generate_series(bounds.first_bucket, bounds.last_bucket, {step})"
-        " AS slot(bucket) LEFT JOIN counted c ON c.bucket = slot.bucket"
+        " FROM bounds CROSS JOIN generate_series(bounds.first_bucket, bounds.last_bucket,"
+        f" {interval}) AS slot(bucket) LEFT JOIN counted c ON c.bucket = slot.bucket"
         f" ORDER BY slot.bucket LIMIT {MAX_BUCKETS + 1}",
         *p.values,
     )
     if len(records) > MAX_BUCKETS:
-        raise InvalidInput(f"more than {MAX_BUCKETS} buckets: narrow since/until or use DAY")
+        raise _too_many()
     return [
         SeriesBucket(
             start=record["start"],

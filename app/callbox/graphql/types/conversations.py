@@ -19,7 +19,7 @@ from callbox.graphql.types.pagination import Connection, connection, known_count
 
 @strawberry.type(
     description="A thread: our address and theirs on one channel. With a key confined to some"
-    " receivers, only their messages count (messageCount, lastMessage, lastActivityAt)."
+    " receivers, only their messages count (createdAt, messageCount, lastMessage, lastActivityAt)."
 )
 class Conversation:
     id: strawberry.ID

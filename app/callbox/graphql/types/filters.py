@@ -15,6 +15,7 @@ from callbox.graphql.data.filters import (
     NotificationQuery,
     OptOutQuery,
     TimeRange,
+    representable,
 )
 from callbox.graphql.errors import InvalidInput
 from callbox.graphql.types.enums import (
@@ -38,6 +39,8 @@ def merged(one: str | Enum | None, many: Iterable[str | Enum] | None) -> tuple[s
 
 
 def time_range(since: datetime | None, until: datetime | None, field: str) -> TimeRange:
+    since = since if since is None else representable(since, f"{field}: since")
+    until = until if until is None else representable(until, f"{field}: until")
     if since is not None and until is not None and until < since:
         raise InvalidInput(f"{field}: until is before since")
     return TimeRange(since, until)

@@ -87,7 +87,8 @@ class Stats:
 
     @field(
         description="Counts per hour or day (in timezone), empty buckets included, from since"
-        " (or the first message) to until (or the last); at most 10,000 buckets."
+        " (default: the first message's bucket, at most 10,000 buckets back) to until"
+        " (default: now); a window of more than 10,000 buckets is refused."
     )
     async def series(
         self, info: Info, bucket: BucketSize = BucketSize.DAY, timezone: str = "UTC"
