@@ -203,6 +203,25 @@ async def test_url_token_is_redacted_in_every_encoding(
         assert form.lower() not in everything.lower()
 
 
+async def test_url_token_across_the_cut_of_a_long_header_is_not_kept_in_part(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    from callbox.web.request_info import MAX_HEADER_VALUE_CHARS
+
+    settings = settings_for(database_url, [notify(Auth(url_token=[TOKEN]))])
+    long_url = "/p" + "p" * (MAX_HEADER_VALUE_CHARS - 8) + f"/{TOKEN}"
+    async with callbox_client(settings) as client:
+        response = await client.post(
+            f"/hooks/hook/{TOKEN}",
+            content=receipt(),
+            headers={"Content-Type": "application/json", "X-Original-URL": long_url},
+        )
+    assert response.status_code == 200, response.text
+    stored = json.loads(await db.fetchval("SELECT headers FROM callbox_notification"))
+    assert "[truncated: " in stored["x-original-url"]
+    assert TOKEN[:4] not in stored["x-original-url"]
+
+
 # --- item 9: no values in the error log -----------------------------------------------------
 
 PHONE = "+447700900123"

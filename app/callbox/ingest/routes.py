@@ -46,13 +46,12 @@ def _plain(
 def _raw_request(
     request: Request[Any, Any, Any], receiver: ReadyReceiver, body: bytes | None, size: int
 ) -> RawRequest:
-    headers = storable_headers(request.scope["headers"], receiver.secret_headers)
+    # Proxies repeat the original URL in headers (X-Original-URL, X-Forwarded-Uri...): the
+    # URL token is a secret and must not be stored through them, in any encoding.
+    token: str | None = request.path_params.get("token")
+    headers = storable_headers(request.scope["headers"], receiver.secret_headers, token)
     query_string = request.scope.get("query_string", b"").decode("latin-1")
-    token = request.path_params.get("token")
     if token:
-        # Proxies repeat the original URL in headers (X-Original-URL, X-Forwarded-Uri...):
-        # the URL token is a secret and must not be stored through them.
-        headers = {name: redact_token(value, token) for name, value in headers.items()}
         query_string = redact_token(query_string, token)
     return RawRequest(
         receiver=receiver,

@@ -58,10 +58,13 @@ DROPPED_ENTRY = "[dropped]"
 
 
 def storable_headers(
-    raw_headers: Iterable[tuple[bytes, bytes]], secret_names: frozenset[str]
+    raw_headers: Iterable[tuple[bytes, bytes]],
+    secret_names: frozenset[str],
+    url_token: str | None = None,
 ) -> dict[str, str]:
-    """Headers minus secrets, repeated names joined with ', ' as HTTP allows, bounded: see
-    :data:`MAX_HEADER_VALUE_CHARS` and :data:`MAX_STORED_HEADERS_CHARS`."""
+    """Headers minus secrets, repeated names joined with ', ' as HTTP allows, ``url_token``
+    redacted (:func:`redact_token`, before any value is cut, so no part of it is kept),
+    bounded: see :data:`MAX_HEADER_VALUE_CHARS` and :data:`MAX_STORED_HEADERS_CHARS`."""
     headers: dict[str, str] = {}
     total = 0
     for raw_name, raw_value in raw_headers:
@@ -69,6 +72,8 @@ def storable_headers(
         if name in secret_names:
             continue
         value = raw_value.decode("latin-1")
+        if url_token:
+            value = redact_token(value, url_token)
         total += len(name) + len(value)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     if total <= MAX_STORED_HEADERS_CHARS and all(
