@@ -47,6 +47,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
     from callbox.ops.log_config import configure_logging
     from callbox.ops.metrics import empty_multiprocess_dir
+    from callbox.serve_limits import uvicorn_limits
 
     settings = _settings(args)
     configure_logging(settings)  # the CLI owns this process; the workers do the same
@@ -107,6 +108,8 @@ def command_serve(args: argparse.Namespace) -> int:
             access_log=False,
             server_header=False,
             ws="websockets-sansio",  # GraphQL subscriptions (the sans-I/O implementation)
+            # Request head and WebSocket message sizes, bounded before authentication.
+            **uvicorn_limits(),
             log_level="info",
             log_config=None,  # logging is configured by configure_logging, in every worker
         )

@@ -42,6 +42,7 @@ from callbox.graphql.limits import MAX_BODY_BYTES
 from callbox.graphql.loaders import make_loaders
 from callbox.graphql.schema import build_schema
 from callbox.graphql.websocket import (
+    BoundedWebSocketAdapter,
     CallboxTransportWSHandler,
     SubscriptionContext,
     subscription_context_provider,
@@ -87,6 +88,7 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
     # graphql-transport-ws only: the legacy graphql-ws protocol is refused (4406).
     protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
     graphql_transport_ws_handler_class = CallboxTransportWSHandler
+    websocket_adapter_class = BoundedWebSocketAdapter  # message sizes checked before parsing
 
     @get(raises=[ValidationException, NotFoundException])
     async def handle_http_get(

@@ -154,3 +154,12 @@ def schema_extensions(*, introspection: bool) -> list[ExtensionFactory]:
         lambda: MaskErrors(should_mask_error=should_mask),
     ]
     return extensions
+
+
+MAX_WEBSOCKET_MESSAGE_CHARS = MAX_BODY_BYTES
+"""A WebSocket message longer than this is refused (close 1009) before it is parsed; ``callbox
+serve`` also has uvicorn refuse it before it is assembled (``ws_max_size``)."""
+MAX_CONNECTION_INIT_CHARS = 4096
+"""The first message of a socket (``connection_init``, which carries the key) longer than this
+is refused (close 1009) before it is parsed: nobody unauthenticated gets more."""
+MESSAGE_TOO_BIG = 1009

@@ -23,7 +23,8 @@ DataLoaders do not cache (every event is resolved against rows as they are then)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import json
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import suppress
 from typing import Any
 
@@ -31,6 +32,8 @@ from litestar import WebSocket
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect, WebSocketException
 from strawberry.extensions import SchemaExtension
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.litestar.controller import LitestarWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -44,6 +47,11 @@ from callbox.events.hub import EventHub
 from callbox.graphql.auth import GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext
 from callbox.graphql.data import CallboxData, Sql, Visibility
+from callbox.graphql.limits import (
+    MAX_CONNECTION_INIT_CHARS,
+    MAX_WEBSOCKET_MESSAGE_CHARS,
+    MESSAGE_TOO_BIG,
+)
 from callbox.graphql.loaders import make_loaders
 from callbox.receivers import ReadyReceiver
 from callbox.store import Store
@@ -121,6 +129,35 @@ def subscription_context_provider(
         )
 
     return context_ws
+
+
+class BoundedWebSocketAdapter(LitestarWebSocketAdapter):
+    """Strawberry's Litestar adapter with message sizes checked before a message is parsed:
+    the first (``connection_init``, before any key is known) at most
+    :data:`MAX_CONNECTION_INIT_CHARS`, every other at most :data:`MAX_WEBSOCKET_MESSAGE_CHARS`.
+    A longer one closes the socket with 1009 (message too big)."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        limit = MAX_CONNECTION_INIT_CHARS
+        try:
+            while self.ws.connection_state != "disconnect":
+                text = await self.ws.receive_text()
+                if text == "":  # Litestar's text of a binary message
+                    raise NonTextMessageReceived
+                if len(text) > limit:
+                    what = "connection_init" if limit == MAX_CONNECTION_INIT_CHARS else "message"
+                    await self.close(MESSAGE_TOO_BIG, f"{what} longer than {limit} characters")
+                    return
+                limit = MAX_WEBSOCKET_MESSAGE_CHARS
+                try:
+                    yield self.view.decode_json(text)
+                except json.JSONDecodeError as error:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from error
+        except WebSocketDisconnect:
+            pass
 
 
 class CallboxTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):

@@ -24,7 +24,13 @@ from callbox.web.client_address import address_in
 from callbox.web.request_info import client_address_of
 
 RECEIVER_OPT = "callbox_receiver"
-_BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="callbox", charset="UTF-8"'}
+REALM = "callbox"
+_BASIC_CHALLENGE = {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'}
+_BEARER_CHALLENGE = {"WWW-Authenticate": f'Bearer realm="{REALM}"'}
+_BEARER_INVALID = {"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'}
+_URL_TOKEN_CHALLENGE = {"WWW-Authenticate": f'URL-Token realm="{REALM}"'}
+"""Every 401 carries a challenge (RFC 9110 15.5.2). The URL token is not an HTTP scheme: its
+challenge only says a token in the path is what is missing."""
 
 
 def receiver_of(handler: BaseRouteHandler) -> ReadyReceiver:
@@ -51,13 +57,13 @@ async def url_token_guard(
     """Require one of the secret path segments, ``/hooks/<name>/<token>``.
 
     Raises:
-        NotAuthorizedException: the token is missing or wrong (401).
+        NotAuthorizedException: the token is missing or wrong (401 with a challenge).
     """
     token = connection.path_params.get("token")
     if not token:
-        raise NotAuthorizedException("missing URL token")
+        raise NotAuthorizedException("missing URL token", headers=_URL_TOKEN_CHALLENGE)
     if not any_matches(receiver_of(handler).url_tokens, token):
-        raise NotAuthorizedException("wrong URL token")
+        raise NotAuthorizedException("wrong URL token", headers=_URL_TOKEN_CHALLENGE)
 
 
 def _authorization(connection: ASGIConnection[Any, Any, Any, Any], scheme: str) -> str | None:
@@ -97,13 +103,13 @@ async def bearer_guard(
     """Require ``Authorization: Bearer <token>`` with one of the receiver's tokens.
 
     Raises:
-        NotAuthorizedException: the token is missing or wrong (401).
+        NotAuthorizedException: the token is missing or wrong (401 with a challenge).
     """
     token = _authorization(connection, "Bearer")
     if not token:
-        raise NotAuthorizedException("missing bearer token")
+        raise NotAuthorizedException("missing bearer token", headers=_BEARER_CHALLENGE)
     if not any_matches(receiver_of(handler).bearer, token):
-        raise NotAuthorizedException("wrong bearer token")
+        raise NotAuthorizedException("wrong bearer token", headers=_BEARER_INVALID)
 
 
 def guards_for(receiver: ReadyReceiver) -> list[Guard]:

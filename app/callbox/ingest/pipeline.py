@@ -62,10 +62,17 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
         events_json = encode_events(events)
     except PayloadRejected as rejection:
         return await reject(store, raw, rejection.reason, status_code=400)
-    except Exception:
+    except Exception as error:
         # A bug in a provider module: keep the request for `callbox reprocess`, and answer
-        # 500 so the provider retries rather than believing it was handled.
-        logger.exception("provider %s failed to parse a request", raw.receiver.provider.name)
+        # 500 so the provider retries rather than believing it was handled. The log line
+        # names the provider and the exception's type only: its message and traceback quote
+        # payload values (phone numbers, texts), which never go to the log.
+        logger.error(
+            "provider %s failed to parse a request on receiver %s: %s (stored as rejected)",
+            raw.receiver.provider.name,
+            raw.receiver.name,
+            type(error).__name__,
+        )
         return await reject(
             store, raw, "internal error while parsing; stored for reprocessing", status_code=500
         )

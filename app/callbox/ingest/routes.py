@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Request, Response, Router, route
 from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
-from litestar.exceptions import HTTPException
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.exceptions import HTTPException, InternalServerException
 from litestar.handlers import HTTPRouteHandler
 
 from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
@@ -22,9 +21,20 @@ from callbox.ingest.pipeline import IngestOutcome, ingest, reject, remember_outc
 from callbox.receivers import ReadyReceiver
 from callbox.store import Store
 from callbox.store.raw_requests import DatabaseUnavailable, RawRequest
-from callbox.web.request_info import client_address_of, peer_address_of, storable_headers
+from callbox.web.request_info import (
+    client_address_of,
+    peer_address_of,
+    redact_token,
+    storable_headers,
+)
+
+if TYPE_CHECKING:
+    from litestar.types import HTTPReceiveMessage
 
 RETRY_AFTER_SECONDS = 30
+DRAIN_BYTES = 1024 * 1024
+"""Of a body over the receiver's limit, at most this many bytes more are read (and thrown
+away) to count what arrived; ``body_size`` of such a request is then a lower bound."""
 
 
 def _plain(
@@ -36,14 +46,13 @@ def _plain(
 def _raw_request(
     request: Request[Any, Any, Any], receiver: ReadyReceiver, body: bytes | None, size: int
 ) -> RawRequest:
-    headers = storable_headers(request.scope["headers"], receiver.secret_headers)
+    # Proxies repeat the original URL in headers (X-Original-URL, X-Forwarded-Uri...): the
+    # URL token is a secret and must not be stored through them, in any encoding.
+    token: str | None = request.path_params.get("token")
+    headers = storable_headers(request.scope["headers"], receiver.secret_headers, token)
     query_string = request.scope.get("query_string", b"").decode("latin-1")
-    token = request.path_params.get("token")
     if token:
-        # Proxies repeat the original URL in headers (X-Original-URL, X-Forwarded-Uri...):
-        # the URL token is a secret and must not be stored through them.
-        headers = {name: value.replace(token, "<redacted>") for name, value in headers.items()}
-        query_string = query_string.replace(token, "<redacted>")
+        query_string = redact_token(query_string, token)
     return RawRequest(
         receiver=receiver,
         received_at=datetime.now(UTC),
@@ -66,26 +75,59 @@ async def receive_callback(
     if store is None:
         return _unavailable()
     try:
-        body = await request.body()
-        raw = _raw_request(request, receiver, body, len(body))
-        outcome = await ingest(store, raw)
-    except RequestEntityTooLarge:
-        announced = request.headers.get("content-length", "")
-        size = int(announced) if announced.isdigit() else receiver.max_body_bytes + 1
-        raw = _raw_request(request, receiver, None, size)
-        try:
+        body, size = await _read_body(request, receiver.max_body_bytes)
+        if body is None:
+            raw = _raw_request(request, receiver, None, size)
             outcome = await reject(
                 store,
                 raw,
                 f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes",
                 status_code=413,
             )
-        except DatabaseUnavailable:
-            return _unavailable()
+        else:
+            outcome = await ingest(store, _raw_request(request, receiver, body, size))
     except DatabaseUnavailable:
         return _unavailable()
     remember_outcome(request.scope["state"], outcome)  # for the callback log line and metrics
     return _answer(outcome)
+
+
+def _announces_more_than(request: Request[Any, Any, Any], limit: int) -> bool:
+    announced = request.headers.get("content-length", "").strip()
+    if not (announced.isascii() and announced.isdigit()):
+        return False  # absent (chunked); the server refuses a malformed one
+    # Compared as text first: int() of thousands of digits is refused, and slow.
+    return len(announced.lstrip("0")) > len(str(limit)) or int(announced) > limit
+
+
+async def _read_body(request: Request[Any, Any, Any], limit: int) -> tuple[bytes | None, int]:
+    """The body, or ``None`` when it is over ``limit`` (announced or counted), and how many
+    bytes arrived: what was read, never the announced length (a client may announce
+    anything, ``Content-Length: 9223372036854775808`` included).
+
+    Raises:
+        InternalServerException: the client went away before the end of the body.
+    """
+    too_large = _announces_more_than(request, limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = cast("HTTPReceiveMessage", await request.receive())
+        if message["type"] == "http.disconnect":
+            raise InternalServerException("client disconnected prematurely")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if not too_large:
+            if size > limit:
+                too_large = True
+                chunks.clear()
+            else:
+                chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+        if too_large and size > limit + DRAIN_BYTES:
+            break  # enough counted; the server closes the connection after the answer
+    return (None, size) if too_large else (b"".join(chunks), size)
 
 
 def _answer(outcome: IngestOutcome) -> Response[str]:
