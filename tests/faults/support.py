@@ -55,13 +55,13 @@ def fault_settings(database_url: str, **database: Any) -> Settings:
 
 
 async def post_receipt(
-    http: httpx.AsyncClient, base: str, notification_id: str, *, timeout: float = 20
+    http: httpx.AsyncClient, base: str, notification_id: str, *, wait: float = 20
 ) -> httpx.Response:
     return await http.post(
         f"{base}/hooks/notify",
         content=receipt(notification_id),
         headers=NOTIFY_HEADERS,
-        timeout=timeout,
+        timeout=wait,
     )
 
 

@@ -37,7 +37,7 @@ async def test_a_held_up_callback_is_503_after_the_statement_limit(
         async with db.transaction():
             await db.execute("LOCK TABLE callbox_notification IN ACCESS EXCLUSIVE MODE")
             started = time.monotonic()
-            response = await post_receipt(http, base, ID, timeout=8)
+            response = await post_receipt(http, base, ID, wait=8)
             elapsed = time.monotonic() - started
         assert_unavailable(response, retry_after=30)  # a timeout: not a quick restart
         assert elapsed < 3, elapsed
@@ -80,7 +80,7 @@ async def test_waiting_for_a_pooled_connection_is_bounded(
     async with served(settings) as base, httpx.AsyncClient(timeout=8) as http:
         async with db.transaction():
             await db.execute("LOCK TABLE callbox_notification IN ACCESS EXCLUSIVE MODE")
-            stuck = asyncio.create_task(post_receipt(http, base, ID, timeout=8))
+            stuck = asyncio.create_task(post_receipt(http, base, ID, wait=8))
             await asyncio.sleep(0.3)  # the callback has the connection, waiting on the lock
             started = time.monotonic()
             document = await graphql(http, base, MESSAGES)

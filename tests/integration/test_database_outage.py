@@ -1,6 +1,6 @@
 """The database goes away mid-run: Callbox answers 503 with Retry-After and acknowledges
-nothing (without claiming that nothing was stored), then recovers by itself once the database is back, and the provider's retry is
-stored exactly once.
+nothing (without claiming that nothing was stored), then recovers by itself once the
+database is back, and the provider's retry is stored exactly once.
 
 The app reaches Postgres through a :class:`TcpProxy`; cutting it closes the pool's open
 connections (which the pool still holds) and refuses new ones, like a database restart.
