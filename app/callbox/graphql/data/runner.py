@@ -109,11 +109,17 @@ class Sql:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
-        async with self._pool.acquire() as connection, connection.transaction():
-            yield SqlTransaction(connection)
+        """Writes (mutations): the pool's statement limit, the acquire limit, faults mapped."""
+        with _database_errors():
+            async with (
+                self._pool.acquire(timeout=self._acquire_timeout) as connection,
+                connection.transaction(),
+            ):
+                yield SqlTransaction(connection)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A raw pooled connection, for code outside the layer that runs its own statements."""
-        async with self._pool.acquire() as connection:
-            yield connection
+        with _database_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+                yield connection
