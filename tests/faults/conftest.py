@@ -1,4 +1,4 @@
-"""A private embedded PostgreSQL per test module, for the tests that stop or freeze it (the
+"""One private embedded PostgreSQL for the tests that stop or freeze it (the
 shared test server is never touched)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from callbox.db.embedded import EmbeddedPostgres, start_embedded_postgres
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def private_postgres() -> Iterator[list[EmbeddedPostgres]]:
     """A running server; the list holds the current one (a restart replaces it: same URL).
 
