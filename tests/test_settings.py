@@ -150,11 +150,11 @@ def test_secret_forms_resolve_to_the_same_digest() -> None:
 
 def test_database_time_limits_have_defaults_and_must_be_positive() -> None:
     database = settings_from_mapping({}).database
-    assert database.statement_timeout_seconds == 10
-    assert database.read_timeout_seconds == 5
+    assert database.statement_timeout_seconds == 60
+    assert database.read_timeout_seconds == 10
     assert database.read_timeout_seconds < database.statement_timeout_seconds
     assert database.acquire_timeout_seconds == 5
     assert database.connect_timeout_seconds == 5
-    assert database.callback_timeout_seconds == 15
+    assert database.callback_timeout_seconds == 75
     with pytest.raises(ConfigError, match="read_timeout_seconds must be positive"):
         settings_from_mapping({"database": {"read_timeout_seconds": 0}})

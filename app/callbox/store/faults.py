@@ -104,13 +104,13 @@ def unavailable(error: BaseException) -> DatabaseUnavailable | None:
 class StoreLimits:
     """Time limits of the store's database work (``[database]`` settings)."""
 
-    statement_timeout: float = 10.0
+    statement_timeout: float = 60.0
     """Every statement on the pool (the pool's command timeout)."""
-    read_timeout: float = 5.0
+    read_timeout: float = 10.0
     """GraphQL reads (lower: a read can be asked again, a callback is already waiting)."""
     acquire_timeout: float = 5.0
     """Waiting for a pooled connection."""
-    callback_timeout: float = 15.0
+    callback_timeout: float = 75.0
     """A callback's whole wait for its write: then 503, whatever the database is doing."""
 
 
