@@ -151,3 +151,15 @@ def test_an_our_address_too_long_to_be_one_is_a_config_error() -> None:
     )
     with pytest.raises(ConfigError, match=r"receivers\[0\]\.our_address: .*too long"):
         prepare_receiver(settings.receivers[0], 0)
+
+
+def test_database_time_limits_have_defaults_and_must_be_positive() -> None:
+    database = settings_from_mapping({}).database
+    assert database.statement_timeout_seconds == 60
+    assert database.read_timeout_seconds == 10
+    assert database.read_timeout_seconds < database.statement_timeout_seconds
+    assert database.acquire_timeout_seconds == 5
+    assert database.connect_timeout_seconds == 5
+    assert database.callback_timeout_seconds == 75
+    with pytest.raises(ConfigError, match="read_timeout_seconds must be positive"):
+        settings_from_mapping({"database": {"read_timeout_seconds": 0}})

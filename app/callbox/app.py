@@ -13,7 +13,8 @@ from typing import Any, TypeAlias
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.types import ControllerRouterHandler, Middleware
+from litestar.exceptions import HTTPException
+from litestar.types import ControllerRouterHandler, Middleware, Scope
 
 from callbox.graphql.controller import graphql_controller
 from callbox.inbox import inbox_routes
@@ -21,6 +22,7 @@ from callbox.ingest.routes import receivers_router
 from callbox.ops.components import build_ops
 from callbox.ops.event_hub import attach_event_hub, run_event_hub
 from callbox.ops.log_config import configure_logging
+from callbox.ops.unexpected import log_unexpected_error
 from callbox.runtime import CallboxRuntime, database_lifespan
 from callbox.settings import Settings, load_settings, unauthenticated_receivers
 from callbox.web.request_info import TRUSTED_PROXIES_STATE
@@ -91,8 +93,16 @@ def litestar_app(parts: CallboxParts) -> Litestar:
         lifespan=parts.lifespan,
         state=State(parts.state),
         openapi_config=None,
+        # Litestar's own exception logging would log the request (path, maybe a URL
+        # token); an unexpected error is logged by the hook instead, traceback included.
         logging_config=None,
+        after_exception=[_log_unexpected],
     )
+
+
+async def _log_unexpected(error: Exception, scope: Scope) -> None:
+    if not isinstance(error, HTTPException):  # answers (401, 404, 413...) are not faults
+        log_unexpected_error(error, scope)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

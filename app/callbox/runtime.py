@@ -13,8 +13,9 @@ from callbox.db.connection import Pool
 from callbox.db.engine import DB, configure_engine
 from callbox.events.hub import EventHub
 from callbox.receivers import ReadyReceiver, prepare_receiver
-from callbox.settings import IPNetwork, Settings, parse_network
+from callbox.settings import Database, IPNetwork, Settings, parse_network
 from callbox.store import Store
+from callbox.store.faults import StoreLimits
 from callbox.store.migrate import run_migrations
 from callbox.store.writer import IngestWriter
 
@@ -67,6 +68,15 @@ class CallboxRuntime:
         )
 
 
+def store_limits(settings: Database) -> StoreLimits:
+    return StoreLimits(
+        statement_timeout=settings.statement_timeout_seconds,
+        read_timeout=settings.read_timeout_seconds,
+        acquire_timeout=settings.acquire_timeout_seconds,
+        callback_timeout=settings.callback_timeout_seconds,
+    )
+
+
 @contextlib.asynccontextmanager
 async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
     """Embedded Postgres when no URL is set, migrations under a lock, then the pool."""
@@ -89,13 +99,19 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_migrations(url)
         configure_engine(url)
+        limits = store_limits(settings)
         await DB.start_connection_pool(
-            min_size=settings.pool_min_size, max_size=settings.pool_max_size
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            # Every statement on the pool is bounded (asyncpg cancels it on the server),
+            # and so is opening a connection: a frozen database is an error, not a hang.
+            command_timeout=limits.statement_timeout,
+            timeout=settings.connect_timeout_seconds,
         )
         assert DB.pool is not None
-        writer = IngestWriter(DB.pool)
+        writer = IngestWriter(DB.pool, acquire_timeout=limits.acquire_timeout)
         await writer.start()
-        runtime.store = Store(DB.pool, writer)
+        runtime.store = Store(DB.pool, writer, limits)
         try:
             yield
         finally:

@@ -169,6 +169,29 @@ class Database(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     pool_min_size: int = 2
     pool_max_size: int = 10
     migrate_on_start: bool = True
+    connect_timeout_seconds: float = 5
+    """Opening a connection to the database."""
+    acquire_timeout_seconds: float = 5
+    """Waiting for a free connection of the pool."""
+    statement_timeout_seconds: float = 60
+    """Any statement on the pool (ingest, mutations, purges): asyncpg's command timeout,
+    which cancels the statement on the server. Generous: one 10,000-event Wiraya batch is one
+    statement, about 20 s on a small, busy machine."""
+    read_timeout_seconds: float = 10
+    """A GraphQL read's statement (lower than writes: a read can simply be asked again)."""
+    callback_timeout_seconds: float = 75
+    """A callback's whole wait for its write; then ``503`` with ``Retry-After``."""
+
+    def __post_init__(self) -> None:
+        for key in (
+            "connect_timeout_seconds",
+            "acquire_timeout_seconds",
+            "statement_timeout_seconds",
+            "read_timeout_seconds",
+            "callback_timeout_seconds",
+        ):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive")
 
 
 class Metrics(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -113,6 +113,7 @@ class EventHub:
         self._catching_up: list[tuple[int, asyncio.Future[None]]] = []
         self._lost = asyncio.Event()
         self._up = asyncio.Event()
+        self._retry_now = asyncio.Event()
         self._interrupt_timer: asyncio.TimerHandle | None = None
 
     def record_into(self, metrics: EventMetrics) -> None:
@@ -133,6 +134,19 @@ class EventHub:
         if self._down_since is None:
             return "connecting"
         return f"disconnected for {time.monotonic() - self._down_since:.0f} s; reconnecting"
+
+    async def readiness_problem_now(self, wait: float = 1.0) -> str | None:
+        """:meth:`readiness_problem`, after cutting a reconnect backoff short: the listener
+        tries again now, and this waits up to ``wait`` seconds for it. Without this, a
+        database back after an outage leaves ``/ready`` at 503 for as long as the backoff
+        still runs (up to ``BACKOFF_MAX_SECONDS``) though everything else is ready."""
+        if self._url is None or self._connected or self._stopping:
+            return self.readiness_problem()
+        self._retry_now.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._up.wait()
+        return self.readiness_problem()
 
     # For subscriptions --------------------------------------------------------------------
 
@@ -272,7 +286,11 @@ class EventHub:
                 self._went_down()
                 if connection is not None:
                     connection.terminate()
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311
+            # Back off, unless asked to try now (``/ready`` asks: readiness_problem_now).
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff * random.uniform(0.8, 1.2)):  # noqa: S311
+                    await self._retry_now.wait()
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
 
     async def _connect(self) -> asyncpg.Connection:

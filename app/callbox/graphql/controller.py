@@ -135,7 +135,11 @@ def _context_provider(
         principal: Principal = request.state[PRINCIPAL_STATE]
         if store is None:
             raise ServiceUnavailableException("database unavailable; retry later")
-        data = CallboxData(Sql(store.pool), principal.visibility, receivers)
+        data = CallboxData(
+            Sql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout),
+            principal.visibility,
+            receivers,
+        )
         return GraphQLContext(
             request=request,
             response=response,

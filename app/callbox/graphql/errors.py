@@ -43,6 +43,19 @@ class NotFound(PublicError):
     code = "NOT_FOUND"
 
 
+class DatabaseTimeout(PublicError):
+    """A read ran over ``[database] read_timeout_seconds`` (or found no free connection in
+    time); it was cancelled. Ask again, or narrow the query."""
+
+    code = "DATABASE_TIMEOUT"
+
+
+class DatabaseUnavailable(PublicError):
+    """The database cannot be reached right now; retry shortly."""
+
+    code = "DATABASE_UNAVAILABLE"
+
+
 def should_mask(error: GraphQLError) -> bool:
     """Mask errors raised while executing fields, unless they are :class:`PublicError`.
 

@@ -116,7 +116,9 @@ def subscription_context_provider(
     ) -> SubscriptionContext:
         if store is None:
             raise WebSocketException(detail="database unavailable; retry later")
-        query_layer = QueryLayerFactory(Sql(store.pool), receivers)
+        query_layer = QueryLayerFactory(
+            Sql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout), receivers
+        )
         data = query_layer.for_principal(NOT_SIGNED_IN)
         return SubscriptionContext(
             websocket=socket,

@@ -15,12 +15,8 @@ from callbox.model.vocabulary import NotificationState
 from callbox.providers.base import PayloadRejected
 from callbox.store import Store
 from callbox.store.apply import encode_events
-from callbox.store.raw_requests import (
-    DATABASE_UNAVAILABLE,
-    DatabaseUnavailable,
-    RawRequest,
-    store_rejected,
-)
+from callbox.store.faults import unavailable
+from callbox.store.raw_requests import RawRequest, store_rejected
 from callbox.store.writer import VALUE_REFUSED
 
 logger = logging.getLogger(__name__)
@@ -55,7 +51,8 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
     """Store and apply one request; the outcome says how to answer the provider.
 
     Raises:
-        DatabaseUnavailable: nothing was stored; answer 503 so the provider retries.
+        DatabaseUnavailable: a database fault; whether the request was stored is not
+            confirmed: answer 503 so the provider retries (a stored one is then a duplicate).
     """
     try:
         events = list(raw.receiver.parse(raw.for_provider()))
@@ -78,9 +75,12 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
         )
     try:
         row = await store.writer.write(raw.to_item(events_json))
-    except DATABASE_UNAVAILABLE as error:
-        raise DatabaseUnavailable(str(error)) from error
-    except VALUE_REFUSED as error:
+    except Exception as error:
+        fault = unavailable(error)
+        if fault is not None:
+            raise fault from error
+        if not isinstance(error, VALUE_REFUSED):
+            raise
         # A value Postgres refuses (e.g. an impossible date): the request is kept, rejected.
         return await reject(store, raw, f"value refused by the database: {error}", status_code=400)
     return IngestOutcome(
@@ -95,5 +95,7 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
 
 async def reject(store: Store, raw: RawRequest, reason: str, *, status_code: int) -> IngestOutcome:
     """Keep the request as rejected; the answer is ``status_code`` with the reason."""
-    notification_id = await store_rejected(store.pool, raw, reason)
+    notification_id = await store_rejected(
+        store.pool, raw, reason, acquire_timeout=store.limits.acquire_timeout
+    )
     return IngestOutcome(status_code, NotificationState.REJECTED, reason, notification_id)

@@ -6,6 +6,7 @@ does authentication and size checks before the handler runs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -20,7 +21,12 @@ from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
 from callbox.ingest.pipeline import IngestOutcome, ingest, reject, remember_outcome
 from callbox.receivers import ReadyReceiver
 from callbox.store import Store
-from callbox.store.raw_requests import DatabaseUnavailable, RawRequest
+from callbox.store.faults import (
+    NOT_STARTED_RETRY_AFTER_SECONDS,
+    DatabaseUnavailable,
+    FaultKind,
+)
+from callbox.store.raw_requests import RawRequest
 from callbox.web.request_info import (
     client_address_of,
     peer_address_of,
@@ -31,7 +37,10 @@ from callbox.web.request_info import (
 if TYPE_CHECKING:
     from litestar.types import HTTPReceiveMessage
 
-RETRY_AFTER_SECONDS = 30
+UNAVAILABLE_TEXT = (
+    "database unavailable; this request is not confirmed as stored (it may or may not have"
+    " been): retry - duplicates are recognised"
+)
 DRAIN_BYTES = 1024 * 1024
 """Of a body over the receiver's limit, at most this many bytes more are read (and thrown
 away) to count what arrived; ``body_size`` of such a request is then a lower bound."""
@@ -73,21 +82,24 @@ async def receive_callback(
     """Take one provider callback: 200 with an empty body only once it is committed."""
     receiver = receiver_of(request.route_handler)
     if store is None:
-        return _unavailable()
+        return _unavailable(NOT_STARTED_RETRY_AFTER_SECONDS)
     try:
         body, size = await _read_body(request, receiver.max_body_bytes)
-        if body is None:
-            raw = _raw_request(request, receiver, None, size)
-            outcome = await reject(
-                store,
-                raw,
-                f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes",
-                status_code=413,
-            )
-        else:
-            outcome = await ingest(store, _raw_request(request, receiver, body, size))
-    except DatabaseUnavailable:
-        return _unavailable()
+        async with asyncio.timeout(store.limits.callback_timeout):
+            if body is None:
+                raw = _raw_request(request, receiver, None, size)
+                outcome = await reject(
+                    store,
+                    raw,
+                    f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes",
+                    status_code=413,
+                )
+            else:
+                outcome = await ingest(store, _raw_request(request, receiver, body, size))
+    except DatabaseUnavailable as fault:
+        return _unavailable(fault.retry_after)
+    except TimeoutError:  # the callback's own time limit: the database did not answer
+        return _unavailable(DatabaseUnavailable(FaultKind.TIMEOUT).retry_after)
     remember_outcome(request.scope["state"], outcome)  # for the callback log line and metrics
     return _answer(outcome)
 
@@ -136,12 +148,12 @@ def _answer(outcome: IngestOutcome) -> Response[str]:
     return _plain(outcome.status_code, outcome.reason or "rejected")
 
 
-def _unavailable() -> Response[str]:
-    return _plain(
-        503,
-        "database unavailable; nothing was stored, retry later",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+def _unavailable(retry_after: int) -> Response[str]:
+    """503: the provider retries after ``retry_after`` seconds (by the kind of fault,
+    ``callbox.store.faults.RETRY_AFTER_SECONDS``). Whether the request was committed before
+    the fault is not known, so the answer does not claim either; a retry of a stored request
+    is recognised as a duplicate."""
+    return _plain(503, UNAVAILABLE_TEXT, headers={"Retry-After": str(retry_after)})
 
 
 async def probe_receiver() -> Response[str]:

@@ -8,16 +8,23 @@ parts register their own, e.g. a NOTIFY listener::
 
 A check is an async callable that returns normally when ready and raises
 :class:`NotReady` (or anything else, or times out) when not.
+
+``/ready`` answers within the timeout whatever the database does: each check runs in a task
+of its own that is left behind (cancelled, not awaited) when it overruns, because the
+clean-up of a statement on a frozen server can itself wait; while a check's earlier run is
+still winding down, it is reported not ready rather than started again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from callbox.runtime import CallboxRuntime
 from callbox.store.migrate import pending_migrations
+from callbox.store.raw_requests import probe_write
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -41,6 +48,8 @@ class ReadinessChecks:
     def __init__(self, timeout_seconds: float = CHECK_TIMEOUT_SECONDS) -> None:
         self.timeout_seconds = timeout_seconds
         self._checks: dict[str, ReadinessCheck] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        """Runs that overran their timeout and have not finished winding down yet."""
 
     def register(self, name: str, check: ReadinessCheck) -> None:
         if name in self._checks:
@@ -60,9 +69,18 @@ class ReadinessChecks:
         return list(results)
 
     async def _run_one(self, name: str) -> CheckResult:
+        earlier = self._running.get(name)
+        if earlier is not None and not earlier.done():
+            return CheckResult(name, False, "the previous check has not finished")
+        task = asyncio.create_task(self._call(name), name=f"callbox-ready-{name}")
         try:
-            async with asyncio.timeout(self.timeout_seconds):
-                await self._checks[name]()
+            done, _ = await asyncio.wait({task}, timeout=self.timeout_seconds)
+            if not done:
+                task.cancel()  # not awaited: its clean-up may wait on the database
+                self._running[name] = task
+                task.add_done_callback(_retrieve)
+                raise TimeoutError
+            task.result()
         except NotReady as reason:
             return CheckResult(name, False, str(reason))
         except TimeoutError:
@@ -71,16 +89,36 @@ class ReadinessChecks:
             return CheckResult(name, False, f"failed: {type(error).__name__}")
         return CheckResult(name, True, "ok")
 
+    async def _call(self, name: str) -> None:
+        await self._checks[name]()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Consume a left-behind check's outcome (asyncio would log it as never retrieved)."""
+    with contextlib.suppress(BaseException):
+        task.result()
+
 
 def database_check(runtime: CallboxRuntime) -> ReadinessCheck:
-    """The database answers a query through the app's pool."""
+    """The database answers a query through the app's pool; and when the last write failed
+    for lack of resources (disk full), a write rolled back succeeds again."""
 
     async def check() -> None:
-        pool = runtime.pool
-        if pool is None or runtime.store is None:
+        pool, store = runtime.pool, runtime.store
+        if pool is None or store is None:
             raise NotReady("not started")
-        async with pool.acquire() as connection:
-            await connection.fetchval("SELECT 1")
+        timeout = min(store.limits.acquire_timeout, CHECK_TIMEOUT_SECONDS)
+        async with pool.acquire(timeout=timeout) as connection:
+            await connection.fetchval("SELECT 1", timeout=timeout)
+        health = store.writer.health
+        fault = health.resource_fault
+        if fault is not None:
+            try:
+                await probe_write(pool, limit_seconds=timeout)
+            except Exception as error:
+                health.failed(error)
+                raise NotReady(f"cannot store: {type(error).__name__}") from None
+            health.succeeded()
 
     return check
 

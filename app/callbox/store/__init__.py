@@ -16,18 +16,21 @@ database is up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from callbox.db.connection import Pool
+from callbox.store.faults import StoreLimits
 from callbox.store.writer import IngestWriter
 
 
 @dataclass(frozen=True, slots=True)
 class Store:
-    """The running store: the pool and the ingest writer (group commit)."""
+    """The running store: the pool, the ingest writer (group commit) and the time limits of
+    database work (the writer records whether writes fail for lack of resources)."""
 
     pool: Pool
     writer: IngestWriter
+    limits: StoreLimits = field(default_factory=StoreLimits)
 
 
 __all__ = ["Store"]

@@ -12,28 +12,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg
-
 from callbox.db.connection import Pool
 from callbox.providers.base import InboundRequest
 from callbox.receivers import ReadyReceiver
+from callbox.store.faults import unavailable
 from callbox.store.writer import IngestItem
-
-# Errors that mean "the database is not there right now": answer 503 so the provider retries.
-DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-)
-
-
-class DatabaseUnavailable(Exception):
-    """The database could not be reached; nothing was acknowledged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,29 +66,57 @@ RETURNING id
 """
 
 
-async def store_rejected(pool: Pool, raw: RawRequest, reason: str) -> int:
+async def store_rejected(
+    pool: Pool, raw: RawRequest, reason: str, *, acquire_timeout: float | None = None
+) -> int:
     """Keep a request that was not applied, with the reason; its notification id.
 
     Raises:
-        DatabaseUnavailable: the database could not be reached; nothing was stored.
+        DatabaseUnavailable: a database fault; whether the row was stored is not confirmed.
     """
     try:
-        notification_id: int = await pool.fetchval(
-            _INSERT_REJECTED,
-            raw.receiver.name,
-            raw.receiver.provider.name,
-            raw.received_at,
-            raw.peer_address,
-            raw.client_address,
-            raw.method,
-            raw.content_type,
-            json.dumps(raw.headers),
-            raw.body,
-            raw.body_size,
-            raw.query_string,
-            reason,
-            datetime.now(UTC),
-        )
-    except DATABASE_UNAVAILABLE as error:
-        raise DatabaseUnavailable(str(error)) from error
+        async with pool.acquire(timeout=acquire_timeout) as connection:
+            notification_id: int = await connection.fetchval(
+                _INSERT_REJECTED,
+                raw.receiver.name,
+                raw.receiver.provider.name,
+                raw.received_at,
+                raw.peer_address,
+                raw.client_address,
+                raw.method,
+                raw.content_type,
+                json.dumps(raw.headers),
+                raw.body,
+                raw.body_size,
+                raw.query_string,
+                reason,
+                datetime.now(UTC),
+            )
+    except Exception as error:
+        fault = unavailable(error)
+        if fault is None:
+            raise
+        raise fault from error
     return notification_id
+
+
+_PROBE = """
+INSERT INTO callbox_notification (
+    receiver, provider, peer_address, client_address, method, body_size, state
+) VALUES ('-', '-', '-', '-', '-', 0, 'REJECTED')
+"""
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def probe_write(pool: Pool, *, limit_seconds: float) -> None:
+    """Insert a row where callbacks go and roll it back: raises what a callback's write
+    would meet (a full disk, a refusing trigger...); leaves nothing behind."""
+    try:
+        async with pool.acquire(timeout=limit_seconds) as connection, connection.transaction():
+            await connection.execute(_PROBE, timeout=limit_seconds)
+            raise _RolledBack
+    except _RolledBack:
+        return

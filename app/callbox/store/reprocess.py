@@ -14,21 +14,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import asyncpg
-
 from callbox.db.connection import Connection, Pool
 from callbox.model.vocabulary import NotificationState
 from callbox.providers.base import InboundRequest, PayloadRejected
 from callbox.receivers import ReadyReceiver
 from callbox.store.apply import apply_events, encode_events
-from callbox.store.raw_requests import DATABASE_UNAVAILABLE
-
-# What ends a run: the database is out of reach, so every later row would fail the same way.
-RUN_STOPPERS: tuple[type[BaseException], ...] = (
-    *DATABASE_UNAVAILABLE,
-    asyncpg.InternalClientError,  # the connection's state is broken
-    asyncpg.InsufficientResourcesError,  # disk full, out of memory
-)
+from callbox.store.faults import fault_kind
+from callbox.store.writer import VALUE_REFUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +121,10 @@ async def reprocess_receiver(
         for done, notification_id in enumerate(ids, start=1):
             try:
                 outcome = await reprocess_notification(connection, receiver, notification_id)
-            except RUN_STOPPERS:
-                raise
             except Exception as error:
+                if fault_kind(error) is not None:
+                    # The database is out of reach: every later row would fail the same way.
+                    raise
                 outcome = await _failed(connection, notification_id, error)
             outcomes.append(outcome)
             if progress is not None:
@@ -143,7 +136,7 @@ async def _failed(
     connection: Connection, notification_id: int, error: Exception
 ) -> ReprocessOutcome:
     """The outcome for a row that could not be reprocessed (its transaction rolled back)."""
-    if isinstance(error, asyncpg.DataError | asyncpg.IntegrityConstraintViolationError):
+    if isinstance(error, VALUE_REFUSED):
         reason = f"value refused by the database: {error}"
     else:
         reason = f"cannot reprocess: {type(error).__name__}: {error}"

@@ -22,6 +22,7 @@ import asyncpg
 import msgspec
 
 from callbox.db.connection import Pool
+from callbox.store.faults import WriteHealth
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +123,18 @@ class IngestWriter:
         await writer.stop()
     """
 
-    def __init__(self, pool: Pool, *, writers: int = 2, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        writers: int = 2,
+        max_batch: int = 64,
+        acquire_timeout: float | None = None,
+    ) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
+        self.health = WriteHealth()
+        """Whether writes fail for lack of resources (read by ``/ready``)."""
         self._writers = writers
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -158,8 +169,12 @@ class IngestWriter:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            # A callback that stopped waiting (its time limit passed) was answered 503: it
+            # is not written now, the provider's retry will be.
+            live = [pending for pending in batch if not pending.future.done()]
             try:
-                await self._write_batch(batch)
+                if live:
+                    await self._write_batch(live)
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -182,15 +197,18 @@ class IngestWriter:
                 await self._write_batch([pending])
             return
         except Exception as error:  # the database is unreachable, or a bug: fail them all
+            self.health.failed(error)
             _fail(batch, error)
             return
+        self.health.succeeded()
         for pending, row in zip(batch, rows, strict=True):
             if not pending.future.done():
                 pending.future.set_result(row)
 
     async def _execute(self, items: list[IngestItem]) -> list[IngestRow]:
         documents = _ENCODER.encode([item.document() for item in items]).decode()
-        records = await self._pool.fetch(_INGEST_BATCH, documents, [i.body for i in items])
+        async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+            records = await connection.fetch(_INGEST_BATCH, documents, [i.body for i in items])
         return [
             IngestRow(
                 notification_id=record["notification_id"],

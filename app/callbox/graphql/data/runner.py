@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 
 from callbox.db.connection import Connection, Pool
+from callbox.graphql.errors import DatabaseTimeout, DatabaseUnavailable
+from callbox.store.faults import FaultKind, fault_kind
 
 StatementListener = Callable[[str], None]
 _listeners: list[StatementListener] = []
@@ -55,31 +57,69 @@ class SqlTransaction:
         return await self.connection.execute(query, *args)
 
 
-class Sql:
-    """Statements on the pool, one pooled connection per statement."""
+@contextlib.contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database fault during a read as an error the client reads, with its code."""
+    try:
+        yield
+    except Exception as error:
+        kind = fault_kind(error)
+        if kind is FaultKind.TIMEOUT:
+            raise DatabaseTimeout(
+                "the database did not answer in time; the read was cancelled: retry, or"
+                " narrow the query"
+            ) from error
+        if kind is not None:
+            raise DatabaseUnavailable("the database is unavailable; retry shortly") from error
+        raise
 
-    def __init__(self, pool: Pool) -> None:
+
+class Sql:
+    """Statements on the pool, one pooled connection per statement.
+
+    Reads are bounded: ``timeout`` per statement (cancelled on the server when exceeded) and
+    ``acquire_timeout`` for a pooled connection; a fault is :class:`DatabaseTimeout` or
+    :class:`DatabaseUnavailable` (``None``: the pool's own limits).
+    """
+
+    def __init__(
+        self, pool: Pool, timeout: float | None = None, acquire_timeout: float | None = None
+    ) -> None:
         self._pool = pool
+        self._timeout = timeout
+        self._acquire_timeout = acquire_timeout
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         _announce(query)
-        return await self._pool.fetch(query, *args)
+        with _database_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+                return await connection.fetch(query, *args, timeout=self._timeout)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         _announce(query)
-        return await self._pool.fetchrow(query, *args)
+        with _database_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+                return await connection.fetchrow(query, *args, timeout=self._timeout)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         _announce(query)
-        return await self._pool.fetchval(query, *args)
+        with _database_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+                return await connection.fetchval(query, *args, timeout=self._timeout)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
-        async with self._pool.acquire() as connection, connection.transaction():
-            yield SqlTransaction(connection)
+        """Writes (mutations): the pool's statement limit, the acquire limit, faults mapped."""
+        with _database_errors():
+            async with (
+                self._pool.acquire(timeout=self._acquire_timeout) as connection,
+                connection.transaction(),
+            ):
+                yield SqlTransaction(connection)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A raw pooled connection, for code outside the layer that runs its own statements."""
-        async with self._pool.acquire() as connection:
-            yield connection
+        with _database_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+                yield connection
