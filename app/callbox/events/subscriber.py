@@ -7,6 +7,10 @@ it goes live, and from then on the hub hands it every row after that position. E
 keeps its own position and skips rows at or before it, so it gets every matching event once,
 in order, even when its cursor came from a replica that had read further than this one.
 
+The resume point (``handed``, the cursor of the error that ends a subscription) moves with
+every event the consumer has sent (:meth:`Subscriber.sent`), and to the end of a list once it
+asks for the next: resubscribing from it repeats nothing.
+
 The queue is bounded: a client reading more slowly than events come is ended with
 ``SUBSCRIBER_TOO_SLOW`` and the cursor of the last event it was given, instead of holding
 more and more memory.
@@ -15,12 +19,11 @@ more and more memory.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
-
-import asyncpg
 
 from callbox.events.errors import (
     BadCursor,
@@ -39,13 +42,6 @@ if TYPE_CHECKING:
 
 REPLAY_PAGE = 500
 """Rows read per statement while replaying."""
-
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-)
 
 Shared = TypeVar("Shared")
 
@@ -123,8 +119,15 @@ class Subscriber:
         self._hub.unregister(self)
 
     async def check(self) -> None:
-        """Raise a :class:`LiveUpdateError` now if the subscription cannot start (no listener,
-        or a cursor that is expired or not from this database); changes nothing."""
+        """Raise a :class:`LiveUpdateError` now if the subscription cannot start (no listener
+        within the outage grace, or a cursor that is expired or not from this database);
+        changes nothing. Through a short database outage it waits."""
+        if self._after is None and not self._hub.connected:
+            # Started during an outage: from where the reader was, so that what commits
+            # while it waits is not lost.
+            self._after = self._hub.last_position
+            await self._hub.caught_up()
+            return
         await self._hub.caught_up()
         after = self._after
         if after is None:
@@ -137,8 +140,8 @@ class Subscriber:
                 " subscribe without after"
             )
         try:
-            known = await is_from_this_database(self._hub.fetch, after)
-        except DATABASE_ERRORS:
+            known = await self._hub.outlast(lambda: is_from_this_database(self._hub.fetch, after))
+        except LiveUpdatesInterrupted:
             raise LiveUpdatesUnavailable(
                 "the event log cannot be read right now; retry shortly", resume_from=after
             ) from None
@@ -148,7 +151,7 @@ class Subscriber:
     async def batches(self) -> AsyncIterator[list[Delivery]]:
         """Matching events, in order, a list at a time; raises a :class:`LiveUpdateError`
         when the subscription cannot go on. Call :meth:`check` first."""
-        self._start()
+        await self._start()
         async for deliveries in self._replay():
             yield deliveries
         while True:
@@ -165,6 +168,12 @@ class Subscriber:
                 raise self._ending()  # after what was queued before the end
             await self._ready.wait()
             self._ready.clear()
+
+    def sent(self, row: EventRow) -> None:
+        """The consumer has sent this event (of the list it was given): resuming from here
+        repeats nothing, should the subscription end before the list is done."""
+        if self.handed is None or row.key > self.handed.key:
+            self.handed = row.position
 
     # Called by the hub, synchronously -----------------------------------------------------
 
@@ -210,9 +219,9 @@ class Subscriber:
 
     # Start and replay ------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        head = self._hub.current_position()
+    async def _start(self) -> None:
         if self._after is None:
+            head = await self._hub.live_position()
             self.position = self.handed = head
             self._hub.feed(self)  # from the reader's position on: no replay
         else:
@@ -222,25 +231,25 @@ class Subscriber:
         while not self.live:
             if self._ended is not None:
                 raise self._ending()
-            bound = self._hub.current_position()
+            bound = await self._live_position()
             assert self.position is not None
             if self.position.key >= bound.key:
                 self._hub.feed(self)  # no await since the check: nothing falls in between
                 return
             try:
-                page = await read_page(
-                    self._hub.fetch,
-                    self.position,
-                    limit=REPLAY_PAGE,
-                    until=bound,
-                    receivers=self.filter.receiver_list,
+                page = await self._hub.outlast(
+                    functools.partial(
+                        read_page,
+                        self._hub.fetch,
+                        self.position,
+                        limit=REPLAY_PAGE,
+                        until=bound,
+                        receivers=self.filter.receiver_list,
+                    )
                 )
-            except DATABASE_ERRORS:
-                raise LiveUpdatesInterrupted(
-                    "the event log cannot be read right now; resubscribe with after: the"
-                    " cursor in this error",
-                    resume_from=self.handed,
-                ) from None
+            except LiveUpdateError as error:
+                error.resume_from = self.handed
+                raise
             batch = EventBatch(page.rows)
             deliveries = [Delivery(row, batch) for row in page.rows if self.filter.matches(row)]
             self.position = bound if len(page.rows) < REPLAY_PAGE else page.rows[-1].position
@@ -249,6 +258,18 @@ class Subscriber:
                 self._busy = True
                 yield deliveries
             self._handed_out(len(deliveries), end)
+
+    async def _live_position(self) -> EventPosition:
+        """The hub's position, waiting through a short outage; past it, the subscription
+        ends with ``LIVE_UPDATES_INTERRUPTED`` and its cursor."""
+        try:
+            return await self._hub.live_position()
+        except LiveUpdatesUnavailable as error:
+            raise LiveUpdatesInterrupted(
+                "live updates were interrupted (the database is out of reach); resubscribe"
+                " with after: the cursor in this error",
+                resume_from=self.handed,
+            ) from error
 
     def _handed_out(self, count: int, end: EventPosition) -> None:
         """The consumer asked for more: it has sent what it was given, so ``end`` becomes
