@@ -203,8 +203,11 @@ class Received:
     async def collect(self) -> None:
         while True:
             message = await self.subscription.message(wait=60)
-            payload = message.get("payload") or {}
             self._more.set()
+            if message["type"] == "error":  # refused
+                self.error = message["payload"][0]
+                return
+            payload = message.get("payload") or {}
             if message["type"] != "next" or payload.get("errors"):
                 self.error = payload["errors"][0] if payload.get("errors") else message
                 return
@@ -309,6 +312,7 @@ async def test_after_a_long_outage_under_load_the_error_cursor_is_the_last_event
                 await sending.stored_count(len(sending.stored) + 10)
             await asyncio.gather(*collecting)
 
+        await wait_ready(live)  # (past the grace, subscriptions are refused until then)
         for r in received:
             assert r.error is not None
             cursor = r.error["extensions"]["cursor"]
