@@ -216,7 +216,8 @@ class EventHub:
 
     async def available(self) -> None:
         """Wait for the listener while it is not connected, within ``outage_grace_seconds``
-        of losing it (or of starting); :class:`LiveUpdatesUnavailable` past that."""
+        of losing it (or of starting); past that, return at once (the caller then finds no
+        position: :class:`LiveUpdatesUnavailable`)."""
         if not self._connected and not self._stopping:
             await self._wait_for_listener(self._outage_ends())
 
@@ -380,7 +381,8 @@ class EventHub:
                 ShuttingDown(
                     "this server is shutting down; resubscribe with after: the cursor in"
                     " this error (to another server)"
-                )
+                ),
+                drop_pending=True,  # (resumed from the cursor, elsewhere)
             )
 
     async def _supervise(self) -> None:

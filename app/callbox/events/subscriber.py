@@ -25,6 +25,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
+import asyncpg
+
 from callbox.events.errors import (
     BadCursor,
     CursorExpired,
@@ -104,6 +106,8 @@ class Subscriber:
         self._pending: deque[Delivery] = deque()
         self._ready = asyncio.Event()
         self._ended: LiveUpdateError | None = None
+        self._dropped = False
+        """Ended with what was not sent yet dropped."""
         self._busy = False
         """The consumer holds a list of deliveries it has not finished sending."""
         self.position: EventPosition | None = None
@@ -141,7 +145,7 @@ class Subscriber:
             )
         try:
             known = await self._hub.outlast(lambda: is_from_this_database(self._hub.fetch, after))
-        except LiveUpdatesInterrupted:
+        except (LiveUpdatesInterrupted, asyncpg.PostgresError):  # (a timeout, say)
             raise LiveUpdatesUnavailable(
                 "the event log cannot be read right now; retry shortly", resume_from=after
             ) from None
@@ -174,6 +178,8 @@ class Subscriber:
         repeats nothing, should the subscription end before the list is done."""
         if self.handed is None or row.key > self.handed.key:
             self.handed = row.position
+        if self._dropped:
+            raise self._ending()  # ended, the rest dropped: not even the rest of this list
 
     # Called by the hub, synchronously -----------------------------------------------------
 
@@ -213,6 +219,7 @@ class Subscriber:
             return
         self._ended = error
         if drop_pending:
+            self._dropped = True
             self._pending.clear()
         self._hub.stop_feeding(self)
         self._ready.set()
@@ -250,6 +257,12 @@ class Subscriber:
             except LiveUpdateError as error:
                 error.resume_from = self.handed
                 raise
+            except asyncpg.PostgresError:  # not an outage (a timeout, say)
+                raise LiveUpdatesInterrupted(
+                    "the event log cannot be read right now; resubscribe with after: the"
+                    " cursor in this error",
+                    resume_from=self.handed,
+                ) from None
             batch = EventBatch(page.rows)
             deliveries = [Delivery(row, batch) for row in page.rows if self.filter.matches(row)]
             self.position = bound if len(page.rows) < REPLAY_PAGE else page.rows[-1].position
