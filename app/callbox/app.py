@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
+from types import FrameType
 from typing import Any, TypeAlias
 
 from litestar import Litestar
@@ -16,6 +20,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.types import ControllerRouterHandler, Middleware, Scope
 
+from callbox.events.hub import end_subscriptions_for_shutdown
 from callbox.graphql.controller import graphql_controller
 from callbox.inbox import inbox_routes
 from callbox.ingest.routes import receivers_router
@@ -130,13 +135,71 @@ async def freeze_startup_heap(app: Litestar) -> AsyncIterator[None]:
     yield
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.asynccontextmanager
+async def end_subscriptions_on_stop_signal(app: Litestar) -> AsyncIterator[None]:
+    """On SIGTERM or SIGINT, first end every subscription with ``SHUTTING_DOWN`` and its
+    cursor, then hand the signal to the server's own handler (uvicorn's, which closes every
+    WebSocket at once with 1012, long before the lifespans end). A second signal is handed
+    on at once. For a process of Callbox's own: signal handlers belong to the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {
+        signum: signal.getsignal(signum) for signum in STOP_SIGNALS
+    }
+    signalled: list[int] = []
+    draining: list[asyncio.Task[None]] = []  # (a reference, so the task is not collected)
+
+    def hand_on(signum: int, frame: FrameType | None) -> None:
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+    async def drain(signum: int, frame: FrameType | None) -> None:
+        logger.info("stopping: ending subscriptions", extra={"callbox_event": "stopping"})
+        try:
+            await end_subscriptions_for_shutdown()
+        finally:
+            if len(signalled) == 1:  # (else a second signal was handed on already)
+                hand_on(signum, frame)
+
+    def start_draining(signum: int, frame: FrameType | None) -> None:
+        draining.append(loop.create_task(drain(signum, frame)))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signalled.append(signum)
+        if len(signalled) > 1:  # a second signal: no more waiting
+            hand_on(signum, frame)
+            return
+        loop.call_soon_threadsafe(start_draining, signum, frame)
+
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, on_signal)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if signal.getsignal(number) is on_signal:
+                signal.signal(number, handler)
+
+
 def app_from_environment() -> Litestar:
     """Factory for the server's workers: settings from CALLBOX_CONFIG and the environment.
 
-    A standalone server: this (unlike ``create_app``) configures the process's logging and
-    freezes its startup heap (:func:`freeze_startup_heap`).
+    A standalone server: this (unlike ``create_app``) configures the process's logging,
+    freezes its startup heap (:func:`freeze_startup_heap`) and ends subscriptions with
+    ``SHUTTING_DOWN`` on SIGTERM before the server closes WebSockets
+    (:func:`end_subscriptions_on_stop_signal`).
     """
     settings = load_settings()
     configure_logging(settings)
     parts = callbox_parts(settings)
-    return litestar_app(replace(parts, lifespan=[*parts.lifespan, freeze_startup_heap]))
+    lifespan = [*parts.lifespan, freeze_startup_heap, end_subscriptions_on_stop_signal]
+    return litestar_app(replace(parts, lifespan=lifespan))

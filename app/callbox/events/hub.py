@@ -13,9 +13,16 @@ the connection's heartbeat.
 The connection is supervised: when it is lost (Postgres restarted, network cut, a read timed
 out) it is closed and opened again with exponential backoff; once back, the reader reads from
 where it was, so live subscribers get what was committed meanwhile, without loss or repeat.
-If it stays lost longer than ``[subscriptions] outage_grace_seconds``, every subscription is
-ended with ``LIVE_UPDATES_INTERRUPTED`` and its cursor, so no client waits in silence; new
-subscriptions are refused with ``LIVE_UPDATES_UNAVAILABLE`` until the connection is back.
+Statements subscriptions run on the pool meanwhile (replays, what events point at) wait for
+the database in :meth:`EventHub.outlast`, and a subscription started meanwhile waits for the
+listener: a short outage is invisible. If it stays lost longer than ``[subscriptions]
+outage_grace_seconds``, every subscription is ended with ``LIVE_UPDATES_INTERRUPTED`` and the
+cursor of the last event it sent, so no client waits in silence; new subscriptions are
+refused with ``LIVE_UPDATES_UNAVAILABLE`` until the connection is back.
+
+Stopping: :func:`end_subscriptions_for_shutdown` ends every subscription with
+``SHUTTING_DOWN`` and its cursor, for a server about to close its connections (``callbox
+serve`` calls it on SIGTERM, before uvicorn closes WebSockets with 1012).
 
 Why a hand-written listener rather than Litestar's ``AsyncPgChannelsBackend``: that backend
 delivers payloads to channel subscribers, but here the payload is only a wake-up, and what
@@ -32,16 +39,21 @@ import functools
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import asyncpg
 from prometheus_client import Counter, Gauge
 
 from callbox.db.connection import Pool
 from callbox.db.periodic import run_every
-from callbox.events.errors import LiveUpdatesInterrupted, LiveUpdatesUnavailable, ShuttingDown
+from callbox.events.errors import (
+    DATABASE_OUT_OF_REACH,
+    LiveUpdatesInterrupted,
+    LiveUpdatesUnavailable,
+    ShuttingDown,
+)
 from callbox.events.filters import EventFilter
 from callbox.events.log import Fetch, read_head, read_page
 from callbox.events.position import EventPosition
@@ -68,6 +80,34 @@ BACKOFF_FIRST_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 5.0
 START_WAIT_SECONDS = 5.0
 """How long start-up waits for the first connection (then it carries on connecting)."""
+RETRY_FIRST_SECONDS = 0.05
+RETRY_MAX_SECONDS = 1.0
+"""A statement failing for an outage is run again after this pause (doubling), once the
+listener is connected again."""
+SHUTDOWN_DRAIN_SECONDS = 5.0
+"""How long :func:`end_subscriptions_for_shutdown` waits for subscriptions to end."""
+SHUTDOWN_SEND_SECONDS = 0.1
+"""After the last subscription ended: time for its error to be written to its socket."""
+
+Result = TypeVar("Result")
+
+_running: set[EventHub] = set()
+"""The hubs running in this process (what :func:`end_subscriptions_for_shutdown` ends)."""
+
+
+async def end_subscriptions_for_shutdown() -> None:
+    """End every subscription of this process with ``SHUTTING_DOWN`` and its cursor, refuse
+    new ones, and wait (at most ``SHUTDOWN_DRAIN_SECONDS``) until they have ended, so their
+    errors are sent before the server closes its connections. The hubs keep listening until
+    their ``running`` block exits."""
+    hubs = list(_running)
+    for hub in hubs:
+        hub.end_subscriptions()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SHUTDOWN_DRAIN_SECONDS):
+            for hub in hubs:
+                await hub.no_subscriptions.wait()
+    await asyncio.sleep(SHUTDOWN_SEND_SECONDS)
 
 
 class EventMetrics(Protocol):
@@ -115,6 +155,13 @@ class EventHub:
         self._up = asyncio.Event()
         self._retry_now = asyncio.Event()
         self._interrupt_timer: asyncio.TimerHandle | None = None
+        self._unavailable_since = time.monotonic()
+        """Since when the listener is not connected (start-up, or the connection lost)."""
+        self._ending = asyncio.Event()
+        """Set when the hub stops taking subscriptions (shutdown)."""
+        self.no_subscriptions = asyncio.Event()
+        """Set while no subscription is open."""
+        self.no_subscriptions.set()
 
     def record_into(self, metrics: EventMetrics) -> None:
         self.metrics = metrics
@@ -124,6 +171,12 @@ class EventHub:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def last_position(self) -> EventPosition | None:
+        """The reader's position, even while the listener is away (``None`` before its
+        first read)."""
+        return self._position
 
     def readiness_problem(self) -> str | None:
         """``None`` when the listener is connected, else a short, secret-free reason."""
@@ -163,12 +216,83 @@ class EventHub:
 
     def current_position(self) -> EventPosition:
         """The reader's position; :class:`LiveUpdatesUnavailable` while it has none."""
-        if self._stopping or not self._connected or self._position is None:
+        if self._stopping:
+            raise ShuttingDown(
+                "this server is shutting down; subscribe to another one (after: your last"
+                " event's cursor)"
+            )
+        if not self._connected or self._position is None:
             raise LiveUpdatesUnavailable(
                 "live updates are unavailable on this server right now (its database"
                 " connection is being re-established); retry shortly"
             )
         return self._position
+
+    async def available(self) -> None:
+        """Wait for the listener while it is not connected, within ``outage_grace_seconds``
+        of losing it (or of starting); past that, return at once (the caller then finds no
+        position: :class:`LiveUpdatesUnavailable`)."""
+        if not self._connected and not self._stopping:
+            await self._wait_for_listener(self._outage_ends())
+
+    def _outage_ends(self) -> float:
+        """When (``time.monotonic()``) the current outage exceeds the grace."""
+        return self._unavailable_since + self.settings.outage_grace_seconds
+
+    async def _wait_for_listener(self, deadline: float) -> None:
+        """Until the listener is connected, the hub is stopping, or ``deadline``."""
+        timeout = deadline - time.monotonic()
+        if self._connected or self._stopping or timeout <= 0:
+            return
+        waits = [asyncio.ensure_future(self._up.wait()), asyncio.ensure_future(self._ending.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def live_position(self) -> EventPosition:
+        """The reader's position once it covers every notification received so far (waiting
+        for the listener through a short outage, see :meth:`available`)."""
+        await self.caught_up()
+        return self.current_position()
+
+    async def outlast(self, statement: Callable[[], Awaitable[Result]]) -> Result:
+        """Run ``statement`` (on the pool, for a subscription); while the database is out of
+        reach, wait for the listener to be back and run it again, for at most
+        ``outage_grace_seconds`` (from the first failure, or from losing the listener if
+        that was earlier), then raise :class:`LiveUpdatesInterrupted` (without a cursor:
+        the subscription sets it)."""
+        grace = self.settings.outage_grace_seconds
+        first_failure: float | None = None
+        pause = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                return await statement()
+            except DATABASE_OUT_OF_REACH as error:
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                deadline = first_failure + grace
+                if not self._connected:
+                    deadline = min(deadline, self._outage_ends())
+                if self._stopping:
+                    raise self.current_position_error() from error
+                if now >= deadline:
+                    raise LiveUpdatesInterrupted(
+                        f"the database has been out of reach for more than {grace:g} s;"
+                        " resubscribe with after: the cursor in this error (to this or another"
+                        " server)"
+                    ) from error
+            await self._wait_for_listener(deadline)
+            await asyncio.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 2, RETRY_MAX_SECONDS)
+
+    def current_position_error(self) -> LiveUpdatesUnavailable | ShuttingDown:
+        try:
+            self.current_position()
+        except (LiveUpdatesUnavailable, ShuttingDown) as error:
+            return error
+        return LiveUpdatesUnavailable("live updates are unavailable right now; retry shortly")
 
     async def caught_up(self) -> None:
         """Wait until the reader's position covers every notification received so far.
@@ -177,6 +301,7 @@ class EventHub:
         be offered the rows), only every ``POLL_SECONDS``; a subscription starting then waits
         for one read, so it does not start behind and get events from before it began.
         """
+        await self.available()
         self.current_position()  # raises while there is no listener
         mark = self._notifications
         if self._covered >= mark:
@@ -201,6 +326,7 @@ class EventHub:
 
     def register(self, subscriber: Subscriber) -> None:
         self._subscribers.add(subscriber)
+        self.no_subscriptions.clear()
         if self.metrics is not None:
             self.metrics.subscriptions_open.inc()
 
@@ -208,6 +334,8 @@ class EventHub:
         if subscriber in self._subscribers:
             self._subscribers.discard(subscriber)
             self._live.discard(subscriber)
+            if not self._subscribers:
+                self.no_subscriptions.set()
             if self.metrics is not None:
                 self.metrics.subscriptions_open.dec()
 
@@ -233,6 +361,9 @@ class EventHub:
     async def running(self, database_url: str, pool: Pool) -> AsyncIterator[None]:
         """Listen and read while the block runs; subscriptions end when it exits."""
         self._url, self._pool, self._stopping = database_url, pool, False
+        self._ending.clear()
+        self._unavailable_since = time.monotonic()
+        _running.add(self)
         tasks = [asyncio.create_task(self._supervise(), name="callbox-event-listener")]
         if self.settings.purge_interval_minutes > 0:
             tasks.append(asyncio.create_task(self._purge_regularly(), name="callbox-event-purge"))
@@ -242,14 +373,8 @@ class EventHub:
                     await self._up.wait()
             yield
         finally:
-            self._stopping = True
-            for subscriber in list(self._subscribers):
-                subscriber.end(
-                    ShuttingDown(
-                        "this server is shutting down; resubscribe with after: the cursor in"
-                        " this error"
-                    )
-                )
+            _running.discard(self)
+            self.end_subscriptions()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -260,6 +385,19 @@ class EventHub:
             self._connected = False
             self._up.clear()
             self._url = None
+
+    def end_subscriptions(self) -> None:
+        """Stopping: end every subscription with ``SHUTTING_DOWN`` and refuse new ones."""
+        self._stopping = True
+        self._ending.set()
+        for subscriber in list(self._subscribers):
+            subscriber.end(
+                ShuttingDown(
+                    "this server is shutting down; resubscribe with after: the cursor in"
+                    " this error (to another server)"
+                ),
+                drop_pending=True,  # (resumed from the cursor, elsewhere)
+            )
 
     async def _supervise(self) -> None:
         backoff = BACKOFF_FIRST_SECONDS
@@ -339,7 +477,7 @@ class EventHub:
             return
         self._connected = False
         self._up.clear()
-        self._down_since = time.monotonic()
+        self._down_since = self._unavailable_since = time.monotonic()
         grace = self.settings.outage_grace_seconds
         loop = asyncio.get_running_loop()
         self._interrupt_timer = loop.call_later(grace, self._interrupt_subscribers)

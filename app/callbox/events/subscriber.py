@@ -7,6 +7,10 @@ it goes live, and from then on the hub hands it every row after that position. E
 keeps its own position and skips rows at or before it, so it gets every matching event once,
 in order, even when its cursor came from a replica that had read further than this one.
 
+The resume point (``handed``, the cursor of the error that ends a subscription) moves with
+every event the consumer has sent (:meth:`Subscriber.sent`), and to the end of a list once it
+asks for the next: resubscribing from it repeats nothing.
+
 The queue is bounded: a client reading more slowly than events come is ended with
 ``SUBSCRIBER_TOO_SLOW`` and the cursor of the last event it was given, instead of holding
 more and more memory.
@@ -15,6 +19,7 @@ more and more memory.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,13 +44,6 @@ if TYPE_CHECKING:
 
 REPLAY_PAGE = 500
 """Rows read per statement while replaying."""
-
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-)
 
 Shared = TypeVar("Shared")
 
@@ -108,6 +106,8 @@ class Subscriber:
         self._pending: deque[Delivery] = deque()
         self._ready = asyncio.Event()
         self._ended: LiveUpdateError | None = None
+        self._dropped = False
+        """Ended with what was not sent yet dropped."""
         self._busy = False
         """The consumer holds a list of deliveries it has not finished sending."""
         self.position: EventPosition | None = None
@@ -123,8 +123,15 @@ class Subscriber:
         self._hub.unregister(self)
 
     async def check(self) -> None:
-        """Raise a :class:`LiveUpdateError` now if the subscription cannot start (no listener,
-        or a cursor that is expired or not from this database); changes nothing."""
+        """Raise a :class:`LiveUpdateError` now if the subscription cannot start (no listener
+        within the outage grace, or a cursor that is expired or not from this database);
+        changes nothing. Through a short database outage it waits."""
+        if self._after is None and not self._hub.connected:
+            # Started during an outage: from where the reader was, so that what commits
+            # while it waits is not lost.
+            self._after = self._hub.last_position
+            await self._hub.caught_up()
+            return
         await self._hub.caught_up()
         after = self._after
         if after is None:
@@ -137,8 +144,8 @@ class Subscriber:
                 " subscribe without after"
             )
         try:
-            known = await is_from_this_database(self._hub.fetch, after)
-        except DATABASE_ERRORS:
+            known = await self._hub.outlast(lambda: is_from_this_database(self._hub.fetch, after))
+        except (LiveUpdatesInterrupted, asyncpg.PostgresError):  # (a timeout, say)
             raise LiveUpdatesUnavailable(
                 "the event log cannot be read right now; retry shortly", resume_from=after
             ) from None
@@ -148,7 +155,7 @@ class Subscriber:
     async def batches(self) -> AsyncIterator[list[Delivery]]:
         """Matching events, in order, a list at a time; raises a :class:`LiveUpdateError`
         when the subscription cannot go on. Call :meth:`check` first."""
-        self._start()
+        await self._start()
         async for deliveries in self._replay():
             yield deliveries
         while True:
@@ -165,6 +172,14 @@ class Subscriber:
                 raise self._ending()  # after what was queued before the end
             await self._ready.wait()
             self._ready.clear()
+
+    def sent(self, row: EventRow) -> None:
+        """The consumer has sent this event (of the list it was given): resuming from here
+        repeats nothing, should the subscription end before the list is done."""
+        if self.handed is None or row.key > self.handed.key:
+            self.handed = row.position
+        if self._dropped:
+            raise self._ending()  # ended, the rest dropped: not even the rest of this list
 
     # Called by the hub, synchronously -----------------------------------------------------
 
@@ -204,15 +219,16 @@ class Subscriber:
             return
         self._ended = error
         if drop_pending:
+            self._dropped = True
             self._pending.clear()
         self._hub.stop_feeding(self)
         self._ready.set()
 
     # Start and replay ------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        head = self._hub.current_position()
+    async def _start(self) -> None:
         if self._after is None:
+            head = await self._hub.live_position()
             self.position = self.handed = head
             self._hub.feed(self)  # from the reader's position on: no replay
         else:
@@ -222,20 +238,26 @@ class Subscriber:
         while not self.live:
             if self._ended is not None:
                 raise self._ending()
-            bound = self._hub.current_position()
+            bound = await self._live_position()
             assert self.position is not None
             if self.position.key >= bound.key:
                 self._hub.feed(self)  # no await since the check: nothing falls in between
                 return
             try:
-                page = await read_page(
-                    self._hub.fetch,
-                    self.position,
-                    limit=REPLAY_PAGE,
-                    until=bound,
-                    receivers=self.filter.receiver_list,
+                page = await self._hub.outlast(
+                    functools.partial(
+                        read_page,
+                        self._hub.fetch,
+                        self.position,
+                        limit=REPLAY_PAGE,
+                        until=bound,
+                        receivers=self.filter.receiver_list,
+                    )
                 )
-            except DATABASE_ERRORS:
+            except LiveUpdateError as error:
+                error.resume_from = self.handed
+                raise
+            except asyncpg.PostgresError:  # not an outage (a timeout, say)
                 raise LiveUpdatesInterrupted(
                     "the event log cannot be read right now; resubscribe with after: the"
                     " cursor in this error",
@@ -249,6 +271,18 @@ class Subscriber:
                 self._busy = True
                 yield deliveries
             self._handed_out(len(deliveries), end)
+
+    async def _live_position(self) -> EventPosition:
+        """The hub's position, waiting through a short outage; past it, the subscription
+        ends with ``LIVE_UPDATES_INTERRUPTED`` and its cursor."""
+        try:
+            return await self._hub.live_position()
+        except LiveUpdatesUnavailable as error:
+            raise LiveUpdatesInterrupted(
+                "live updates were interrupted (the database is out of reach); resubscribe"
+                " with after: the cursor in this error",
+                resume_from=self.handed,
+            ) from error
 
     def _handed_out(self, count: int, end: EventPosition) -> None:
         """The consumer asked for more: it has sent what it was given, so ``end`` becomes

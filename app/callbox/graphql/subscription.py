@@ -2,7 +2,8 @@
 docs/subscriptions.md.
 
 Each subscription registers a subscriber with the process's event hub (callbox.events),
-with a filter built on the server from the API key's receivers. Events come in batches; what
+with a filter built on the server from the API key's receivers. Its statements wait through
+a short database outage (see ``websocket.OutageTolerantSql``). Events come in batches; what
 they point at (messages, status reports, opt-out rows) is loaded once per batch for every
 subscriber and cut to the key. An error ending a subscription names a code and, when there
 is one, the cursor to resubscribe with (``after``) so nothing is lost.
@@ -59,6 +60,8 @@ def _failure(error: Exception, subscriber: Subscriber, context: SubscriptionCont
     if isinstance(error, SubscriberTooSlow):
         context.close_reason = TOO_SLOW_REASON
     if isinstance(error, LiveUpdateError):
+        if error.resume_from is None:  # (raised by a statement that outlasted no outage)
+            error.resume_from = subscriber.handed
         return SubscriptionFailed.of(error)
     if isinstance(error, PublicError):
         return error
@@ -106,6 +109,7 @@ async def _message_events(
                 for row, batch in deliveries:
                     details = await batch.shared(SHARED_KEY, load)
                     yield MessageEvent.build(row, details, visibility)
+                    subscriber.sent(row)  # asked for the next one: this one was sent
         except Exception as error:
             raise _failure(error, subscriber, context) from None
 

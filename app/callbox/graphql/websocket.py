@@ -17,12 +17,17 @@ asks only for it is accepted and closed at once with 4406 (Subprotocol not accep
   cursor, then the connection is closed with 4008 and a reason: the process holds a bounded
   backlog per subscriber, never a growing one.
 
+Statements run for subscriptions (what events point at, fields resolved per event) go
+through :class:`OutageTolerantSql`: while the database is out of reach they wait for it, for
+at most ``[subscriptions] outage_grace_seconds``, so a short outage is invisible.
+
 The context lives as long as the connection: it is bound to the key once accepted, and its
 DataLoaders do not cache (every event is resolved against rows as they are then).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import suppress
@@ -43,6 +48,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.types.graphql import OperationType
 
+from callbox.db.connection import Pool
 from callbox.events.hub import EventHub
 from callbox.graphql.auth import GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext
@@ -66,6 +72,25 @@ _MAX_REASON = 120  # a close reason is at most 123 bytes
 
 NOT_SIGNED_IN = Principal("connection not initialised", frozenset(), Visibility.only(()))
 """Until connection_init is accepted: no scope, no receiver (and no subscribe is allowed)."""
+
+
+class OutageTolerantSql(Sql):
+    """Statements on the pool that, while the database is out of reach, wait for it and run
+    again (:meth:`EventHub.outlast`); past the outage grace, ``LIVE_UPDATES_INTERRUPTED``.
+    The read limits still apply to each attempt."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        hub: EventHub,
+        timeout: float | None = None,
+        acquire_timeout: float | None = None,
+    ) -> None:
+        super().__init__(pool, timeout, acquire_timeout)
+        self._hub = hub
+
+    async def _run(self, method: str, query: str, *args: Any) -> Any:
+        return await self._hub.outlast(functools.partial(Sql._run, self, method, query, *args))
 
 
 class QueryLayerFactory:
@@ -117,7 +142,10 @@ def subscription_context_provider(
         if store is None:
             raise WebSocketException(detail="database unavailable; retry later")
         query_layer = QueryLayerFactory(
-            Sql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout), receivers
+            OutageTolerantSql(
+                store.pool, hub, store.limits.read_timeout, store.limits.acquire_timeout
+            ),
+            receivers,
         )
         data = query_layer.for_principal(NOT_SIGNED_IN)
         return SubscriptionContext(

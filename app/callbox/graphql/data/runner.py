@@ -92,20 +92,24 @@ class Sql:
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         _announce(query)
         with _database_errors():
-            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-                return await connection.fetch(query, *args, timeout=self._timeout)
+            records: list[asyncpg.Record] = await self._run("fetch", query, *args)
+            return records
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         _announce(query)
         with _database_errors():
-            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-                return await connection.fetchrow(query, *args, timeout=self._timeout)
+            record: asyncpg.Record | None = await self._run("fetchrow", query, *args)
+            return record
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         _announce(query)
         with _database_errors():
-            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-                return await connection.fetchval(query, *args, timeout=self._timeout)
+            return await self._run("fetchval", query, *args)
+
+    async def _run(self, method: str, query: str, *args: Any) -> Any:
+        """One statement on a pooled connection, database errors as asyncpg raises them."""
+        async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+            return await getattr(connection, method)(query, *args, timeout=self._timeout)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
