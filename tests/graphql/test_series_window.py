@@ -74,3 +74,22 @@ async def test_a_far_since_without_until_is_refused_at_once(api: Api, bucket: st
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "more than 10000 buckets" in error["message"]
     assert "until defaults to now" in error["message"]
+
+
+async def test_windows_at_the_first_and_last_instants_answer_at_once(api: Api) -> None:
+    """asyncpg sends 0001-01-01T00:00Z and 9999-12-31T23:59:59.999999Z as -infinity and
+    infinity; a series to infinity never ended (the read timed out)."""
+    await sent(api, 1, "0001-01-02T12:00:00Z")
+    started = time.monotonic()
+    late = await series(api, since="9999-12-29T00:00:00Z", until="9999-12-31T23:59:59.999999Z")
+    assert [start for start, _ in late] == [
+        "9999-12-29T00:00:00+00:00",
+        "9999-12-30T00:00:00+00:00",
+        "9999-12-31T00:00:00+00:00",
+    ]
+    early = await series(
+        api, since="0001-01-01T00:00:00Z", until="0001-01-05T00:00:00Z", tz="America/New_York"
+    )
+    assert sum(count for _, count in early) == 1
+    assert len(early) == 5  # 31 Dec of year 0 (given as the first instant) to 4 January
+    assert time.monotonic() - started < 5

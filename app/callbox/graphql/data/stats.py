@@ -13,6 +13,8 @@ from callbox.graphql.errors import InvalidInput
 
 MAX_BUCKETS = 10_000
 _FIRST_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
+_LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 """The earliest instant Python (and so asyncpg) can hand back."""
 _STEP = {BucketSize.HOUR: timedelta(hours=1), BucketSize.DAY: timedelta(days=1)}
 _DIMENSIONS = ("provider", "receiver", "direction", "channel", "status", "failure_reason")
@@ -97,6 +99,12 @@ async def message_series(
     """
     since = query.occurred.since
     until = query.occurred.until if query.occurred.until is not None else now
+    # asyncpg sends the first and last instants Python has (0001-01-01T00:00Z and
+    # 9999-12-31T23:59:59.999999Z) as -infinity and infinity, and a series to infinity
+    # never ends: keep the window one microsecond inside them.
+    if since is not None:
+        since = max(since, _FIRST_INSTANT + _MICROSECOND)
+    until = min(until, _LAST_INSTANT - _MICROSECOND)
     step = _STEP[bucket]
     if since is not None:
         if until <= since:
@@ -121,7 +129,8 @@ async def message_series(
         f" bounds AS (SELECT COALESCE({first}, CASE WHEN min(bucket) IS NOT NULL"
         f" THEN GREATEST(min(bucket), {earliest}) END) AS first_bucket,"
         f" {last} AS last_bucket FROM counted)"
-        f" SELECT GREATEST(slot.bucket AT TIME ZONE {tz}, {p(_FIRST_INSTANT, 'timestamptz')})"
+        # The first instant as SQL text: as a parameter asyncpg would send it as -infinity.
+        f" SELECT GREATEST(slot.bucket AT TIME ZONE {tz}, timestamptz '0001-01-01 00:00:00+00')"
         " AS start, COALESCE(c.n, 0) AS n,"
         " COALESCE(c.inbound, 0) AS inbound, COALESCE(c.outbound, 0) AS outbound,"
         " COALESCE(c.delivered, 0) AS delivered, COALESCE(c.failed, 0) AS failed"
