@@ -115,6 +115,20 @@ class PageWatch:
             if frame.get("type") == "next" and frame["payload"].get("data")
         ]
 
+    def error_cursors(self) -> list[str]:
+        """Cursors of the errors that ended a subscription (SHUTTING_DOWN on a restart)."""
+        return [
+            error["extensions"]["cursor"]
+            for frame in self.received
+            if frame.get("type") in ("next", "error")
+            for error in (
+                frame["payload"].get("errors", [])
+                if isinstance(frame.get("payload"), dict)
+                else frame.get("payload") or []
+            )
+            if isinstance(error, dict) and error.get("extensions", {}).get("cursor")
+        ]
+
     def unexpected_errors(self) -> list[str]:
         # A server going away is expected in the restart test; the browser logs the failed
         # socket and requests, which is not a fault of the page.
