@@ -119,13 +119,14 @@ def command_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(url: str) -> None:
+def _migrate(url: str) -> str:
     from callbox.store.migrate import run_migrations
 
-    output = asyncio.run(run_migrations(url))
-    for line in output.splitlines():
+    report = asyncio.run(run_migrations(url))
+    for line in report.piccolo_output.splitlines():
         if line.strip():
-            logger.info("%s", line.strip())
+            logger.debug("piccolo: %s", line.strip())
+    return report.describe()
 
 
 def command_migrate(args: argparse.Namespace) -> int:
@@ -134,10 +135,10 @@ def command_migrate(args: argparse.Namespace) -> int:
         from callbox.db.embedded import start_embedded_postgres
 
         with start_embedded_postgres(Path(settings.database.data_dir) / "postgres") as embedded:
-            _migrate(embedded.url)
+            done = _migrate(embedded.url)
     else:
-        _migrate(settings.database.url)
-    print("callbox: migrations are up to date")
+        done = _migrate(settings.database.url)
+    print(f"callbox: {done}")
     return 0
 
 

@@ -8,11 +8,12 @@ import io
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import asyncpg
 
 from callbox.db.engine import DB
-from callbox.store.sql_functions import apply_sql_functions
+from callbox.store.sql_functions import apply_sql_functions, sql_function_files
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,42 @@ def _callbox_piccolo_conf() -> Iterator[None]:
             os.environ["PICCOLO_CONF"] = previous
 
 
-async def run_migrations(database_url: str) -> str:
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    """What :func:`run_migrations` did."""
+
+    applied: list[str]
+    """Ids of the migrations this call applied (empty: the tables were current)."""
+    functions: int
+    """SQL functions created or replaced (all of them, every time)."""
+    dropped: list[str]
+    """Signatures of stale functions dropped."""
+    piccolo_output: str
+    """What Piccolo's runner printed (for debugging; it contradicts itself on an empty
+    database, so it is not what Callbox reports)."""
+
+    def describe(self) -> str:
+        if self.applied:
+            plural = "s" if len(self.applied) != 1 else ""
+            text = f"applied {len(self.applied)} migration{plural} ({', '.join(self.applied)})"
+        else:
+            text = "no migration was pending"
+        text += f"; {self.functions} SQL functions applied"
+        if self.dropped:
+            text += f", {len(self.dropped)} stale ones dropped ({', '.join(self.dropped)})"
+        return text + "; the database is up to date"
+
+
+_APPLIED = "SELECT name FROM migration WHERE app_name = 'callbox'"
+
+
+async def _applied_migrations(connection: asyncpg.Connection[asyncpg.Record]) -> set[str]:
+    if not await connection.fetchval("SELECT to_regclass('migration') IS NOT NULL"):
+        return set()
+    return {row["name"] for row in await connection.fetch(_APPLIED)}
+
+
+async def run_migrations(database_url: str) -> MigrationReport:
     """Apply pending migrations and the SQL functions; concurrent callers wait on the lock."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
@@ -46,6 +82,7 @@ async def run_migrations(database_url: str) -> str:
     try:
         await lock_connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         try:
+            before = await _applied_migrations(lock_connection)
             previous_config = DB.config
             DB.config = {"dsn": database_url}
             output = io.StringIO()
@@ -56,11 +93,16 @@ async def run_migrations(database_url: str) -> str:
                 DB.config = previous_config
             if not result.success:
                 raise MigrationError(f"migrations failed: {result.message}")
+            applied = sorted(await _applied_migrations(lock_connection) - before)
             dropped = await apply_sql_functions(lock_connection)
-            if dropped:
-                logger.info("migrations: dropped stale functions %s", ", ".join(dropped))
-            logger.info("migrations: %s", result.message or "done")
-            return output.getvalue()
+            report = MigrationReport(
+                applied=applied,
+                functions=len(sql_function_files()),
+                dropped=dropped,
+                piccolo_output=output.getvalue(),
+            )
+            logger.info("migrations: %s", report.describe())
+            return report
         finally:
             await lock_connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     finally:
