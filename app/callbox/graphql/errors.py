@@ -9,8 +9,8 @@ the log where it failed (:func:`log_internal_error`), never the message or the d
 from __future__ import annotations
 
 import logging
-import traceback
 
+from callbox.tracebacks import chain, describe, traceback_without_values
 from graphql import GraphQLError
 
 
@@ -79,45 +79,13 @@ def log_internal_error(logger: logging.Logger, what: str, error: BaseException) 
     argument, PostgreSQL its value). What is logged is where it failed: the exception types
     (with the SQLSTATE of database errors) and the frames of their tracebacks.
     """
-    chain = _exception_chain(error)
     logger.error(
         "%s: %s",
         what,
-        " <- ".join(_describe(exc) for exc in chain),
+        " <- ".join(describe(exc) for exc in chain(error)),
         extra={
             "callbox_event": "graphql_internal_error",
-            "error_type": _describe(chain[0]),
-            "stack": _frames(chain),
+            "error_type": describe(error),
+            "stack": traceback_without_values(error),
         },
     )
-
-
-def _exception_chain(error: BaseException) -> list[BaseException]:
-    """``error``, then its cause or context, and so on (each once)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and all(current is not seen for seen in chain):
-        chain.append(current)
-        if current.__cause__ is not None:
-            current = current.__cause__
-        elif current.__suppress_context__:
-            current = None
-        else:
-            current = current.__context__
-    return chain
-
-
-def _describe(error: BaseException) -> str:
-    name = f"{type(error).__module__}.{type(error).__qualname__}"
-    sqlstate = getattr(error, "sqlstate", None)
-    return f"{name} (SQLSTATE {sqlstate})" if isinstance(sqlstate, str) else name
-
-
-def _frames(chain: list[BaseException]) -> str:
-    """Tracebacks of the chain, oldest first, with exception types but not messages."""
-    parts = []
-    for exc in reversed(chain):
-        parts.append("Traceback (most recent call last):\n")
-        parts.extend(traceback.format_tb(exc.__traceback__))
-        parts.append(_describe(exc) + "\n")
-    return "".join(parts)
