@@ -13,7 +13,6 @@ plain exception...) are bugs: they are answered 500 and logged with their traceb
 from __future__ import annotations
 
 import enum
-import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -121,13 +120,10 @@ class WriteHealth:
 
     resource_fault: str | None = None
     """The error class of the last write that failed for lack of resources."""
-    since: float | None = None
 
     def failed(self, error: BaseException) -> None:
         if fault_kind(error) is FaultKind.RESOURCES:
             self.resource_fault = type(error).__name__
-            self.since = time.monotonic()
 
     def succeeded(self) -> None:
         self.resource_fault = None
-        self.since = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from callbox.db.engine import DB
-from callbox.store.sql_functions import apply_sql_functions, sql_function_files
+from callbox.store.sql_functions import apply_sql_functions
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +94,10 @@ async def run_migrations(database_url: str) -> MigrationReport:
             if not result.success:
                 raise MigrationError(f"migrations failed: {result.message}")
             applied = sorted(await _applied_migrations(lock_connection) - before)
-            dropped = await apply_sql_functions(lock_connection)
+            functions, dropped = await apply_sql_functions(lock_connection)
             report = MigrationReport(
                 applied=applied,
-                functions=len(sql_function_files()),
+                functions=functions,
                 dropped=dropped,
                 piccolo_output=output.getvalue(),
             )

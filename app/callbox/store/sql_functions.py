@@ -12,7 +12,6 @@ of signature or return type also needs a migration that drops the old function f
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from callbox.db.connection import Connection
@@ -32,15 +31,9 @@ ORDER BY 1
 """
 
 
-@dataclass(frozen=True, slots=True)
-class SqlFunctionFile:
-    name: str
-    """The function the file defines; the file is named after it."""
-    text: str
-
-
-def sql_function_files() -> list[SqlFunctionFile]:
-    """Every function file, in name order; each must define exactly its own function."""
+def sql_function_files() -> list[str]:
+    """Every function file's text, in name order; each file must define exactly the function
+    it is named after."""
     files = []
     for path in sorted(SQL_FOLDER.glob("*.sql")):
         text = path.read_text(encoding="utf-8")
@@ -50,21 +43,22 @@ def sql_function_files() -> list[SqlFunctionFile]:
                 f"{path.name} must define one function, {path.stem}, with"
                 f" CREATE OR REPLACE FUNCTION at the start of a line (found {defined or 'none'})"
             )
-        files.append(SqlFunctionFile(path.stem, text))
+        files.append(text)
     return files
 
 
-async def apply_sql_functions(connection: Connection) -> list[str]:
-    """Create or replace every function, drop stale ones; returns the dropped signatures.
+async def apply_sql_functions(connection: Connection) -> tuple[int, list[str]]:
+    """Create or replace every function, drop stale ones; returns how many functions were
+    applied and the dropped signatures.
 
     Runs in one transaction: other sessions see the old set or the new one, never a mix.
     Call under the migration lock, after the migrations.
     """
     files = sql_function_files()
     async with connection.transaction():
-        for function in files:
-            await connection.execute(function.text)
+        for text in files:
+            await connection.execute(text)
         stale: list[str] = [row["signature"] for row in await connection.fetch(_STALE)]
         for signature in stale:
             await connection.execute(f"DROP FUNCTION {signature}")
-    return stale
+    return len(files), stale

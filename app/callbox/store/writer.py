@@ -41,17 +41,13 @@ VALUE_REFUSED: tuple[type[BaseException], ...] = (
 )
 """Errors that mean PostgreSQL refused one item's values: that item is rejected, alone."""
 
-# Errors after which a batch is retried item by item rather than failed as a whole.
-_RETRY_ALONE: tuple[type[BaseException], ...] = (
-    *VALUE_REFUSED,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-)
 # Errors that say nothing about the item itself: a lone item is simply tried again.
 _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
+# Errors after which a batch is retried item by item rather than failed as a whole.
+_RETRY_ALONE = (*VALUE_REFUSED, *_TRANSIENT)
 _TRANSIENT_ATTEMPTS = 5
 
 

@@ -18,7 +18,6 @@ from callbox.graphql.data import (
     messages,
     notifications,
     opt_outs,
-    reprocessing,
     stats,
 )
 from callbox.graphql.data.addresses import address_candidates, normalised_input
@@ -46,7 +45,7 @@ from callbox.graphql.data.visibility import Visibility
 from callbox.graphql.errors import Forbidden, InvalidInput, NotFound
 from callbox.receivers import ReadyReceiver
 from callbox.store.outbound import OutboundRecord, RecordedOutbound, record_outbound
-from callbox.store.reprocess import ReprocessOutcome
+from callbox.store.reprocess import ReprocessOutcome, reprocess_notification
 
 
 class CallboxData:
@@ -265,4 +264,6 @@ class CallboxData:
                 f"notification {notification_id} came to receiver {name!r},"
                 " which is no longer configured"
             )
-        return await reprocessing.reprocess(self.sql, receiver, notification_id)
+        # Idempotent: events already applied are skipped (callbox.store.reprocess).
+        async with self.sql.connection() as connection:
+            return await reprocess_notification(connection, receiver, notification_id)

@@ -14,8 +14,8 @@ from callbox.graphql.errors import InvalidInput
 MAX_BUCKETS = 10_000
 _FIRST_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
 _LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+"""The first and last instants Python (and so asyncpg) can hand back."""
 _MICROSECOND = timedelta(microseconds=1)
-"""The earliest instant Python (and so asyncpg) can hand back."""
 _STEP = {BucketSize.HOUR: timedelta(hours=1), BucketSize.DAY: timedelta(days=1)}
 _DIMENSIONS = ("provider", "receiver", "direction", "channel", "status", "failure_reason")
 
