@@ -7,21 +7,7 @@ nothing and repeats nothing.
 
 from __future__ import annotations
 
-import asyncpg
-
 from callbox.events.position import EventPosition
-
-DATABASE_OUT_OF_REACH: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # "cannot switch to state …" on a connection lost mid-way
-    asyncpg.OperatorInterventionError,  # shutting down, starting up, terminated by the admin
-    asyncpg.TooManyConnectionsError,
-)
-"""Errors of a statement meaning the database is out of reach right now (not a bad
-statement): live updates wait for it, within ``outage_grace_seconds``, and try again."""
 
 
 class LiveUpdateError(Exception):

@@ -49,7 +49,6 @@ from prometheus_client import Counter, Gauge
 from callbox.db.connection import Pool
 from callbox.db.periodic import run_every
 from callbox.events.errors import (
-    DATABASE_OUT_OF_REACH,
     LiveUpdatesInterrupted,
     LiveUpdatesUnavailable,
     ShuttingDown,
@@ -60,6 +59,7 @@ from callbox.events.position import EventPosition
 from callbox.events.subscriber import EventBatch, Subscriber
 from callbox.settings import Subscriptions
 from callbox.store.event_log_purge import purge_expired_events
+from callbox.store.faults import FaultKind, fault_kind
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,10 @@ SHUTDOWN_SEND_SECONDS = 0.1
 """After the last subscription ended: time for its error to be written to its socket."""
 
 Result = TypeVar("Result")
+
+OUT_OF_REACH = frozenset({FaultKind.REFUSED, FaultKind.TIMEOUT})
+"""The database faults (:func:`callbox.store.faults.fault_kind`) during which live updates
+wait for the database, within ``outage_grace_seconds``, and run a statement again."""
 
 _running: set[EventHub] = set()
 """The hubs running in this process (what :func:`end_subscriptions_for_shutdown` ends)."""
@@ -269,7 +273,9 @@ class EventHub:
         while True:
             try:
                 return await statement()
-            except DATABASE_OUT_OF_REACH as error:
+            except Exception as error:
+                if fault_kind(error) not in OUT_OF_REACH:
+                    raise  # a bad statement, not an outage
                 now = time.monotonic()
                 first_failure = now if first_failure is None else first_failure
                 deadline = first_failure + grace

@@ -257,7 +257,7 @@ class Subscriber:
             except LiveUpdateError as error:
                 error.resume_from = self.handed
                 raise
-            except asyncpg.PostgresError:  # not an outage (a timeout, say)
+            except asyncpg.PostgresError:  # not an outage (hub.outlast waits those out)
                 raise LiveUpdatesInterrupted(
                     "the event log cannot be read right now; resubscribe with after: the"
                     " cursor in this error",
