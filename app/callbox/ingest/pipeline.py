@@ -95,7 +95,5 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
 
 async def reject(store: Store, raw: RawRequest, reason: str, *, status_code: int) -> IngestOutcome:
     """Keep the request as rejected; the answer is ``status_code`` with the reason."""
-    notification_id = await store_rejected(
-        store.pool, raw, reason, acquire_timeout=store.limits.acquire_timeout
-    )
+    notification_id = await store_rejected(store, raw, reason)
     return IngestOutcome(status_code, NotificationState.REJECTED, reason, notification_id)

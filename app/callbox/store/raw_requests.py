@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from callbox.db.connection import Pool
 from callbox.providers.base import InboundRequest
 from callbox.receivers import ReadyReceiver
+from callbox.store import Store
 from callbox.store.faults import unavailable
 from callbox.store.writer import IngestItem
 
@@ -66,16 +67,14 @@ RETURNING id
 """
 
 
-async def store_rejected(
-    pool: Pool, raw: RawRequest, reason: str, *, acquire_timeout: float | None = None
-) -> int:
+async def store_rejected(store: Store, raw: RawRequest, reason: str) -> int:
     """Keep a request that was not applied, with the reason; its notification id.
 
     Raises:
         DatabaseUnavailable: a database fault; whether the row was stored is not confirmed.
     """
     try:
-        async with pool.acquire(timeout=acquire_timeout) as connection:
+        async with store.pool.acquire(timeout=store.limits.acquire_timeout) as connection:
             notification_id: int = await connection.fetchval(
                 _INSERT_REJECTED,
                 raw.receiver.name,
