@@ -69,6 +69,7 @@ _APPLIED = "SELECT name FROM migration WHERE app_name = 'callbox'"
 
 
 async def _applied_migrations(connection: asyncpg.Connection[asyncpg.Record]) -> set[str]:
+    """Ids of the migrations the database records as applied."""
     if not await connection.fetchval("SELECT to_regclass('migration') IS NOT NULL"):
         return set()
     return {row["name"] for row in await connection.fetch(_APPLIED)}
@@ -119,11 +120,7 @@ async def pending_migrations(database_url: str) -> list[str]:
     known = set(manager.get_migration_modules(str(migrations_folder())))
     connection = await asyncpg.connect(database_url)
     try:
-        exists = await connection.fetchval("SELECT to_regclass('migration') IS NOT NULL")
-        ran: set[str] = set()
-        if exists:
-            rows = await connection.fetch("SELECT name FROM migration WHERE app_name = 'callbox'")
-            ran = {row["name"] for row in rows}
+        ran = await _applied_migrations(connection)
     finally:
         await connection.close()
     return sorted(known - ran)
