@@ -1,9 +1,14 @@
 """A database made by the migrations as they were before the store package (function
-bodies inside migrations; kept in tests/store/legacy_migrations/) upgrades to today's schema:
-same tables, indexes and functions as a database migrated from scratch."""
+bodies inside migrations) upgrades to today's schema: same tables, indexes and functions as a
+database migrated from scratch.
+
+tests/store/legacy_migrations/ keeps only the migrations that changed or went away since
+(16:00, 17:00, 21:00, 22:00); the others are read from migrations/, where they are as they
+were."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +23,16 @@ from callbox.store.migrate import _callbox_piccolo_conf, run_migrations
 from callbox.store.schema_dump import dump_schema
 
 LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
+CURRENT = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _legacy_folder(folder: Path) -> Path:
+    """Today's unchanged migrations plus the legacy versions of the others, in one folder."""
+    folder.mkdir()
+    for source in (CURRENT, LEGACY):  # legacy second: its versions replace today's
+        for path in source.glob("callbox_*.py"):
+            shutil.copyfile(path, folder / path.name)
+    return folder
 
 
 @contextmanager
@@ -35,11 +50,13 @@ def _fresh_migration_modules() -> Iterator[None]:
         forget()
 
 
-async def _migrate_with_legacy_migrations(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def _migrate_with_legacy_migrations(
+    url: str, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What `callbox migrate` did before this change: Piccolo's migrations only."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    monkeypatch.setattr(piccolo_app.APP_CONFIG, "migrations_folder_path", str(LEGACY))
+    monkeypatch.setattr(piccolo_app.APP_CONFIG, "migrations_folder_path", str(folder))
     previous = DB.config
     DB.config = {"dsn": url}
     try:
@@ -60,10 +77,15 @@ async def _dump(url: str) -> str:
 
 
 async def test_a_database_of_the_legacy_migrations_upgrades_to_todays_schema(
-    create_database: object, database_url: str, monkeypatch: pytest.MonkeyPatch
+    create_database: object,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     url: str = await create_database()  # type: ignore[operator]
-    await _migrate_with_legacy_migrations(url, monkeypatch)
+    legacy = _legacy_folder(tmp_path / "legacy_migrations")
+    assert len(list(legacy.glob("*.py"))) == 7  # the seven migrations of 1d4fa21
+    await _migrate_with_legacy_migrations(url, legacy, monkeypatch)
     legacy = await _dump(url)
     assert "callbox_apply_status" in legacy
     assert "callbox_thread_message" not in legacy  # the legacy schema really is the old one
