@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -24,6 +25,21 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from callbox.app import create_app
 from callbox.settings import Database, Receiver, Server, Settings
+
+
+def notify_receipt(message_id: str, **fields: Any) -> bytes:
+    """A GOV.UK Notify SMS delivery receipt for ``message_id``; ``fields`` replace its own."""
+    receipt = {
+        "id": message_id,
+        "reference": "ref",
+        "to": "+447700900123",
+        "status": "delivered",
+        "notification_type": "sms",
+        "created_at": "2026-11-22T10:00:00.000000Z",
+        "completed_at": "2026-11-22T10:00:05.000000Z",
+        "sent_at": "2026-11-22T10:00:01.000000Z",
+    }
+    return json.dumps(receipt | fields).encode()
 
 
 def settings_for(

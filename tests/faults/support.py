@@ -4,7 +4,6 @@ limits, and the callback every fault test sends."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import msgspec
 from callbox.db.embedded import EmbeddedPostgres
 from callbox.settings import ApiKey, GraphQL, Settings
 from tests.graphql.support import KEYS, NOTIFY_TOKEN, receivers
-from tests.support import settings_for
+from tests.support import notify_receipt, settings_for
 
 NOTIFY_HEADERS = {"Authorization": f"Bearer {NOTIFY_TOKEN}", "Content-Type": "application/json"}
 ADMIN = {"Authorization": f"Bearer {KEYS['admin']}"}
@@ -28,18 +27,7 @@ DUPLICATES_TEXT = "duplicates are recognised"
 
 
 def receipt(notification_id: str) -> bytes:
-    return json.dumps(
-        {
-            "id": notification_id,
-            "reference": None,
-            "to": PHONE,
-            "status": "delivered",
-            "notification_type": "sms",
-            "created_at": "2026-11-22T10:00:00.000000Z",
-            "completed_at": "2026-11-22T10:00:05.000000Z",
-            "sent_at": "2026-11-22T10:00:01.000000Z",
-        }
-    ).encode()
+    return notify_receipt(notification_id, reference=None, to=PHONE)
 
 
 def fault_settings(database_url: str, **database: Any) -> Settings:

@@ -16,21 +16,7 @@ from callbox.receivers import prepare_receiver
 from callbox.settings import Receiver
 from callbox.store.apply import encode_events
 from callbox.store.writer import IngestItem, IngestWriter
-
-
-def _notify_receipt(message_id: str) -> bytes:
-    return json.dumps(
-        {
-            "id": message_id,
-            "reference": "ref",
-            "to": "+447700900123",
-            "status": "delivered",
-            "notification_type": "sms",
-            "created_at": "2026-11-22T10:00:00.000000Z",
-            "completed_at": "2026-11-22T10:00:05.000000Z",
-            "sent_at": "2026-11-22T10:00:01.000000Z",
-        }
-    ).encode()
+from tests.support import notify_receipt
 
 
 def _item(receiver_name: str, body: bytes) -> IngestItem:
@@ -60,11 +46,11 @@ async def test_an_oversized_index_value_fails_only_its_own_item(
     rng = random.Random(7)
     huge_id = "".join(rng.choices(string.ascii_letters + string.digits, k=3200))
     good = [
-        _item(receiver, _notify_receipt(f"{receiver}-{index:04d}"))
+        _item(receiver, notify_receipt(f"{receiver}-{index:04d}"))
         for index in range(20)
         for receiver in ("notify-a", "notify-b")
     ]
-    bad = _item("notify-a", _notify_receipt(huge_id))
+    bad = _item("notify-a", notify_receipt(huge_id))
     items = [*good[:17], bad, *good[17:]]
 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
@@ -94,7 +80,7 @@ async def test_an_oversized_value_is_a_400_naming_the_database_refusal(
 
     rng = random.Random(11)
     huge = "".join(rng.choices(string.ascii_letters + string.digits, k=3200))
-    body = json.loads(_notify_receipt("ok-id"))
+    body = json.loads(notify_receipt("ok-id"))
     body[field] = huge
     settings = settings_for(database_url, [Receiver(name="notify", provider="notify")])
     async with callbox_client(settings) as client:
