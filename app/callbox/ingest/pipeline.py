@@ -15,7 +15,7 @@ from callbox.model.vocabulary import NotificationState
 from callbox.providers.base import PayloadRejected
 from callbox.store import Store
 from callbox.store.apply import encode_events
-from callbox.store.faults import unavailable
+from callbox.store.faults import faults_as_unavailable
 from callbox.store.raw_requests import RawRequest, store_rejected
 from callbox.store.writer import VALUE_REFUSED
 
@@ -74,13 +74,9 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
             store, raw, "internal error while parsing; stored for reprocessing", status_code=500
         )
     try:
-        row = await store.writer.write(raw.to_item(events_json))
-    except Exception as error:
-        fault = unavailable(error)
-        if fault is not None:
-            raise fault from error
-        if not isinstance(error, VALUE_REFUSED):
-            raise
+        with faults_as_unavailable():
+            row = await store.writer.write(raw.to_item(events_json))
+    except VALUE_REFUSED as error:
         # A value Postgres refuses (e.g. an impossible date): the request is kept, rejected.
         return await reject(store, raw, f"value refused by the database: {error}", status_code=400)
     return IngestOutcome(

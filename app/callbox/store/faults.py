@@ -12,7 +12,9 @@ plain exception...) are bugs: they are answered 500 and logged with their traceb
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -88,15 +90,20 @@ def fault_kind(error: BaseException) -> FaultKind | None:
     return None
 
 
-def unavailable(error: BaseException) -> DatabaseUnavailable | None:
-    """``error`` as :class:`DatabaseUnavailable` when it is a fault (class name only: the text
-    of a database error may quote values)."""
-    kind = fault_kind(error)
-    if kind is None:
-        return None
-    if isinstance(error, DatabaseUnavailable):
-        return error
-    return DatabaseUnavailable(kind, type(error).__name__)
+@contextlib.contextmanager
+def faults_as_unavailable() -> Iterator[None]:
+    """Raise a database fault met in the block as :class:`DatabaseUnavailable` (its class
+    name only: the text of a database error may quote values); other errors pass as they
+    are."""
+    try:
+        yield
+    except DatabaseUnavailable:
+        raise
+    except Exception as error:
+        kind = fault_kind(error)
+        if kind is None:
+            raise
+        raise DatabaseUnavailable(kind, type(error).__name__) from error
 
 
 @dataclass(frozen=True, slots=True)

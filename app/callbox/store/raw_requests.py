@@ -16,7 +16,7 @@ from callbox.db.connection import Pool
 from callbox.providers.base import InboundRequest
 from callbox.receivers import ReadyReceiver
 from callbox.store import Store
-from callbox.store.faults import unavailable
+from callbox.store.faults import faults_as_unavailable
 from callbox.store.writer import IngestItem
 
 
@@ -73,7 +73,7 @@ async def store_rejected(store: Store, raw: RawRequest, reason: str) -> int:
     Raises:
         DatabaseUnavailable: a database fault; whether the row was stored is not confirmed.
     """
-    try:
+    with faults_as_unavailable():
         async with store.pool.acquire(timeout=store.limits.acquire_timeout) as connection:
             notification_id: int = await connection.fetchval(
                 _INSERT_REJECTED,
@@ -91,11 +91,6 @@ async def store_rejected(store: Store, raw: RawRequest, reason: str) -> int:
                 reason,
                 datetime.now(UTC),
             )
-    except Exception as error:
-        fault = unavailable(error)
-        if fault is None:
-            raise
-        raise fault from error
     return notification_id
 
 
