@@ -51,6 +51,15 @@ CREATE TABLE callbox_event (
 CREATE INDEX callbox_event_created ON public.callbox_event USING btree (created_at);
 CREATE INDEX callbox_event_order ON public.callbox_event USING btree (xid, id);
 
+CREATE TABLE callbox_instance_key (
+    id integer NOT NULL,
+    key bytea NOT NULL,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    CONSTRAINT callbox_instance_key_id_check CHECK ((id = 1)),
+    CONSTRAINT callbox_instance_key_key_check CHECK ((octet_length(key) = 32)),
+    CONSTRAINT callbox_instance_key_pkey PRIMARY KEY (id)
+);
+
 CREATE TABLE callbox_message (
     id bigint NOT NULL DEFAULT nextval('callbox_message_id_seq'::regclass),
     provider character varying(32) NOT NULL,

@@ -24,6 +24,7 @@ from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from callbox.app import create_app
+from callbox.sealing import Sealer
 from callbox.settings import Database, Receiver, Server, Settings
 
 
@@ -285,3 +286,39 @@ async def callbox_process(
         yield server
     finally:
         server.stop()
+
+
+async def instance_sealer(db: Any) -> Sealer:
+    """The sealer of the instance whose database ``db`` (an asyncpg connection) is."""
+    return Sealer(bytes(await db.fetchval("SELECT key FROM callbox_instance_key WHERE id = 1")))
+
+
+async def graphql_id(db: Any, kind: str, row_id: int) -> str:
+    """The id GraphQL shows for row ``row_id`` of ``kind`` (message, conversation,
+    notification, opt-out), sealed with the instance key in ``db`` (an asyncpg connection)."""
+    from callbox.graphql.data.cursors import CursorKind
+    from callbox.graphql.types.ids import to_id
+
+    return str(to_id(await instance_sealer(db), CursorKind(kind), row_id))
+
+
+async def database_id(db: Any, kind: str, shown: str) -> int:
+    """The database id of the row GraphQL shows as ``shown``."""
+    from callbox.graphql.data.cursors import CursorKind
+    from callbox.graphql.types.ids import parse_id
+
+    return parse_id(await instance_sealer(db), CursorKind(kind), shown, "id")
+
+
+async def event_keys(database_url: str, *cursors: str) -> list[tuple[int, int]]:
+    """The event-log places ``(xid, id)`` that subscription cursors seal."""
+    import asyncpg
+
+    from callbox.events.position import parse_cursor
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        sealer = await instance_sealer(connection)
+    finally:
+        await connection.close()
+    return [parse_cursor(cursor, sealer).key for cursor in cursors]

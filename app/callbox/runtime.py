@@ -16,6 +16,7 @@ from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Database, IPNetwork, Settings, parse_network
 from callbox.store import Store
 from callbox.store.faults import StoreLimits
+from callbox.store.instance_key import InstanceKey
 from callbox.store.migrate import run_migrations
 from callbox.store.writer import IngestWriter
 
@@ -111,7 +112,9 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
         assert DB.pool is not None
         writer = IngestWriter(DB.pool, acquire_timeout=limits.acquire_timeout)
         await writer.start()
-        runtime.store = Store(DB.pool, writer, limits)
+        key = InstanceKey(DB.pool, limits.acquire_timeout)
+        await key.read_early()
+        runtime.store = Store(DB.pool, writer, key, limits)
         try:
             yield
         finally:

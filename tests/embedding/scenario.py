@@ -9,6 +9,7 @@ import websockets
 
 from tests.embedding.support import PREFIX, live_callbox
 from tests.subscriptions.support import transport_ws
+from tests.support import database_id
 
 MESSAGES = "query { messages(first: 5) { edges { node { id body direction } } } }"
 
@@ -24,7 +25,8 @@ async def check_callbox(base: str, db: asyncpg.Connection) -> None:
         assert event["message"]["body"] == "hello from the host"
 
         stored = await db.fetchval(
-            "SELECT body FROM callbox_message WHERE id = $1", int(event["message"]["id"])
+            "SELECT body FROM callbox_message WHERE id = $1",
+            await database_id(db, "message", event["message"]["id"]),
         )
         assert stored == "hello from the host"
 

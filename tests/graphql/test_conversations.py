@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.graphql.support import OUR_NUMBER, Api
+from tests.support import graphql_id
 
 CONVERSATION = """
     id channel ourAddress theirAddress createdAt lastActivityAt messageCount
@@ -62,12 +64,15 @@ async def test_conversations_are_ordered_by_last_activity_with_both_sides(api: A
     }
 
 
-async def test_conversation_by_id_and_unknown_id(api: Api) -> None:
+async def test_conversation_by_id_and_unknown_id(api: Api, db: asyncpg.Connection) -> None:
     await scenario(api)
     first = (await listed(api))["nodes"][0]
     data = await api.query(f'{{ conversation(id: "{first["id"]}") {{ {CONVERSATION} }} }}')
     assert data["conversation"] == first
-    assert await api.query('{ conversation(id: "424242") { id } }') == {"conversation": None}
+    unknown = await graphql_id(db, "conversation", 424242)
+    assert await api.query(f'{{ conversation(id: "{unknown}") {{ id }} }}') == {
+        "conversation": None
+    }
 
 
 @pytest.mark.parametrize(

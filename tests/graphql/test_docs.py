@@ -75,7 +75,23 @@ def test_the_page_has_examples() -> None:
 )
 async def test_graphql_example_runs(api: Api, document: str, variables: dict[str, Any]) -> None:
     await seed(api)
-    assert_answered(await api.query(document, variables))
+    assert_answered(await api.query(await with_real_ids(api, document), variables))
+
+
+async def with_real_ids(api: Api, document: str) -> str:
+    """The example with its id placeholders (``MESSAGE_ID``...) replaced by ids of seeded
+    rows, as a reader would take them from a list."""
+    lists = await api.query(
+        "{ messages(first: 1) { nodes { id } } conversations(first: 1) { nodes { id } }"
+        " notifications(first: 1) { nodes { id } } }"
+    )
+    for name, placeholder in (
+        ("messages", "MESSAGE_ID"),
+        ("conversations", "CONVERSATION_ID"),
+        ("notifications", "NOTIFICATION_ID"),
+    ):
+        document = document.replace(f'"{placeholder}"', f'"{lists[name]["nodes"][0]["id"]}"')
+    return document
 
 
 def _curl_requests() -> list[list[str]]:

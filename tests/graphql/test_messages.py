@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.graphql.support import OUR_NUMBER, Api
+from tests.support import graphql_id
 
 MESSAGE_FIELDS = """
     id provider receiver providerMessageId direction channel from to body status
@@ -103,9 +105,13 @@ async def test_history_is_oldest_first_whatever_the_arrival_order(api: Api) -> N
     assert [event["status"] for event in message["events"]] == ["SENT", "DELIVERED"]
 
 
-async def test_unknown_and_malformed_ids(api: Api) -> None:
-    assert await api.query('{ message(id: "999999") { id } }') == {"message": None}
-    assert await api.errors('{ message(id: "abc") { id } }') == ["id: 'abc' is not an id"]
+async def test_unknown_and_malformed_ids(api: Api, db: asyncpg.Connection) -> None:
+    unknown = await graphql_id(db, "message", 999999)
+    assert await api.query(f'{{ message(id: "{unknown}") {{ id }} }}') == {"message": None}
+    assert await api.errors('{ message(id: "abc") { id } }') == ["id: 'abc' is not a message id"]
+    assert await api.errors('{ message(id: "999999") { id } }') == [
+        "id: '999999' is not a message id"
+    ]
 
 
 async def test_messages_are_newest_first_with_a_total(api: Api) -> None:
@@ -182,7 +188,7 @@ async def test_conversation_filter(api: Api) -> None:
     # Esendex's inbound went to its own number (447700900456): another conversation.
     assert (found, total) == (["ni-1", "n-1"], 2)
     assert await api.errors('{ messages(filter: {conversationId: "x"}) { totalCount } }') == [
-        "conversationId: 'x' is not an id"
+        "conversationId: 'x' is not a conversation id"
     ]
 
 

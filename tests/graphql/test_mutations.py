@@ -10,7 +10,7 @@ import pytest
 
 from callbox.settings import ApiKey, GraphQL, Receiver
 from tests.graphql.support import OUR_NUMBER, Api
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, graphql_id, settings_for
 
 RECORD = """mutation($input: RecordOutboundMessageInput!) {
   recordOutboundMessage(input: $input) {
@@ -210,10 +210,12 @@ async def test_reprocess_applies_a_rejected_request_once_the_receiver_is_fixed(
             "/hooks/wiraya", content=CUSTOMER_BATCH, headers={"Content-Type": "application/json"}
         )
         assert posted.status_code == 400
-        notification_id = await db.fetchval("SELECT id FROM callbox_notification")
+        notification_id = await graphql_id(
+            db, "notification", await db.fetchval("SELECT id FROM callbox_notification")
+        )
         response = await client.post(
             "/graphql",
-            json={"query": REPROCESS, "variables": {"id": str(notification_id)}},
+            json={"query": REPROCESS, "variables": {"id": notification_id}},
             headers=headers,
         )
         outcome = response.json()["data"]["reprocessNotification"]
@@ -224,7 +226,7 @@ async def test_reprocess_applies_a_rejected_request_once_the_receiver_is_fixed(
         for _ in range(2):
             response = await client.post(
                 "/graphql",
-                json={"query": REPROCESS, "variables": {"id": str(notification_id)}},
+                json={"query": REPROCESS, "variables": {"id": notification_id}},
                 headers=headers,
             )
             answers.append(response.json()["data"]["reprocessNotification"])
@@ -233,22 +235,22 @@ async def test_reprocess_applies_a_rejected_request_once_the_receiver_is_fixed(
             "state": "ACCEPTED",
             "reason": None,
             "applied": 1,
-            "notification": {"id": str(notification_id), "state": "ACCEPTED", "eventCount": 1},
+            "notification": {"id": notification_id, "state": "ACCEPTED", "eventCount": 1},
         },
         {
             "state": "ACCEPTED",
             "reason": None,
             "applied": 0,
-            "notification": {"id": str(notification_id), "state": "ACCEPTED", "eventCount": 1},
+            "notification": {"id": notification_id, "state": "ACCEPTED", "eventCount": 1},
         },
     ]
     assert await db.fetchval("SELECT status FROM callbox_message") == "DELIVERED"
 
 
-async def test_reprocess_of_an_unknown_notification(api: Api) -> None:
-    document = await api.post(REPROCESS, {"id": "424242"})
+async def test_reprocess_of_an_unknown_notification(api: Api, db: asyncpg.Connection) -> None:
+    document = await api.post(REPROCESS, {"id": await graphql_id(db, "notification", 424242)})
     (error,) = document["errors"]
     assert (error["message"], error["extensions"]) == (
-        "no notification 424242",
+        "no such notification for this API key",
         {"code": "NOT_FOUND"},
     )

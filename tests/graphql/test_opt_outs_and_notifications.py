@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.graphql.support import Api
+from tests.support import graphql_id
 
 
 async def opt_out_scenario(api: Api) -> None:
@@ -88,7 +90,9 @@ NOTIFICATION = """id receiver provider state reason receivedAt processedAt clien
     events { status providerStatus }"""
 
 
-async def test_notifications_show_raw_requests_of_every_state(api: Api) -> None:
+async def test_notifications_show_raw_requests_of_every_state(
+    api: Api, db: asyncpg.Connection
+) -> None:
     await api.notify_receipt("n-1", "delivered", at="2026-11-20T10:00:05.000000Z")
     await api.notify_receipt("n-1", "delivered", at="2026-11-20T10:00:05.000000Z")
     rejected = await api.client.post(
@@ -118,7 +122,10 @@ async def test_notifications_show_raw_requests_of_every_state(api: Api) -> None:
     assert duplicate["events"] == []
     single = await api.query(f'{{ notification(id: "{accepted["id"]}") {{ {NOTIFICATION} }} }}')
     assert single["notification"] == accepted
-    assert await api.query('{ notification(id: "987654") { id } }') == {"notification": None}
+    unknown = await graphql_id(db, "notification", 987654)
+    assert await api.query(f'{{ notification(id: "{unknown}") {{ id }} }}') == {
+        "notification": None
+    }
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from callbox.ingest.pipeline import IngestOutcome, ingest
 from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Settings
 from callbox.store import Store
+from callbox.store.instance_key import InstanceKey
 from callbox.store.raw_requests import RawRequest
 from callbox.store.writer import IngestWriter
 
@@ -38,7 +39,7 @@ class Seeder:
             body_size=len(body),
             query_string="",
         )
-        outcome = await ingest(Store(self.pool, self.writer), raw)
+        outcome = await ingest(Store(self.pool, self.writer, InstanceKey(self.pool)), raw)
         assert outcome.status_code == 200, outcome.reason
         return outcome
 

@@ -88,6 +88,7 @@ async def test_ready_fails_until_migrations_are_applied(create_database: object)
         receivers=settings.receivers,
         server=settings.server,
         database=Database(url=url, migrate_on_start=False, pool_min_size=1),
+        development=True,  # (GraphQL without keys, from loopback)
     )
     async with callbox_client(settings) as client:
         ready = await client.get("/ready")
@@ -96,6 +97,10 @@ async def test_ready_fails_until_migrations_are_applied(create_database: object)
         assert ready.json()["failing"] in (["migrations"], ["migrations", "listener"])
         assert "pending (run `callbox migrate`)" in ready.json()["checks"]["migrations"]
         assert ready.json()["checks"]["database"] == "ok"
+        # GraphQL says why it cannot answer (its ids need the instance key's table).
+        read = await client.post("/graphql", json={"query": "{ messages { totalCount } }"})
+        assert read.status_code == 503, read.text
+        assert "run `callbox migrate`" in read.text
 
         # As an operator would; in this process the app's pool runs on the client's loop.
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}

@@ -106,6 +106,18 @@ async def test_two_replicas_share_one_database(create_database, tmp_path: Path) 
             assert [r.status_code for r in responses] == [200] * 40
             request_ids = {r.headers["x-request-id"] for r in responses}
             assert len(request_ids) == 40
+            # Both hand out the same (sealed) ids: the instance key is in the database.
+            query = {"query": "{ messages(first: 100) { edges { cursor node { id } } } }"}
+            answers = [
+                await client.post(
+                    f"{base}/graphql",
+                    json=query,
+                    headers={"Authorization": f"Bearer {READ_KEY}"},
+                )
+                for base in bases
+            ]
+            pages = [answer.json()["data"]["messages"]["edges"] for answer in answers]
+            assert len(pages[0]) == 20 and pages[0] == pages[1]
     finally:
         for replica in replicas:
             replica.terminate()

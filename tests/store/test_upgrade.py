@@ -26,12 +26,17 @@ LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
 CURRENT = Path(__file__).resolve().parents[2] / "migrations"
 
 
+LEGACY_LAST = "callbox_2026_11_22t22_00_00_000000.py"
+"""The newest migration of 1d4fa21; later ones are new since, and the upgrade applies them."""
+
+
 def _legacy_folder(folder: Path) -> Path:
     """Today's unchanged migrations plus the legacy versions of the others, in one folder."""
     folder.mkdir()
     for source in (CURRENT, LEGACY):  # legacy second: its versions replace today's
         for path in source.glob("callbox_*.py"):
-            shutil.copyfile(path, folder / path.name)
+            if path.name <= LEGACY_LAST:
+                shutil.copyfile(path, folder / path.name)
     return folder
 
 

@@ -4,10 +4,14 @@ cursor order, over a real WebSocket to a served Callbox."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import struct
 
 import asyncpg
 
+from callbox.events.position import parse_cursor
 from tests.subscriptions.support import Live, transport_ws
+from tests.support import instance_sealer
 
 RECORD = """
 mutation Record($input: RecordOutboundMessageInput!) {
@@ -175,3 +179,21 @@ async def test_a_later_transaction_waits_for_an_older_one(live: Live, database_u
         finally:
             await older.close()
             await younger.close()
+
+
+async def test_event_cursors_hold_no_transaction_or_row_number(
+    live: Live, db: asyncpg.Connection
+) -> None:
+    """A cursor seals the event's place ``(xid, id)``: both count everything the instance
+    does, for every receiver, so a confined key must not read them (hardening, item 11)."""
+    async with transport_ws(live.base, "esendex-only") as client:
+        events = await client.events()
+        await live.esendex_inbound(text="one")
+        cursor = (await events.next())["messageEvents"]["cursor"]
+    xid, row_id = await db.fetchrow("SELECT xid::text::bigint, id FROM callbox_event")
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    readable = {struct.unpack(">q", raw[i : i + 8])[0] for i in range(len(raw) - 7)}
+    readable |= {int(part) for part in raw.decode("latin-1").split(":") if part.isdigit()}
+    assert not {xid, row_id} & readable
+    position = parse_cursor(cursor, await instance_sealer(db))
+    assert position.key == (xid, row_id)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import msgspec
 import pytest
 
 from callbox.events.position import EventPosition
+from callbox.sealing import Sealer
 from callbox.settings import GraphQL
 from tests.graphql.support import KEYS
 from tests.subscriptions.support import (
@@ -19,7 +21,7 @@ from tests.subscriptions.support import (
     refused,
     transport_ws,
 )
-from tests.support import served
+from tests.support import instance_sealer, served
 
 INIT = {"type": "connection_init", "payload": {"authorization": f"Bearer {KEYS['admin']}"}}
 
@@ -132,12 +134,12 @@ async def test_subscriptions_are_not_served_over_http(live: Live) -> None:
     }
 
 
-def _cursor(kind: str) -> str:
+def _cursor(kind: str, sealer: Sealer) -> str:
     if kind == "unreadable":
         return "bm90LWEtY3Vyc29y"  # "not-a-cursor"
     if kind == "future":  # a transaction id this database has not handed out
-        return EventPosition(2**60, 1, datetime.now(UTC)).cursor()
-    return EventPosition(1, 1, datetime.now(UTC) - timedelta(days=30)).cursor()
+        return EventPosition(2**60, 1, datetime.now(UTC)).cursor(sealer)
+    return EventPosition(1, 1, datetime.now(UTC) - timedelta(days=30)).cursor(sealer)
 
 
 @pytest.mark.parametrize(
@@ -149,10 +151,11 @@ def _cursor(kind: str) -> str:
     ],
 )
 async def test_a_bad_cursor_is_refused_with_a_reason(
-    live: Live, kind: str, code: str, message: str
+    live: Live, db: asyncpg.Connection, kind: str, code: str, message: str
 ) -> None:
+    cursor = _cursor(kind, await instance_sealer(db))
     async with transport_ws(live.base) as client:
-        subscription = await client.events(after=_cursor(kind), settle=0)
+        subscription = await client.events(after=cursor, settle=0)
         error = await subscription.error()
         assert error["message"].startswith(message), error
         assert error["extensions"]["code"] == code

@@ -7,12 +7,12 @@ import asyncio
 
 import asyncpg
 
-from callbox.events.position import parse_cursor
 from tests.subscriptions.support import Live, transport_ws
+from tests.support import event_keys
 
 
 async def test_a_reconnecting_subscriber_gets_exactly_what_it_missed_then_live(
-    live: Live,
+    live: Live, database_url: str
 ) -> None:
     async with transport_ws(live.base) as client:
         events = await client.events({"receiver": "notify"})
@@ -34,12 +34,12 @@ async def test_a_reconnecting_subscriber_gets_exactly_what_it_missed_then_live(
         assert (await events.next())["messageEvents"]["message"]["body"] == "live"
         await events.silent_for(0.5)
 
-    keys = [parse_cursor(event["cursor"]).key for event in [last, *missed]]
+    keys = await event_keys(database_url, *(event["cursor"] for event in [last, *missed]))
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
 
 
 async def test_resuming_while_events_keep_coming_neither_skips_nor_repeats(
-    live: Live, db: asyncpg.Connection
+    live: Live, db: asyncpg.Connection, database_url: str
 ) -> None:
     async with transport_ws(live.base) as client:
         first_events = await client.events()
@@ -58,13 +58,13 @@ async def test_resuming_while_events_keep_coming_neither_skips_nor_repeats(
         await asyncio.gather(*writers)
         await events.silent_for(1.0)
 
-    start_key = parse_cursor(start).key
+    (start_key,) = await event_keys(database_url, start)
     stored = [
         (int(row["xid"]), row["id"])
         for row in await db.fetch("SELECT xid::text AS xid, id FROM callbox_event ORDER BY xid, id")
         if (int(row["xid"]), row["id"]) > start_key
     ]
-    assert [parse_cursor(cursor).key for cursor in received] == stored
+    assert await event_keys(database_url, *received) == stored
     assert len(stored) == 200
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from callbox.events.position import parse_cursor
 from tests.subscriptions.support import Live, transport_ws
 from tests.subscriptions.test_processes import CONFIG
-from tests.support import callbox_process
+from tests.support import callbox_process, event_keys
 
 
 async def test_sigterm_ends_subscriptions_with_shutting_down_and_a_cursor(
@@ -37,7 +36,8 @@ async def test_sigterm_ends_subscriptions_with_shutting_down_and_a_cursor(
                 error = await events.error()
                 assert error["extensions"]["code"] == "SHUTTING_DOWN", error
                 assert "resubscribe" in error["message"]
-                assert parse_cursor(error["extensions"]["cursor"]).key == (parse_cursor(cursor).key)
+                resume, last = await event_keys(database_url, error["extensions"]["cursor"], cursor)
+                assert resume == last
             code, _ = await asyncio.wait_for(client.closed, 20)
             assert code == 1012  # then uvicorn closes the socket (service restart)
             await stopping

@@ -5,20 +5,21 @@ and the row's id. Readers take only rows whose transaction is older than every t
 still running (see ``log.py``), in ``(xid, id)`` order, so a row can never appear later
 before a position already passed, whatever order transactions commit in.
 
-A cursor is base64url of ``ev1:<xid>:<id>:<unix milliseconds>``. The time is when the
-position was known to be current (for an event: when it was stored), so a cursor older than
-the replay window can be refused before anything is read.
+A cursor seals ``(xid, id, unix milliseconds)`` with the instance key
+(:mod:`callbox.sealing`): transaction ids and row ids count everything the instance does, for
+every receiver, so a client sees neither. The time is when the position was known to be
+current (for an event: when it was stored), so a cursor older than the replay window can be
+refused before anything is read.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-_PREFIX = "ev1"
-_MAX_BIGINT = 2**63 - 1
+from callbox.sealing import Sealer, Unsealable
+
+_PURPOSE = "event-cursor"
 
 
 class CursorUnreadable(ValueError):
@@ -37,10 +38,8 @@ class EventPosition:
     def key(self) -> tuple[int, int]:
         return (self.xid, self.id)
 
-    def cursor(self) -> str:
-        millis = int(self.at.timestamp() * 1000)
-        text = f"{_PREFIX}:{self.xid}:{self.id}:{millis}"
-        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    def cursor(self, sealer: Sealer) -> str:
+        return sealer.seal(_PURPOSE, self.xid, self.id, int(self.at.timestamp() * 1000))
 
     def confirmed_at(self, at: datetime) -> EventPosition:
         """The same place, known current at ``at``."""
@@ -52,17 +51,12 @@ def start_position(at: datetime) -> EventPosition:
     return EventPosition(0, 0, at)
 
 
-def parse_cursor(cursor: str) -> EventPosition:
+def parse_cursor(cursor: str, sealer: Sealer) -> EventPosition:
     try:
-        padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        prefix, xid, row_id, millis = text.split(":")
-        if prefix != _PREFIX:
-            raise ValueError(prefix)
-        values = int(xid), int(row_id), int(millis)
-        if any(not 0 <= value <= _MAX_BIGINT for value in values):
-            raise ValueError(values)
-        at = datetime.fromtimestamp(values[2] / 1000, tz=UTC)
-    except (ValueError, UnicodeError, binascii.Error, OverflowError, OSError):
+        xid, row_id, millis = sealer.open(_PURPOSE, cursor.strip(), 3)
+        if xid < 0 or row_id < 0:
+            raise ValueError(xid, row_id)
+        at = datetime.fromtimestamp(millis / 1000, tz=UTC)
+    except (Unsealable, ValueError, OverflowError, OSError):
         raise CursorUnreadable("after: not a cursor of a subscription event") from None
-    return EventPosition(values[0], values[1], at)
+    return EventPosition(xid, row_id, at)

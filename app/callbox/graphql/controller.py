@@ -36,7 +36,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from callbox.events.hub import EventHub
 from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
-from callbox.graphql.context import GraphQLContext
+from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_sealer
 from callbox.graphql.data import CallboxData, Sql
 from callbox.graphql.limits import MAX_BODY_BYTES
 from callbox.graphql.loaders import make_loaders
@@ -135,6 +135,10 @@ def _context_provider(
         principal: Principal = request.state[PRINCIPAL_STATE]
         if store is None:
             raise ServiceUnavailableException("database unavailable; retry later")
+        try:
+            sealer = await instance_sealer(store)
+        except SealerUnavailable as error:
+            raise ServiceUnavailableException(str(error)) from None
         data = CallboxData(
             Sql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout),
             principal.visibility,
@@ -146,6 +150,7 @@ def _context_provider(
             principal=principal,
             data=data,
             loaders=make_loaders(data),
+            sealer=sealer,
         )
 
     return context

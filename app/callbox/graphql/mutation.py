@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from callbox.graphql.context import Info
+from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.errors import InvalidInput
 from callbox.graphql.types.enums import Channel, NotificationState
 from callbox.graphql.types.fields import mutation
@@ -92,7 +93,8 @@ class Mutation:
         self, info: Info, id: strawberry.ID
     ) -> ReprocessNotificationPayload:
         data = info.context.writer()
-        outcome = await data.reprocess_notification(parse_id(id, "id"))
+        notification_id = parse_id(info.context.sealer, CursorKind.NOTIFICATION, id, "id")
+        outcome = await data.reprocess_notification(notification_id)
         row = (await data.notifications_by_id([outcome.notification_id]))[outcome.notification_id]
         info.context.loaders.notification.prime(row.id, row, force=True)
         return ReprocessNotificationPayload(

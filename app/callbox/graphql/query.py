@@ -39,7 +39,9 @@ class Query:
     @field(description="A message by id (null if there is none this key may see).")
     async def message(self, info: Info, id: strawberry.ID) -> Message | None:
         info.context.reader()
-        row = await info.context.loaders.message.load(parse_id(id, "id"))
+        row = await info.context.loaders.message.load(
+            parse_id(info.context.sealer, CursorKind.MESSAGE, id, "id")
+        )
         return Message.from_row(row) if row is not None else None
 
     @field(description=f"Messages, by occurredAt. {_PAGE_ARGUMENTS}")
@@ -54,16 +56,25 @@ class Query:
     ) -> Connection[Message]:
         data = info.context.reader()
         request = PageRequest.from_arguments(
-            CursorKind.MESSAGE, first=first, after=after, last=last, before=before
+            CursorKind.MESSAGE,
+            info.context.sealer,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
-        query = (filter or MessageFilter()).to_query()
+        query = (filter or MessageFilter()).to_query(info.context.sealer)
         page = await data.messages(query, request)
-        return connection(page, Message.from_row, lambda: data.count_messages(query))
+        return connection(
+            page, info.context.sealer, Message.from_row, lambda: data.count_messages(query)
+        )
 
     @field(description="A conversation by id (null if this key sees none of it).")
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
         info.context.reader()
-        row = await info.context.loaders.conversation.load(parse_id(id, "id"))
+        row = await info.context.loaders.conversation.load(
+            parse_id(info.context.sealer, CursorKind.CONVERSATION, id, "id")
+        )
         return Conversation.from_row(row) if row is not None else None
 
     @field(description=f"Conversations, by last activity. {_PAGE_ARGUMENTS}")
@@ -78,16 +89,28 @@ class Query:
     ) -> Connection[Conversation]:
         data = info.context.reader()
         request = PageRequest.from_arguments(
-            CursorKind.CONVERSATION, first=first, after=after, last=last, before=before
+            CursorKind.CONVERSATION,
+            info.context.sealer,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
         query = (filter or ConversationFilter()).to_query()
         page = await data.conversations(query, request)
-        return connection(page, Conversation.from_row, lambda: data.count_conversations(query))
+        return connection(
+            page,
+            info.context.sealer,
+            Conversation.from_row,
+            lambda: data.count_conversations(query),
+        )
 
     @field(description="A raw request by id.")
     async def notification(self, info: Info, id: strawberry.ID) -> Notification | None:
         info.context.reader()
-        row = await info.context.loaders.notification.load(parse_id(id, "id"))
+        row = await info.context.loaders.notification.load(
+            parse_id(info.context.sealer, CursorKind.NOTIFICATION, id, "id")
+        )
         return Notification.from_row(row) if row is not None else None
 
     @field(description=f"Raw requests, by receivedAt. {_PAGE_ARGUMENTS}")
@@ -102,11 +125,21 @@ class Query:
     ) -> Connection[Notification]:
         data = info.context.reader()
         request = PageRequest.from_arguments(
-            CursorKind.NOTIFICATION, first=first, after=after, last=last, before=before
+            CursorKind.NOTIFICATION,
+            info.context.sealer,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
         query = (filter or NotificationFilter()).to_query()
         page = await data.notifications(query, request)
-        return connection(page, Notification.from_row, lambda: data.count_notifications(query))
+        return connection(
+            page,
+            info.context.sealer,
+            Notification.from_row,
+            lambda: data.count_notifications(query),
+        )
 
     @field(description=f"The opt-out ledger, by occurredAt. {_PAGE_ARGUMENTS}")
     async def opt_outs(
@@ -120,11 +153,18 @@ class Query:
     ) -> Connection[OptOut]:
         data = info.context.reader()
         request = PageRequest.from_arguments(
-            CursorKind.OPT_OUT, first=first, after=after, last=last, before=before
+            CursorKind.OPT_OUT,
+            info.context.sealer,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
         query = (filter or OptOutFilter()).to_query()
         page = await data.opt_outs(query, request)
-        return connection(page, OptOut.from_row, lambda: data.count_opt_outs(query))
+        return connection(
+            page, info.context.sealer, OptOut.from_row, lambda: data.count_opt_outs(query)
+        )
 
     @field(
         description="Whether the address is opted out: the latest ledger row for it (by"

@@ -23,6 +23,7 @@ from callbox.events.position import CursorUnreadable, EventPosition, parse_curso
 from callbox.events.subscriber import Subscriber
 from callbox.graphql.context import Info
 from callbox.graphql.data import Visibility
+from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.errors import InvalidInput, NotFound, PublicError, log_internal_error
 from callbox.graphql.event_details import SHARED_KEY, load_event_details
 from callbox.graphql.types.conversations import Conversation
@@ -30,6 +31,7 @@ from callbox.graphql.types.fields import subscription
 from callbox.graphql.types.ids import parse_id
 from callbox.graphql.types.message_events import MessageEvent, MessageEventFilter
 from callbox.graphql.websocket import SubscriptionContext
+from callbox.sealing import Sealer
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +46,18 @@ class SubscriptionFailed(PublicError):
     """Why a subscription cannot start or go on: ``extensions.code``, and
     ``extensions.cursor`` when resubscribing with it as ``after`` loses nothing."""
 
-    def __init__(self, message: str, code: str, resume_from: EventPosition | None) -> None:
+    def __init__(
+        self, message: str, code: str, resume_from: EventPosition | None, sealer: Sealer
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.extensions = {"code": code}
         if resume_from is not None:
-            self.extensions["cursor"] = resume_from.cursor()
+            self.extensions["cursor"] = resume_from.cursor(sealer)
 
     @classmethod
-    def of(cls, error: LiveUpdateError) -> SubscriptionFailed:
-        return cls(str(error), error.code, error.resume_from)
+    def of(cls, error: LiveUpdateError, sealer: Sealer) -> SubscriptionFailed:
+        return cls(str(error), error.code, error.resume_from, sealer)
 
 
 def _failure(error: Exception, subscriber: Subscriber, context: SubscriptionContext) -> PublicError:
@@ -62,7 +66,7 @@ def _failure(error: Exception, subscriber: Subscriber, context: SubscriptionCont
     if isinstance(error, LiveUpdateError):
         if error.resume_from is None:  # (raised by a statement that outlasted no outage)
             error.resume_from = subscriber.handed
-        return SubscriptionFailed.of(error)
+        return SubscriptionFailed.of(error, context.sealer)
     if isinstance(error, PublicError):
         return error
     log_internal_error(logger, "subscription failed", error)
@@ -70,6 +74,7 @@ def _failure(error: Exception, subscriber: Subscriber, context: SubscriptionCont
         "Unexpected error; resubscribe with after: the cursor in this error",
         "INTERNAL_SERVER_ERROR",
         subscriber.handed,
+        context.sealer,
     )
 
 
@@ -82,20 +87,20 @@ def _subscription_context(info: Info) -> SubscriptionContext:
     return context
 
 
-def _position(after: str | None) -> EventPosition | None:
+def _position(after: str | None, sealer: Sealer) -> EventPosition | None:
     if after is None:
         return None
     try:
-        return parse_cursor(after)
+        return parse_cursor(after, sealer)
     except CursorUnreadable as error:
         raise InvalidInput(str(error)) from None
 
 
-async def _started(subscriber: Subscriber) -> Subscriber:
+async def _started(subscriber: Subscriber, sealer: Sealer) -> Subscriber:
     try:
         await subscriber.check()
     except LiveUpdateError as error:
-        raise SubscriptionFailed.of(error) from None
+        raise SubscriptionFailed.of(error, sealer) from None
     return subscriber
 
 
@@ -108,7 +113,7 @@ async def _message_events(
             async for deliveries in subscriber.batches():
                 for row, batch in deliveries:
                     details = await batch.shared(SHARED_KEY, load)
-                    yield MessageEvent.build(row, details, visibility)
+                    yield MessageEvent.build(row, details, visibility, context.sealer)
                     subscriber.sent(row)  # asked for the next one: this one was sent
         except Exception as error:
             raise _failure(error, subscriber, context) from None
@@ -146,8 +151,9 @@ class Subscription:
     ) -> AsyncGenerator[MessageEvent, None]:
         context = _subscription_context(info)
         data = context.reader()
-        event_filter = (filter or MessageEventFilter()).to_filter(data)
-        subscriber = await _started(context.hub.subscribe(event_filter, _position(after)))
+        event_filter = (filter or MessageEventFilter()).to_filter(data, context.sealer)
+        position = _position(after, context.sealer)
+        subscriber = await _started(context.hub.subscribe(event_filter, position), context.sealer)
         return _message_events(subscriber, context, data.visibility)
 
     @subscription(
@@ -160,13 +166,13 @@ class Subscription:
     ) -> AsyncGenerator[Conversation, None]:
         context = _subscription_context(info)
         data = context.reader()
-        conversation_id = parse_id(id, "id")
+        conversation_id = parse_id(context.sealer, CursorKind.CONVERSATION, id, "id")
         if conversation_id not in await data.conversations_by_id([conversation_id]):
-            raise NotFound(f"no conversation {conversation_id}")
+            raise NotFound(f"no conversation {id}")
         receivers = data.visibility.restrict(None)
         event_filter = EventFilter(
             receivers=frozenset(receivers) if receivers is not None else None,
             conversation_ids=frozenset({conversation_id}),
         )
-        subscriber = await _started(context.hub.subscribe(event_filter))
+        subscriber = await _started(context.hub.subscribe(event_filter), context.sealer)
         return _conversation_updates(subscriber, context, conversation_id)

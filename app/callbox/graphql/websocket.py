@@ -51,7 +51,7 @@ from strawberry.types.graphql import OperationType
 from callbox.db.connection import Pool
 from callbox.events.hub import EventHub
 from callbox.graphql.auth import GraphQLAuth, Principal
-from callbox.graphql.context import GraphQLContext
+from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_sealer
 from callbox.graphql.data import CallboxData, Sql, Visibility
 from callbox.graphql.limits import (
     MAX_CONNECTION_INIT_CHARS,
@@ -141,6 +141,10 @@ def subscription_context_provider(
     ) -> SubscriptionContext:
         if store is None:
             raise WebSocketException(detail="database unavailable; retry later")
+        try:
+            sealer = await instance_sealer(store)
+        except SealerUnavailable as error:
+            raise WebSocketException(detail=str(error)) from None
         query_layer = QueryLayerFactory(
             OutageTolerantSql(
                 store.pool, hub, store.limits.read_timeout, store.limits.acquire_timeout
@@ -153,6 +157,7 @@ def subscription_context_provider(
             principal=NOT_SIGNED_IN,
             data=data,
             loaders=make_loaders(data, cache=False),
+            sealer=sealer,
             hub=hub,
             auth=auth,
             query_layer=query_layer,

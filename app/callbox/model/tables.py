@@ -164,6 +164,14 @@ class Event(Table, tablename="callbox_event", db=DB):
     created_at = Timestamptz()
 
 
+class InstanceKey(Table, tablename="callbox_instance_key", db=DB):
+    """The one key that seals the ids and cursors GraphQL clients see (callbox.sealing)."""
+
+    id = Integer(primary_key=True)
+    key = Bytea()
+    created_at = Timestamptz()
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Notification,
     Conversation,
@@ -172,4 +180,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     OptOut,
     AppliedEvent,
     Event,
+    InstanceKey,
 )

@@ -20,16 +20,20 @@ from dataclasses import dataclass, field
 
 from callbox.db.connection import Pool
 from callbox.store.faults import StoreLimits
+from callbox.store.instance_key import InstanceKey
 from callbox.store.writer import IngestWriter
 
 
 @dataclass(frozen=True, slots=True)
 class Store:
-    """The running store: the pool, the ingest writer (group commit) and the time limits of
-    database work (the writer records whether writes fail for lack of resources)."""
+    """The running store: the pool, the ingest writer (group commit), the instance key
+    that seals the ids readers hand out (:mod:`callbox.store.instance_key`) and the
+    time limits of database work (the writer records whether writes fail for lack of
+    resources)."""
 
     pool: Pool
     writer: IngestWriter
+    instance_key: InstanceKey
     limits: StoreLimits = field(default_factory=StoreLimits)
 
 

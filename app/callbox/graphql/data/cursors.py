@@ -1,25 +1,28 @@
-"""Opaque keyset cursors: the sort key (a timestamp) and the id of an item, per list kind.
+"""Keyset cursors: the sort key (a timestamp) and the id of an item, per list kind, sealed.
 
-A cursor is base64url of ``<kind>:<microseconds since the epoch>:<id>``. The kind stops a
-cursor of one list being used in another; the timestamp and id let the next page start with
-an index seek (``(at, id) < (cursor)``), so page 1,000 costs what page 1 costs.
+A cursor seals ``(microseconds since the epoch, id)`` with the instance key
+(:mod:`callbox.sealing`) for its kind of list: a cursor of one list does not open in
+another, and a client learns nothing from it (row ids come from global sequences). The
+timestamp and id let the next page start with an index seek (``(at, id) < (cursor)``), so
+page 1,000 costs what page 1 costs.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from callbox.graphql.errors import InvalidInput
+from callbox.sealing import Sealer, Unsealable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
 class CursorKind(StrEnum):
+    """The kinds of rows clients see by id and page through."""
+
     MESSAGE = "message"
     CONVERSATION = "conversation"
     NOTIFICATION = "notification"
@@ -34,21 +37,16 @@ class SortKey:
     id: int
 
 
-def encode_cursor(kind: CursorKind, key: SortKey) -> str:
+def encode_cursor(sealer: Sealer, kind: CursorKind, key: SortKey) -> str:
     micros = (key.at - _EPOCH) // _MICROSECOND
-    text = f"{kind.value}:{micros}:{key.id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return sealer.seal(f"{kind.value}-cursor", micros, key.id)
 
 
-def decode_cursor(kind: CursorKind, cursor: str, argument: str) -> SortKey:
+def decode_cursor(sealer: Sealer, kind: CursorKind, cursor: str, argument: str) -> SortKey:
     """The sort key in a cursor; :class:`InvalidInput` naming ``argument`` when it is not
     a cursor of this kind of list."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        found_kind, micros, item_id = text.split(":")
-        if found_kind != kind.value:
-            raise ValueError(found_kind)
-        return SortKey(_EPOCH + int(micros) * _MICROSECOND, int(item_id))
-    except (ValueError, UnicodeError, binascii.Error, OverflowError):
+        micros, item_id = sealer.open(f"{kind.value}-cursor", cursor, 2)
+        return SortKey(_EPOCH + micros * _MICROSECOND, item_id)
+    except (Unsealable, OverflowError):
         raise InvalidInput(f"{argument}: not a cursor of this list of {kind.value}s") from None

@@ -257,12 +257,11 @@ class CallboxData:
             self.sql, notification_id, receivers=self._scope(None)
         )
         if name is None:
-            raise NotFound(f"no notification {notification_id}")
+            raise NotFound("no such notification for this API key")
         receiver = self._receivers.get(name)
         if receiver is None:
             raise InvalidInput(
-                f"notification {notification_id} came to receiver {name!r},"
-                " which is no longer configured"
+                f"the notification came to receiver {name!r}, which is no longer configured"
             )
         # Idempotent: events already applied are skipped (callbox.store.reprocess).
         async with self.sql.connection() as connection:

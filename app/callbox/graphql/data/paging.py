@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from callbox.graphql.data.cursors import CursorKind, SortKey, decode_cursor, encode_cursor
+from callbox.graphql.data.cursors import CursorKind, SortKey, decode_cursor
 from callbox.graphql.data.params import Params
 from callbox.graphql.errors import InvalidInput
+from callbox.sealing import Sealer
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -35,6 +36,7 @@ class PageRequest:
     def from_arguments(
         cls,
         kind: CursorKind,
+        sealer: Sealer,
         *,
         first: int | None,
         after: str | None,
@@ -51,8 +53,8 @@ class PageRequest:
         return cls(
             size=size,
             backwards=backwards,
-            after=decode_cursor(kind, after, "after") if after else None,
-            before=decode_cursor(kind, before, "before") if before else None,
+            after=decode_cursor(sealer, kind, after, "after") if after else None,
+            before=decode_cursor(sealer, kind, before, "before") if before else None,
         )
 
     def conditions(self, params: Params, at: str, id_: str) -> list[str]:
@@ -78,9 +80,10 @@ class PageRequest:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """Items newest first, each with its cursor."""
+    """Items newest first, each with its sort key (sealed into a cursor for the client)."""
 
-    edges: list[tuple[str, T]]
+    kind: CursorKind
+    edges: list[tuple[SortKey, T]]
     has_next_page: bool
     has_previous_page: bool
 
@@ -97,7 +100,7 @@ def make_page(
     kept = list(rows[: request.size])
     if request.backwards:
         kept.reverse()
-    edges = [(encode_cursor(kind, key(row)), row) for row in kept]
+    edges = [(key(row), row) for row in kept]
     if request.backwards:
-        return Page(edges, has_next_page=request.before is not None, has_previous_page=more)
-    return Page(edges, has_next_page=more, has_previous_page=request.after is not None)
+        return Page(kind, edges, has_next_page=request.before is not None, has_previous_page=more)
+    return Page(kind, edges, has_next_page=more, has_previous_page=request.after is not None)

@@ -22,7 +22,10 @@ from callbox.graphql.types.pagination import Connection, connection, known_count
     " receivers, only their messages count (createdAt, messageCount, lastMessage, lastActivityAt)."
 )
 class Conversation:
-    id: strawberry.ID
+    @field(description="Opaque and stable: the same conversation always has this id.")
+    def id(self, info: Info) -> strawberry.ID:
+        return to_id(info.context.sealer, CursorKind.CONVERSATION, self.row_id)
+
     channel: Channel
     our_address: str
     their_address: str
@@ -35,7 +38,6 @@ class Conversation:
     @classmethod
     def from_row(cls, row: ConversationRow) -> Conversation:
         return cls(
-            id=to_id(row.id),
             channel=Channel(row.channel),
             our_address=row.our_address,
             their_address=row.their_address,
@@ -63,7 +65,14 @@ class Conversation:
         before: str | None = None,
     ) -> Connection[Message]:
         request = PageRequest.from_arguments(
-            CursorKind.MESSAGE, first=first, after=after, last=last, before=before
+            CursorKind.MESSAGE,
+            info.context.sealer,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
         page = await info.context.loaders.conversation_messages.load((self.row_id, request))
-        return connection(page, Message.from_row, known_count(self.message_count))
+        return connection(
+            page, info.context.sealer, Message.from_row, known_count(self.message_count)
+        )

@@ -9,6 +9,7 @@ from enum import Enum
 
 import strawberry
 
+from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.filters import (
     ConversationQuery,
     MessageQuery,
@@ -27,6 +28,7 @@ from callbox.graphql.types.enums import (
     Status,
 )
 from callbox.graphql.types.ids import parse_id
+from callbox.sealing import Sealer
 
 
 def merged(one: str | Enum | None, many: Iterable[str | Enum] | None) -> tuple[str, ...] | None:
@@ -72,7 +74,7 @@ class MessageFilter:
         default=None, description="Case-insensitive text in the body."
     )
 
-    def to_query(self) -> MessageQuery:
+    def to_query(self, sealer: Sealer) -> MessageQuery:
         return MessageQuery(
             receivers=merged(self.receiver, self.receivers),
             providers=merged(self.provider, self.providers),
@@ -81,7 +83,9 @@ class MessageFilter:
             statuses=merged(self.status, self.statuses),
             failure_reasons=merged(self.failure_reason, None),
             address=self.address,
-            conversation_id=parse_id(self.conversation_id, "conversationId")
+            conversation_id=parse_id(
+                sealer, CursorKind.CONVERSATION, self.conversation_id, "conversationId"
+            )
             if self.conversation_id is not None
             else None,
             provider_message_id=self.provider_message_id,

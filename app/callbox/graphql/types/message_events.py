@@ -11,6 +11,7 @@ from callbox.events.kinds import EventKind
 from callbox.events.log import EventRow
 from callbox.graphql.data import CallboxData
 from callbox.graphql.data.addresses import address_candidates
+from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.visibility import Visibility
 from callbox.graphql.event_details import EventDetails
 from callbox.graphql.types.enums import Direction
@@ -18,6 +19,7 @@ from callbox.graphql.types.filters import merged
 from callbox.graphql.types.ids import parse_id
 from callbox.graphql.types.messages import Message, StatusEvent
 from callbox.graphql.types.opt_outs import OptOut
+from callbox.sealing import Sealer
 
 strawberry.enum(
     EventKind,
@@ -46,7 +48,7 @@ class MessageEventFilter:
     direction: Direction | None = None
     kinds: list[EventKind] | None = None
 
-    def to_filter(self, data: CallboxData) -> EventFilter:
+    def to_filter(self, data: CallboxData, sealer: Sealer) -> EventFilter:
         """The server-side filter: the key's visibility narrows the receivers asked for."""
         requested = merged(self.receiver, self.receivers)
         receivers = data.visibility.restrict(requested)
@@ -54,14 +56,18 @@ class MessageEventFilter:
             receivers=frozenset(receivers) if receivers is not None else None,
             kinds=frozenset(kind.value for kind in self.kinds) if self.kinds else None,
             directions=frozenset({self.direction.value}) if self.direction else None,
-            conversation_ids=_ids(self.conversation_id, "filter.conversationId"),
-            message_ids=_ids(self.message_id, "filter.messageId"),
+            conversation_ids=_ids(
+                sealer, CursorKind.CONVERSATION, self.conversation_id, "filter.conversationId"
+            ),
+            message_ids=_ids(sealer, CursorKind.MESSAGE, self.message_id, "filter.messageId"),
             addresses=_addresses(self.address, requested, data),
         )
 
 
-def _ids(value: strawberry.ID | None, argument: str) -> frozenset[int] | None:
-    return frozenset({parse_id(value, argument)}) if value is not None else None
+def _ids(
+    sealer: Sealer, kind: CursorKind, value: strawberry.ID | None, argument: str
+) -> frozenset[int] | None:
+    return frozenset({parse_id(sealer, kind, value, argument)}) if value is not None else None
 
 
 def _addresses(
@@ -101,12 +107,14 @@ class MessageEvent:
     )
 
     @classmethod
-    def build(cls, row: EventRow, details: EventDetails, visibility: Visibility) -> MessageEvent:
+    def build(
+        cls, row: EventRow, details: EventDetails, visibility: Visibility, sealer: Sealer
+    ) -> MessageEvent:
         message = details.message_for(row, visibility)
         status_event = details.status_event_for(row, visibility)
         opt_out = details.opt_out_for(row, visibility)
         return cls(
-            cursor=row.position.cursor(),
+            cursor=row.position.cursor(sealer),
             kind=EventKind(row.kind),
             receiver=row.receiver,
             address=row.address,

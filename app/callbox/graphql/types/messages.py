@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from callbox.graphql.context import Info
+from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.rows import MessageRow, StatusEventRow
 from callbox.graphql.types.enums import Channel, Direction, FailureReason, Status
 from callbox.graphql.types.fields import field
@@ -57,7 +58,10 @@ class StatusEvent:
 
 @strawberry.type(description="One message, inbound or outbound, with what is known of it.")
 class Message:
-    id: strawberry.ID
+    @field(description="Opaque and stable: the same message always has this id.")
+    def id(self, info: Info) -> strawberry.ID:
+        return to_id(info.context.sealer, CursorKind.MESSAGE, self.row_id)
+
     provider: str
     receiver: str = strawberry.field(description="The receiver (callback URL) it came through.")
     provider_message_id: str
@@ -93,7 +97,6 @@ class Message:
     @classmethod
     def from_row(cls, row: MessageRow) -> Message:
         return cls(
-            id=to_id(row.id),
             provider=row.provider,
             receiver=row.receiver,
             provider_message_id=row.provider_message_id,

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from callbox.graphql.context import Info
+from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.rows import NotificationRow
 from callbox.graphql.types.enums import NotificationState
 from callbox.graphql.types.fields import field
@@ -18,7 +19,10 @@ from callbox.graphql.types.messages import StatusEvent
 
 @strawberry.type(description="One raw request to a receiver, exactly as received.")
 class Notification:
-    id: strawberry.ID
+    @field(description="Opaque and stable: the same raw request always has this id.")
+    def id(self, info: Info) -> strawberry.ID:
+        return to_id(info.context.sealer, CursorKind.NOTIFICATION, self.row_id)
+
     receiver: str
     provider: str
     state: NotificationState
@@ -40,7 +44,6 @@ class Notification:
     @classmethod
     def from_row(cls, row: NotificationRow) -> Notification:
         return cls(
-            id=to_id(row.id),
             receiver=row.receiver,
             provider=row.provider,
             state=NotificationState(row.state),

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from callbox.graphql.context import Info
+from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.rows import OptOutRow
 from callbox.graphql.types.enums import Channel, OptOutAction
 from callbox.graphql.types.fields import field
@@ -17,7 +18,10 @@ from callbox.graphql.types.notifications import Notification
 
 @strawberry.type(description="An opt-out or opt-in, from a provider push or a keyword reply.")
 class OptOut:
-    id: strawberry.ID
+    @field(description="Opaque and stable: the same ledger row always has this id.")
+    def id(self, info: Info) -> strawberry.ID:
+        return to_id(info.context.sealer, CursorKind.OPT_OUT, self.row_id)
+
     address: str
     action: OptOutAction
     channel: Channel
@@ -29,11 +33,11 @@ class OptOut:
     received_at: datetime
     message_id: strawberry.Private[int | None]
     notification_id: strawberry.Private[int | None]
+    row_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: OptOutRow) -> OptOut:
         return cls(
-            id=to_id(row.id),
             address=row.address,
             action=OptOutAction(row.action),
             channel=Channel(row.channel),
@@ -45,6 +49,7 @@ class OptOut:
             received_at=row.received_at,
             message_id=row.message_id,
             notification_id=row.notification_id,
+            row_id=row.id,
         )
 
     @field(description="The inbound reply or our message it is about, if any.")

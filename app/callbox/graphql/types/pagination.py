@@ -7,8 +7,10 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from callbox.graphql.data.cursors import encode_cursor
 from callbox.graphql.data.paging import Page
 from callbox.graphql.types.fields import field
+from callbox.sealing import Sealer
 
 Node = TypeVar("Node")
 Row = TypeVar("Row")
@@ -49,9 +51,15 @@ class Connection(Generic[Node]):
 
 
 def connection(
-    page: Page[Row], node: Callable[[Row], Node], count: Callable[[], Awaitable[int]]
+    page: Page[Row],
+    sealer: Sealer,
+    node: Callable[[Row], Node],
+    count: Callable[[], Awaitable[int]],
 ) -> Connection[Node]:
-    edges = [Edge(cursor=cursor, node=node(row)) for cursor, row in page.edges]
+    edges = [
+        Edge(cursor=encode_cursor(sealer, page.kind, key), node=node(row))
+        for key, row in page.edges
+    ]
     return Connection(
         edges=edges,
         page_info=PageInfo(

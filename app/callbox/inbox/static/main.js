@@ -182,14 +182,19 @@ function render() {
   if (!frame) frame = requestAnimationFrame(draw);
 }
 
+// Ids are opaque (sealed): they only break ties in time, the same way every time.
+function idOrder(a, b) {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 function byUpdated(a, b) {
-  return time(b.updatedAt) - time(a.updatedAt) || Number(b.id) - Number(a.id);
+  return time(b.updatedAt) - time(a.updatedAt) || idOrder(b, a);
 }
 
 function draw() {
   frame = 0;
   const conversations = [...state.conversations.values()].sort(
-    (a, b) => time(b.lastActivityAt) - time(a.lastActivityAt) || Number(b.id) - Number(a.id),
+    (a, b) => time(b.lastActivityAt) - time(a.lastActivityAt) || idOrder(b, a),
   );
   for (const old of conversations.splice(KEPT)) state.conversations.delete(old.id);
   fill(
@@ -221,7 +226,7 @@ function draw() {
       : "";
     // Oldest first, like a chat; the query and the events give newest first.
     messages = [...thread.messages.values()].sort(
-      (a, b) => time(a.occurredAt) - time(b.occurredAt) || Number(a.id) - Number(b.id),
+      (a, b) => time(a.occurredAt) - time(b.occurredAt) || idOrder(a, b),
     );
     $("messages").className = "messages thread";
   } else {
