@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from callbox.model.addresses import AddressRejected, normalise_address
 from callbox.providers import PROVIDERS
-from callbox.providers.base import Event, InboundRequest, Provider, ReceiverContext
-from callbox.secrets import SecretDigest, SecretError, resolve_secret
+from callbox.providers.base import (
+    Event,
+    InboundRequest,
+    Provider,
+    ReceiverContext,
+    SignatureKey,
+    SignedRequest,
+)
+from callbox.secrets import SecretDigest, SecretError, resolve_key, resolve_secret
 from callbox.settings import ConfigError, IPNetwork, Receiver, parse_network, provider_options
 
 # Never stored with a raw request, whatever the provider.
@@ -27,6 +35,8 @@ class ReadyReceiver:
     url_tokens: tuple[SecretDigest, ...]
     ip_allow: tuple[IPNetwork, ...]
     secret_headers: frozenset[str]
+    signature_keys: tuple[SignatureKey, ...] = field(default=(), repr=False)
+    """Loaded by the provider's scheme; HMAC secrets in clear, so never in a repr or log."""
 
     @property
     def name(self) -> str:
@@ -35,6 +45,20 @@ class ReadyReceiver:
     @property
     def max_body_bytes(self) -> int:
         return self.settings.max_body_bytes
+
+    @property
+    def public_url(self) -> str | None:
+        return self.settings.public_url
+
+    @property
+    def verifies_signatures(self) -> bool:
+        return bool(self.signature_keys)
+
+    def verify(self, request: SignedRequest, now: datetime) -> None:
+        """Raises SignatureRejected with the reason when the signature does not verify."""
+        scheme = self.provider.signature
+        assert scheme is not None  # (keys are only loaded for a provider that signs)
+        scheme.verify(request, self.signature_keys, self.context, now)
 
     def parse(self, request: InboundRequest) -> Sequence[Event]:
         """Run the provider's pure parser; PayloadRejected propagates with its reason."""
@@ -49,6 +73,32 @@ def _digests(values: list[str], key: str) -> tuple[SecretDigest, ...]:
         except SecretError as error:
             raise ConfigError(f"{key}[{index}]: {error}") from None
     return tuple(digests)
+
+
+def _signature_keys(receiver: Receiver, provider: Provider, key: str) -> tuple[SignatureKey, ...]:
+    if not receiver.auth.signature:
+        return ()
+    scheme = provider.signature
+    if scheme is None:
+        raise ConfigError(
+            f"{key}: provider {provider.name} does not sign its callbacks; use bearer, basic,"
+            " ip_allow or url_token"
+        )
+    if scheme.needs_public_url and receiver.public_url is None:
+        raise ConfigError(
+            f"{key}: {provider.name} signs the URL it calls: set this receiver's public_url to"
+            " the URL configured at the provider"
+        )
+    keys = []
+    for index, reference in enumerate(receiver.auth.signature):
+        try:
+            text = resolve_key(reference)
+            keys.append(scheme.load_key(text))
+        except SecretError as error:
+            raise ConfigError(f"{key}[{index}]: {error}") from None
+        except ValueError as error:
+            raise ConfigError(f"{key}[{index}]: not a {scheme.key_kind}: {error}") from None
+    return tuple(keys)
 
 
 def prepare_receiver(receiver: Receiver, index: int) -> ReadyReceiver:
@@ -77,4 +127,5 @@ def prepare_receiver(receiver: Receiver, index: int) -> ReadyReceiver:
         url_tokens=_digests(receiver.auth.url_token, f"{prefix}.url_token"),
         ip_allow=tuple(parse_network(entry) for entry in receiver.auth.ip_allow),
         secret_headers=ALWAYS_SECRET_HEADERS | provider.secret_headers,
+        signature_keys=_signature_keys(receiver, provider, f"{prefix}.signature"),
     )

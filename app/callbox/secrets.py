@@ -3,6 +3,9 @@
 A secret may be written as the value itself, as ``env:NAME`` (read from the environment at
 start) or as ``sha256:<hex digest of the value>`` so the file never holds the true secret.
 Whatever the form, Callbox keeps only the digest in memory and never logs it.
+
+Signature keys (``auth.signature``) are the exception: an HMAC needs the key itself, so
+:func:`resolve_key` returns the value (from the file or ``env:NAME``), held in memory only.
 """
 
 from __future__ import annotations
@@ -52,6 +55,29 @@ def resolve_secret(reference: str, environ: Mapping[str, str] | None = None) -> 
     if not reference:
         raise SecretError("empty secret")
     return SecretDigest(hashlib.sha256(reference.encode()).digest())
+
+
+def resolve_key(reference: str, environ: Mapping[str, str] | None = None) -> str:
+    """One configured signature key (value or ``env:NAME``) as text.
+
+    A key that signs or verifies (an HMAC secret, a public key) cannot be kept as a digest:
+    the value itself is returned, to be held in memory only and never logged or stored.
+    """
+    environment = os.environ if environ is None else environ
+    if reference.startswith("sha256:"):
+        raise SecretError(
+            "a signature key cannot be given as a digest (the HMAC needs the key itself):"
+            " use env:NAME"
+        )
+    if reference.startswith("env:"):
+        name = reference.removeprefix("env:")
+        value = environment.get(name)
+        if not value:
+            raise SecretError(f"environment variable {name} is not set or empty")
+        return value
+    if not reference:
+        raise SecretError("empty key")
+    return reference
 
 
 def any_matches(accepted: Iterable[SecretDigest], presented: str | bytes) -> bool:

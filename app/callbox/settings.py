@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -61,8 +62,19 @@ class Auth(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     basic: list[str] = []
     ip_allow: list[str] = []
     url_token: list[str] = []
+    signature: list[str] = []
+    """Keys the provider signs with (a list for rotation: any one verifying is enough); what
+    a key is depends on the provider (an HMAC secret, a public key)."""
 
     def __post_init__(self) -> None:
+        for index, value in enumerate(self.signature):
+            if not value:
+                raise ValueError(f"signature[{index}]: empty key")
+            if value.startswith("sha256:"):
+                raise ValueError(
+                    f"signature[{index}]: a signature key cannot be given as a digest (the"
+                    " HMAC needs the key itself): use env:NAME"
+                )
         _check_secret_syntax(self.bearer, "bearer")
         _check_secret_syntax(self.basic, "basic")
         _check_secret_syntax(self.url_token, "url_token")
@@ -74,7 +86,7 @@ class Auth(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     @property
     def is_configured(self) -> bool:
-        return bool(self.bearer or self.basic or self.ip_allow or self.url_token)
+        return bool(self.bearer or self.basic or self.ip_allow or self.url_token or self.signature)
 
 
 class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -93,6 +105,9 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     timezone: str | None = None
     our_address: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    public_url: str | None = None
+    """This receiver's URL exactly as configured at the provider (``https://host/hooks/name``,
+    no query): providers that sign the URL are verified against it, never the Host header."""
     raw_retention_days: int | None = None
     """Days raw requests are kept (``callbox purge``); unset: ``[retention] raw_days``;
     0: forever."""
@@ -115,6 +130,8 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             _zone(self.timezone)
         if self.max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
+        if self.public_url is not None:
+            _check_public_url(self.public_url)
         for key in ("raw_retention_days", "normalised_retention_days"):
             days = getattr(self, key)
             if days is not None and days < 0:
@@ -129,6 +146,14 @@ class Receiver(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     def region(self) -> str | None:
         region = self.default_region or PROVIDERS[self.provider].default_region
         return region.upper() if region else None
+
+
+def _check_public_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"public_url {url!r}: expected an http(s) URL such as https://host/path")
+    if parts.query or parts.fragment:
+        raise ValueError(f"public_url {url!r}: give it without a query or fragment")
 
 
 def provider_options(receiver: Receiver) -> msgspec.Struct:

@@ -12,6 +12,9 @@ in particular, so ``tests/providers/test_contract.py`` runs them over the regist
   section of docs/statuses.md (and every row there is mapped, to the status it says).
 - :func:`check_samples_accepted_end_to_end`: every sample posted through the real app (on the
   test database) is answered 200 and stored with its events.
+- :func:`check_signed_samples_end_to_end`: for a provider that signs with a shared secret,
+  every sample signed with the receiver's key is accepted, and signed with another key is
+  answered 401 and not stored.
 
 The status words a provider maps are found by convention: the module-level mappings, in the
 module that defines the provider's ``parse``, from a word to a
@@ -26,6 +29,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -46,10 +50,11 @@ from callbox.providers.base import (
     Provider,
     ReceiverContext,
     SamplePayload,
+    SignedRequest,
     StatusReported,
 )
 from callbox.receivers import prepare_receiver
-from callbox.settings import Receiver
+from callbox.settings import Auth, Receiver
 from tests.support import callbox_client, settings_for
 
 STATUSES_DOC = Path(__file__).resolve().parents[2] / "docs" / "statuses.md"
@@ -539,3 +544,70 @@ async def check_samples_accepted_end_to_end(
         assert row["keys"] == sorted(event.dedupe_key for event in events), (
             f"{provider.name}: sample {sample.description!r} applied {row['keys']}"
         )
+
+
+CONTRACT_KEY = "contract-test-signing-key-0123456789"
+OTHER_KEY = "another-signing-key-that-is-not-it-987"
+
+
+def signed_receiver(provider: Provider) -> Receiver:
+    """A receiver that verifies the provider's signatures with :data:`CONTRACT_KEY`."""
+    scheme = provider.signature
+    assert scheme is not None
+    public_url = f"https://callbox.example.test/hooks/{provider.name}"
+    return Receiver(
+        name=provider.name,
+        provider=provider.name,
+        auth=Auth(signature=[CONTRACT_KEY]),
+        public_url=public_url if scheme.needs_public_url else None,
+    )
+
+
+def signed_sample(provider: Provider, sample: SamplePayload, key: str) -> SignedRequest:
+    """The sample as the provider would send it, signed with ``key``."""
+    scheme = provider.signature
+    assert scheme is not None and scheme.sign is not None
+    context = receiver_context(provider)
+    query = f"?{sample.query}" if sample.query else ""
+    unsigned = SignedRequest(
+        method=sample.method,
+        url=f"https://callbox.example.test/hooks/{provider.name}{query}",
+        headers={"content-type": sample.content_type} if sample.body else {},
+        query_string=sample.query,
+        body=sample.body,
+        content_type=sample.content_type.split(";", 1)[0].strip().lower(),
+    )
+    return scheme.sign(unsigned, key, context, datetime.now(UTC))
+
+
+async def check_signed_samples_end_to_end(
+    provider: Provider, database_url: str, db: asyncpg.Connection
+) -> None:
+    """For a provider that signs (and can sign with a shared secret): each sample signed with
+    the receiver's key is answered 200 and stored; signed with another key, 401 with a reason
+    and nothing stored."""
+    receiver = signed_receiver(provider)
+    async with callbox_client(settings_for(database_url, [receiver])) as client:
+
+        async def post(request: SignedRequest) -> tuple[int, str]:
+            url = f"/hooks/{provider.name}" + (
+                f"?{request.query_string}" if request.query_string else ""
+            )
+            response = await client.request(
+                request.method, url, content=request.body or None, headers=dict(request.headers)
+            )
+            return response.status_code, response.text
+
+        for sample in provider.samples:
+            forged = await post(signed_sample(provider, sample, OTHER_KEY))
+            assert forged[0] == 401 and forged[1], (
+                f"{provider.name}: sample {sample.description!r} signed with another key: {forged}"
+            )
+        assert await db.fetchval("SELECT count(*) FROM callbox_notification") == 0, (
+            f"{provider.name}: a forged request was stored"
+        )
+        for sample in provider.samples:
+            answer = await post(signed_sample(provider, sample, CONTRACT_KEY))
+            assert answer[0] == 200, f"{provider.name}: sample {sample.description!r}: {answer}"
+    stored = await db.fetchval("SELECT count(*) FROM callbox_notification")
+    assert stored == len(provider.samples), f"{provider.name}: {stored} requests stored"

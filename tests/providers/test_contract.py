@@ -29,6 +29,7 @@ from tests.providers.contract import (
     check_registration,
     check_samples_accepted_end_to_end,
     check_samples_parse,
+    check_signed_samples_end_to_end,
     check_statuses_documented,
 )
 
@@ -57,6 +58,17 @@ async def test_samples_are_accepted_end_to_end(
     provider: Provider, database_url: str, db: asyncpg.Connection
 ) -> None:
     await check_samples_accepted_end_to_end(provider, database_url, db)
+
+
+def signing() -> list[Provider]:
+    return [p for p in registered() if p.signature is not None and p.signature.sign is not None]
+
+
+@pytest.mark.parametrize("provider", signing(), ids=lambda provider: provider.name)
+async def test_signed_samples_are_verified_end_to_end(
+    provider: Provider, database_url: str, db: asyncpg.Connection
+) -> None:
+    await check_signed_samples_end_to_end(provider, database_url, db)
 
 
 # --- A throwaway sixth provider -------------------------------------------------------------

@@ -19,6 +19,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
 from callbox.ingest.pipeline import IngestOutcome, ingest, reject, remember_outcome
+from callbox.providers.base import SignatureRejected, SignedRequest
 from callbox.receivers import ReadyReceiver
 from callbox.store import Store
 from callbox.store.faults import (
@@ -85,15 +86,17 @@ async def receive_callback(
         return _unavailable(NOT_STARTED_RETRY_AFTER_SECONDS)
     try:
         body, size = await _read_body(request, receiver.max_body_bytes)
+        too_large = f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes"
+        if receiver.verifies_signatures:
+            if body is None:  # unverifiable, so unauthenticated: nothing is stored
+                return _plain(413, too_large)
+            refused = _signature_refused(request, receiver, body)
+            if refused is not None:
+                return refused
         async with asyncio.timeout(store.limits.callback_timeout):
             if body is None:
                 raw = _raw_request(request, receiver, None, size)
-                outcome = await reject(
-                    store,
-                    raw,
-                    f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes",
-                    status_code=413,
-                )
+                outcome = await reject(store, raw, too_large, status_code=413)
             else:
                 outcome = await ingest(store, _raw_request(request, receiver, body, size))
     except DatabaseUnavailable as fault:
@@ -102,6 +105,42 @@ async def receive_callback(
         return _unavailable(DatabaseUnavailable(FaultKind.TIMEOUT).retry_after)
     remember_outcome(request.scope["state"], outcome)  # for the callback log line and metrics
     return _answer(outcome)
+
+
+def _signature_refused(
+    request: Request[Any, Any, Any], receiver: ReadyReceiver, body: bytes
+) -> Response[str] | None:
+    """401 with the reason when the request's signature does not verify (nothing stored)."""
+    try:
+        receiver.verify(signed_request(request, receiver, body), datetime.now(UTC))
+    except SignatureRejected as rejection:
+        return _plain(401, rejection.reason)
+    return None
+
+
+def signed_request(
+    request: Request[Any, Any, Any], receiver: ReadyReceiver, body: bytes
+) -> SignedRequest:
+    """The request as the provider sent it: raw query and body, every header line, and the
+    URL as the provider sees it (the receiver's ``public_url``, never the Host header)."""
+    query_string = request.scope.get("query_string", b"").decode("latin-1")
+    url = ""
+    if receiver.public_url is not None:
+        token: str | None = request.path_params.get("token")
+        url = receiver.public_url + (f"/{token}" if token else "")
+        url += f"?{query_string}" if query_string else ""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return SignedRequest(
+        method=request.method,
+        url=url,
+        headers=headers,
+        query_string=query_string,
+        body=body,
+        content_type=headers.get("content-type", "").split(";", 1)[0].strip().lower(),
+    )
 
 
 def _announces_more_than(request: Request[Any, Any, Any], limit: int) -> bool:

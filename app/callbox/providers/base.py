@@ -1,9 +1,16 @@
-"""The provider contract: a pure parse function from a request to normalised events.
+"""The provider contract: a pure parse function from a request to normalised events, and
+for providers that sign their callbacks, a pure verification of the signature.
 
 A provider module turns one HTTP request into a list of events. It does no I/O: it never
 touches the database, the network or the clock, so it is tested with literals alone. It
 raises :class:`PayloadRejected` with a reason naming the problem when the payload cannot be
 understood; the pipeline stores the raw request as rejected and answers 400 with that reason.
+
+A provider that signs its callbacks registers a :class:`SignatureScheme`: ``verify`` gets the
+request exactly as the provider sent it (:class:`SignedRequest`: raw body, raw query, every
+header, the URL as the provider sees it), the receiver's keys and the time, and raises
+:class:`SignatureRejected` with a plain reason; the receiver answers 401 and stores nothing.
+It runs before anything is stored, only for receivers that list ``auth.signature`` keys.
 """
 
 from __future__ import annotations
@@ -29,6 +36,74 @@ class PayloadRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SignatureRejected(Exception):
+    """The request's signature does not verify; ``reason`` says why, for the 401 answer
+    ("signature does not match", "timestamp outside the 300 s window")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """An HTTP request exactly as the provider sent it, for signature verification."""
+
+    method: str
+    url: str
+    """The URL as the provider sees it: the receiver's ``public_url`` (the one configured at
+    the provider), the rest of the path (a URL token), and ``?`` + the raw query when there
+    is one. Empty when the receiver has no ``public_url``. Never built from the Host header."""
+    headers: Mapping[str, str]
+    """Lower-cased names; a header sent on several lines has its values joined by ``, ``."""
+    query_string: str
+    """Raw, as received (percent-encoded, in the provider's order, repeated keys kept)."""
+    body: bytes
+    content_type: str
+    """Media type, lower-cased, without parameters; may be empty."""
+
+    def query_params(self) -> list[tuple[str, str]]:
+        """Every query parameter, in order, repeated keys kept."""
+        return parse_qsl(self.query_string, keep_blank_values=True)
+
+    def form_params(self) -> list[tuple[str, str]]:
+        """Every form parameter of a form-encoded body, in order, repeated keys kept (none
+        for another content type or a body that is not form-encoded text)."""
+        if self.content_type != "application/x-www-form-urlencoded":
+            return []
+        try:
+            return parse_qsl(self.body.decode(), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return []
+
+
+SignatureKey = Any
+"""A key as the provider's ``load_key`` made it (an HMAC secret as bytes, a public key
+object...). HMAC secrets are held in memory only: never logged, never stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureScheme:
+    """How a provider signs its callbacks.
+
+    ``verify(request, keys, context, now)`` returns when the signature verifies with any one
+    of ``keys`` (rotation) and raises :class:`SignatureRejected` otherwise; it must compare
+    in constant time (``hmac.compare_digest``) and enforce the replay window where the scheme
+    has a timestamp. ``sign(request, key, context, now)`` returns the request as the provider
+    would send it signed with ``key`` (for ``callbox send-sample`` and tests); schemes whose
+    keys are public keys cannot sign and leave it ``None``.
+    """
+
+    verify: Callable[[SignedRequest, Sequence[SignatureKey], ReceiverContext, datetime], None]
+    sign: Callable[[SignedRequest, str, ReceiverContext, datetime], SignedRequest] | None
+    key_kind: str = "HMAC secret"
+    """What a key is, in the provider's words (for config errors and docs)."""
+    load_key: Callable[[str], SignatureKey] = lambda text: text.encode()
+    """The configured text made a key; raises ``ValueError`` naming the problem."""
+    needs_public_url: bool = False
+    """The URL is signed: the receiver must configure ``public_url``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,3 +237,5 @@ class Provider:
     """HTTP methods the provider calls back with (HEAD is always answered)."""
     secret_headers: frozenset[str] = frozenset()
     """Extra header names (lower-case) never stored with the raw request."""
+    signature: SignatureScheme | None = None
+    """How the provider signs its callbacks (``None``: it does not)."""
