@@ -7,6 +7,7 @@ for a provider that breaks the contract.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import asyncpg
@@ -23,6 +24,7 @@ from callbox.providers.base import (
     StatusReported,
 )
 from callbox.providers.payloads import decode_form, required_str
+from tests.integration.test_signed_receivers import HMACBOX
 from tests.providers.contract import (
     STATUSES_DOC,
     check_junk_is_rejected,
@@ -162,3 +164,20 @@ def test_a_parser_raising_other_errors_on_junk_fails(monkeypatch: pytest.MonkeyP
     check_samples_parse(provider)
     with pytest.raises(AssertionError, match="raised something other than PayloadRejected"):
         check_junk_is_rejected(provider)
+
+
+async def test_a_signing_provider_is_checked_and_one_that_verifies_nothing_fails(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, db: asyncpg.Connection
+) -> None:
+    monkeypatch.setitem(PROVIDERS, HMACBOX.name, HMACBOX)
+    await check_signed_samples_end_to_end(HMACBOX, database_url, db)
+
+    assert HMACBOX.signature is not None
+    credulous = dataclasses.replace(
+        HMACBOX,
+        signature=dataclasses.replace(HMACBOX.signature, verify=lambda *_: None),
+    )
+    monkeypatch.setitem(PROVIDERS, credulous.name, credulous)
+    await db.execute("TRUNCATE callbox_notification CASCADE")
+    with pytest.raises(AssertionError, match="signed with another key: \\(200"):
+        await check_signed_samples_end_to_end(credulous, database_url, db)
