@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Any
 
 import asyncpg
 import pytest
 
+from callbox.graphql.auth import GraphQLAuth
 from callbox.graphql.limits import CACHE_SIZE, MAX_ALIASES, MAX_BODY_BYTES, MAX_DEPTH
 from tests.graphql.support import KEYS, Api, graphql_api
 
@@ -20,6 +23,24 @@ async def test_post_and_get_answer_queries(api: Api) -> None:
     )
     assert got.status_code == 200
     assert got.json()["data"] == posted == {"receivers": [{"name": "notify"}, {"name": "esendex"}]}
+
+
+async def test_the_key_is_checked_on_the_event_loop_not_in_a_worker_thread(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Litestar runs a synchronous guard in a worker thread (a hand-off per request that
+    costs more than the check: issue 19); the API key guard is async."""
+    threads: list[str] = []
+    principal_for = GraphQLAuth.principal_for
+
+    def recording(self: GraphQLAuth, connection: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return principal_for(self, connection)
+
+    monkeypatch.setattr(GraphQLAuth, "principal_for", recording)
+    await api.query(RECEIVERS)
+    # (the app runs in the test client's portal thread; worker threads are asyncio_N)
+    assert len(threads) == 1 and threads[0].startswith("asyncio-portal"), threads
 
 
 async def test_mutations_are_refused_over_get(api: Api) -> None:

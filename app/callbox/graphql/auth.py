@@ -158,7 +158,11 @@ class GraphQLAuth:
             detail = "an API key is required (development instances: loopback only)"
         raise NotAuthorizedException(detail)
 
-    def guard(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(
+        self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
+        """``async`` although it never waits: Litestar runs a synchronous guard in a worker
+        thread, which costs more than the check itself (every GraphQL request)."""
         if connection.scope["type"] == ScopeType.WEBSOCKET:
             return  # a WebSocket gives its key in connection_init (graphql/websocket.py)
         connection.state[PRINCIPAL_STATE] = self.principal_for(connection)
