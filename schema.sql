@@ -84,6 +84,7 @@ CREATE TABLE callbox_message (
     in_reply_to text,
     metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     is_test boolean NOT NULL DEFAULT false,
+    received_at timestamp with time zone NOT NULL DEFAULT now(),
     CONSTRAINT callbox_message_identity UNIQUE (receiver, direction, provider_message_id),
     CONSTRAINT callbox_message_pkey PRIMARY KEY (id),
     CONSTRAINT callbox_message_conversation_fkey FOREIGN KEY (conversation) REFERENCES callbox_conversation(id) ON DELETE SET NULL
@@ -93,6 +94,7 @@ CREATE INDEX callbox_message_conversation ON public.callbox_message USING btree 
 CREATE INDEX callbox_message_occurred ON public.callbox_message USING btree (occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_provider_message_id ON public.callbox_message USING btree (provider_message_id);
 CREATE INDEX callbox_message_receiver_occurred ON public.callbox_message USING btree (receiver, occurred_at DESC, id DESC);
+CREATE INDEX callbox_message_receiver_received ON public.callbox_message USING btree (receiver, received_at);
 CREATE INDEX callbox_message_receiver_recipient ON public.callbox_message USING btree (receiver, recipient, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_receiver_sender ON public.callbox_message USING btree (receiver, sender, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_recipient ON public.callbox_message USING btree (recipient, occurred_at DESC, id DESC);
@@ -261,11 +263,12 @@ BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient,
         body, status, provider_status, status_occurred_at, created_at, updated_at,
-        occurred_at, in_reply_to, metadata, is_test, conversation
+        occurred_at, received_at, in_reply_to, metadata, is_test, conversation
     ) VALUES (
         p_provider, p_receiver, e->>'provider_message_id', 'INBOUND', e->>'channel',
         e->>'sender', v_recipient, e->>'body', 'RECEIVED', e->>'provider_status', v_at,
-        p_received_at, p_received_at, COALESCE(v_at, p_received_at), e->>'in_reply_to',
+        p_received_at, p_received_at, COALESCE(v_at, p_received_at), p_received_at,
+        e->>'in_reply_to',
         COALESCE(e->'metadata', '{}'), v_is_test, v_known
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
@@ -325,15 +328,15 @@ BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient,
         body, status, provider_status, failure_reason, reference, status_occurred_at,
-        created_at, sent_at, delivered_at, updated_at, occurred_at, metadata, is_test,
-        conversation
+        created_at, sent_at, delivered_at, updated_at, occurred_at, received_at, metadata,
+        is_test, conversation
     ) VALUES (
         p_provider, p_receiver, e->>'provider_message_id', 'OUTBOUND', e->>'channel',
         v_sender, e->>'recipient', e->>'body', v_status,
         e->>'provider_status', e->>'failure_reason', e->>'reference', v_at,
         COALESCE(v_created, p_received_at), v_sent,
         CASE WHEN v_status = 'DELIVERED' THEN COALESCE(v_at, p_received_at) END,
-        p_received_at, COALESCE(v_sent, v_created, v_at, p_received_at),
+        p_received_at, COALESCE(v_sent, v_created, v_at, p_received_at), p_received_at,
         COALESCE(e->'metadata', '{}'), COALESCE((e->>'is_test')::boolean, false), v_known
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
@@ -532,12 +535,12 @@ DECLARE
 BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient, body,
-        status, reference, created_at, sent_at, updated_at, occurred_at, metadata, is_test,
-        conversation
+        status, reference, created_at, sent_at, updated_at, occurred_at, received_at,
+        metadata, is_test, conversation
     ) VALUES (
         p_provider, p_receiver, p_provider_message_id, 'OUTBOUND', p_channel, p_sender,
         p_recipient, p_body, 'PENDING', p_reference, p_recorded_at, p_sent_at, p_recorded_at,
-        COALESCE(p_sent_at, p_recorded_at), p_metadata, false,
+        COALESCE(p_sent_at, p_recorded_at), p_recorded_at, p_metadata, false,
         callbox_find_conversation(p_channel, p_sender, p_recipient)
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET

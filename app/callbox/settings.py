@@ -274,7 +274,8 @@ class Retention(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     raw_days: int | None = None
     """Raw requests (and their dedupe keys); unset or 0: kept forever."""
     normalised_days: int | None = None
-    """Messages with their status history, and emptied conversations; unset or 0: forever."""
+    """Messages with their status history, and emptied conversations; unset or 0: forever.
+    Counted from when Callbox first received a message, not from the provider's dates."""
     batch_size: int = 5000
     """Rows deleted per short transaction."""
     purge_interval_minutes: float = 0

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi import WebSocket as FastAPIWebSocket
 from litestar import Litestar, get, websocket
 from litestar import WebSocket as LitestarWebSocket
+from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -43,11 +44,12 @@ class HostLog(logging.Handler):
 
 
 class Host:
-    """What the host observed: its lifespan events, its log."""
+    """What the host observed: its lifespan events, its log, the paths its middleware saw."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, bool]] = []
         self.log = HostLog()
+        self.paths: list[str] = []
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _: object) -> AsyncIterator[None]:
@@ -70,12 +72,17 @@ class Host:
 
 
 class MarkResponses:
-    """The host's ASGI middleware: a header on every HTTP response it passes on."""
+    """The host's ASGI middleware: a header on every HTTP response it passes on; it notes
+    the path of each request as it sees it coming in."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, paths: list[str]) -> None:
         self.app = app
+        self.paths = paths
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.paths.append(scope["path"])
+
         async def marked(message: Any) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message["headers"], (b"x-host-middleware", b"yes")]
@@ -104,7 +111,7 @@ def starlette_host(host: Host, settings: Settings | None) -> Any:
         await socket.send_text(await socket.receive_text())
         await socket.close()
 
-    middleware = [Middleware(MarkResponses)]
+    middleware = [Middleware(MarkResponses, paths=host.paths)]
     if settings is not None:
         middleware.insert(0, Middleware(CallboxMiddleware, settings=settings, prefix=PREFIX))
     return Starlette(
@@ -146,7 +153,7 @@ def fastapi_host(host: Host, settings: Settings | None) -> Any:
         await socket.send_text(await socket.receive_text())
         await socket.close()
 
-    app.add_middleware(MarkResponses)
+    app.add_middleware(MarkResponses, paths=host.paths)
     if settings is not None:
         app.add_middleware(CallboxMiddleware, settings=settings, prefix=PREFIX)
     return app
@@ -178,7 +185,7 @@ def litestar_host(host: Host, settings: Settings | None) -> Any:
 
     return Litestar(
         route_handlers=[home, item, lookalike, graphql, echo],
-        middleware=[MarkResponses],
+        middleware=[DefineMiddleware(MarkResponses, paths=host.paths)],
         lifespan=[host.lifespan],
         plugins=[CallboxPlugin(settings, prefix=PREFIX)] if settings is not None else [],
     )

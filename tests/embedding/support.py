@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -26,11 +26,12 @@ def embedded_settings(database_url: str) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
+async def serve_asgi(app: Any, *, access_log: bool = False) -> AsyncIterator[str]:
     """``app`` under uvicorn (HTTP and WebSockets, lifespan on); yields its base URL.
 
     uvicorn is told to leave logging alone (``log_config=None``), so a test sees only what the
-    host app and Callbox do to it.
+    host app and Callbox do to it. Its access log is off unless asked for (see
+    :func:`access_log_lines`).
     """
     port = free_port()
     config = uvicorn.Config(
@@ -40,7 +41,7 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
         lifespan="on",
         ws="websockets-sansio",
         log_config=None,
-        access_log=False,
+        access_log=access_log,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -56,6 +57,30 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.contextmanager
+def access_log_lines() -> Iterator[list[str]]:
+    """The lines of uvicorn's access log (``uvicorn.access``, as a server configured to print
+    it would), while the block runs."""
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    logger = logging.getLogger("uvicorn.access")
+    handler, level = Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from callbox import Settings
@@ -16,11 +17,14 @@ from callbox.db.engine import DB
 from tests.embedding.hosts import Host, HostLog, fastapi_host, litestar_host, starlette_host
 from tests.embedding.scenario import check_callbox, check_host
 from tests.embedding.support import (
+    PREFIX,
+    access_log_lines,
     assert_same_logging,
     embedded_settings,
     logging_snapshot,
     serve_asgi,
 )
+from tests.graphql.support import KEYS, NOTIFY_TOKEN, OUR_NUMBER
 
 
 @contextlib.contextmanager
@@ -84,3 +88,45 @@ async def test_callbox_in_a_host_app(kind: str, db: asyncpg.Connection, database
         record.name.startswith("callbox") and "without authentication" in record.getMessage()
         for record in root.records
     )
+
+
+@pytest.mark.parametrize("kind", HOSTS)
+async def test_the_host_sees_callbox_requests_at_their_own_paths(
+    kind: str, db: asyncpg.Connection, database_url: str
+) -> None:
+    """The server's access log and the host's middleware see ``/callbox/graphql``, as the
+    request had it, not the path below the prefix (a Litestar mount is given ``/graphql/``)."""
+    host = Host()
+    app = HOSTS[kind](host, embedded_settings(database_url))
+    inbound = {
+        "id": f"paths-{kind}",
+        "source_number": "07700900123",
+        "destination_number": OUR_NUMBER,
+        "message": "paths",
+        "date_received": "2026-11-20T10:00:00.000000Z",
+    }
+    with access_log_lines() as lines:
+        async with serve_asgi(app, access_log=True) as base, httpx.AsyncClient() as http:
+            hook = await http.post(
+                f"{base}{PREFIX}/hooks/notify",
+                json=inbound,
+                headers={"Authorization": f"Bearer {NOTIFY_TOKEN}"},
+            )
+            assert hook.status_code == 200, hook.text
+            query = await http.post(
+                f"{base}{PREFIX}/graphql",
+                json={"query": "{ messages { nodes { body } } }"},
+                headers={"Authorization": f"Bearer {KEYS['admin']}"},
+            )
+            assert query.json() == {"data": {"messages": {"nodes": [{"body": "paths"}]}}}
+            assert (await http.get(f"{base}/items/7")).status_code == 200
+    paths = [f"{PREFIX}/hooks/notify", f"{PREFIX}/graphql", "/items/7"]
+    requests = [line.split('"')[1] for line in lines]  # '<client> - "POST /path HTTP/1.1" 200'
+    assert requests == [
+        f"POST {paths[0]} HTTP/1.1",
+        f"POST {paths[1]} HTTP/1.1",
+        f"GET {paths[2]} HTTP/1.1",
+    ]
+    # Litestar runs its app-level middleware for Callbox's mount too; the other hosts have
+    # CallboxMiddleware outside theirs.
+    assert host.paths == (paths if kind == "litestar" else paths[2:])

@@ -166,8 +166,8 @@ async def test_each_filter(api: Api, message_filter: dict[str, Any], expected: l
         # ...national, normalised with the filtered receiver's default region (GB)...
         ({"address": "07700 900 125", "receiver": "notify"}, ["n-3"]),
         ({"address": "07700900123", "receivers": ["notify", "esendex"]}, ["e-in-1", "ni-1", "n-1"]),
-        # ...and without a receiver a national number cannot be placed.
-        ({"address": "07700900125"}, []),
+        # ...and, with no receiver named, with the region of each receiver the key sees.
+        ({"address": "07700900125"}, ["n-3"]),
     ],
 )
 async def test_address_matches_either_side_normalised(

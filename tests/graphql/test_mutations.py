@@ -74,6 +74,8 @@ async def test_record_then_receipts(api: Api, db: asyncpg.Connection) -> None:
         "events": [{"status": "SENT"}, {"status": "DELIVERED"}],
     }
     assert await message_count(db) == 1
+    # Retention counts from the record (when Callbox learnt of it), not the later receipts.
+    assert await db.fetchval("SELECT received_at = created_at FROM callbox_message") is True
 
 
 async def test_receipt_then_record_fills_what_is_missing_and_keeps_the_status(

@@ -142,6 +142,7 @@ async def test_json_delivery_receipt_is_stored_with_paris_time(
         "delivered_at": utc("2024-03-15T09:31:02"),
         "updated_at": received_at,
         "occurred_at": utc("2024-03-15T09:31:02"),
+        "received_at": received_at,
         "in_reply_to": None,
         "is_test": False,
     }
@@ -350,6 +351,7 @@ async def test_inbound_reply_is_stored(
         "delivered_at": None,
         "updated_at": received_at,
         "occurred_at": utc("2024-03-15T09:42:17"),
+        "received_at": received_at,
         "in_reply_to": in_reply_to,
         "metadata": "{}",
         "is_test": False,

@@ -25,6 +25,17 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
+def _graphql_examples() -> list[str]:
+    """Each query, mutation and subscription of the README's GraphQL blocks (split at the
+    comment lines)."""
+    return [
+        part.strip()
+        for block in _blocks("graphql")
+        for part in re.split(r"^#.*$", block, flags=re.MULTILINE)
+        if part.strip()
+    ]
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -63,6 +74,15 @@ async def test_readme_curl_examples_get_200(create_database) -> None:  # type: i
         codes = result.stdout.split()
         assert len(codes) == 6
         assert codes == ["200"] * 6
+        # The conversation example, as written (a national number, no receiver named), finds
+        # the thread of the Notify reply from +447700900123.
+        (conversations,) = [part for part in _graphql_examples() if "conversations(" in part]
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json={"query": conversations}, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        edges = answer.json()["data"]["conversations"]["edges"]
+        assert [edge["node"]["theirAddress"] for edge in edges] == ["+447700900123"]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -106,14 +126,8 @@ async def test_readme_graphql_examples_run(db: object, database_url: str) -> Non
     from callbox.settings import Receiver
     from tests.support import callbox_client, settings_for
 
-    blocks = _blocks("graphql")
-    assert len(blocks) == 3
-    parts = [
-        part.strip()
-        for block in blocks
-        for part in re.split(r"^#.*$", block, flags=re.MULTILINE)
-        if part.strip()
-    ]
+    assert len(_blocks("graphql")) == 3
+    parts = _graphql_examples()
     # Subscriptions run over WebSocket (tests/subscriptions): here they must be valid.
     sdl = graphql.build_schema((REPO / "schema.graphql").read_text())
     subscriptions = [part for part in parts if part.startswith("subscription")]

@@ -194,6 +194,7 @@ async def assert_customer_batch_applied(db: asyncpg.Connection, notification_id:
     ]
     # Applied as of the original request: its receipt time, linked to its notification.
     assert [row["created_at"] for row in rows] == [received_at, received_at]
+    assert [row["received_at"] for row in rows] == [received_at, received_at]  # retention's
     events = await db.fetch(
         "SELECT received_at, notification FROM callbox_status_event WHERE message = ANY($1)",
         [row["id"] for row in rows],

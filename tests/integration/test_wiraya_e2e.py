@@ -145,7 +145,7 @@ async def normalised_rows(db: asyncpg.Connection) -> dict[str, list[dict[str, An
     message_rows = []
     for row in messages.values():
         row = dict(row)
-        for volatile in ("id", "created_at", "updated_at"):
+        for volatile in ("id", "created_at", "updated_at", "received_at"):
             row.pop(volatile)
         row["conversation"] = parties(row["conversation"])
         row["metadata"] = json.loads(row["metadata"])

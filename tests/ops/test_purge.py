@@ -212,7 +212,7 @@ async def test_purge_removes_exactly_what_is_past_retention_while_callbacks_arri
         i for i, r in notifications.items() if is_notify(r) and r["received_at"] < RAW_CUTOFF
     }
     messages_gone = {
-        i for i, r in messages.items() if is_notify(r) and r["occurred_at"] < NORMALISED_CUTOFF
+        i for i, r in messages.items() if is_notify(r) and r["received_at"] < NORMALISED_CUTOFF
     }
     assert len(raw_gone) == 9 and len(messages_gone) == 5  # what the seed made
     # Raw requests: exactly the old notify ones went; every other row is as it was.
@@ -282,6 +282,31 @@ async def test_dry_run_counts_and_touches_nothing(
         await connection.close()
     assert (report.raw_requests, report.messages, report.conversations) == (9, 5, 0)
     assert await snapshot(db) == before
+
+
+async def test_messages_age_from_their_arrival_not_from_the_providers_dates(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """A receipt dated 2017 that arrives today is kept for the whole retention; one that
+    arrived 40 days ago goes with a 30-day retention, whatever its dates say."""
+    settings = settings_for(database_url, receivers(), retention=Retention(normalised_days=30))
+    dated = datetime(2017, 5, 14, 12, 15, 30, tzinfo=UTC)
+    async with seeder(database_url, settings) as s:
+        for message_id, arrived in [("today", NOW), ("40 days ago", NOW - timedelta(days=40))]:
+            receipt = notify_receipt(dated, message_id=message_id)
+            await s.post("notify", receipt, arrived, "application/json")
+    assert (
+        await db.fetchval("SELECT count(*) FROM callbox_message WHERE occurred_at < $1", NOW) == 2
+    )
+    connection = await asyncpg.connect(database_url)
+    try:
+        report = await purge(connection, retention_policies(settings), now=NOW)
+    finally:
+        await connection.close()
+    assert (report.messages, report.conversations) == (1, 0)
+    left = await db.fetch("SELECT provider_message_id, received_at FROM callbox_message")
+    assert [(row["provider_message_id"], row["received_at"]) for row in left] == [("today", NOW)]
+    await assert_conversations_consistent(db)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -31,7 +32,8 @@ LEGACY_LAST = "callbox_2026_11_22t22_00_00_000000.py"
 
 
 def _legacy_folder(folder: Path) -> Path:
-    """Today's unchanged migrations plus the legacy versions of the others, in one folder."""
+    """Today's unchanged migrations plus the legacy versions of the others, in one folder;
+    none of the migrations written since."""
     folder.mkdir()
     for source in (CURRENT, LEGACY):  # legacy second: its versions replace today's
         for path in source.glob("callbox_*.py"):
@@ -99,6 +101,46 @@ async def test_a_database_of_the_legacy_migrations_upgrades_to_todays_schema(
         await run_migrations(url)
 
     assert await _dump(url) == await _dump(database_url)
+
+
+async def test_messages_stored_before_received_at_take_their_first_arrival(
+    create_database: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A received message takes its first status event's arrival, not the provider's dates;
+    a message only recorded (no status event) its record time (``created_at``)."""
+    url: str = await create_database()  # type: ignore[operator]
+    await _migrate_with_legacy_migrations(url, _legacy_folder(tmp_path / "legacy"), monkeypatch)
+    recorded_at = datetime(2026, 11, 20, tzinfo=UTC)
+    connection = await asyncpg.connect(url)
+    try:
+        insert = """
+            INSERT INTO callbox_message (provider, receiver, provider_message_id, direction,
+                channel, status, created_at, updated_at, occurred_at)
+            VALUES ('notify', 'notify', $1, 'OUTBOUND', 'SMS', $2, $3, now(), $3)
+            RETURNING id"""
+        dated = datetime(2017, 5, 14, tzinfo=UTC)
+        received = await connection.fetchval(insert, "receipts", "DELIVERED", dated)
+        for days in (40, 39):
+            await connection.execute(
+                "INSERT INTO callbox_status_event (message, status, received_at)"
+                " VALUES ($1, 'SENT', now() - make_interval(days => $2))",
+                received,
+                days,
+            )
+        await connection.fetchval(insert, "recorded", "PENDING", recorded_at)
+        await run_migrations(url)
+        rows = await connection.fetch(
+            "SELECT provider_message_id, received_at FROM callbox_message ORDER BY id"
+        )
+        first_arrival = await connection.fetchval(
+            "SELECT min(received_at) FROM callbox_status_event"
+        )
+    finally:
+        await connection.close()
+    assert [tuple(row) for row in rows] == [
+        ("receipts", first_arrival),
+        ("recorded", recorded_at),
+    ]
 
 
 async def test_functions_no_longer_defined_are_dropped(database_url: str) -> None:

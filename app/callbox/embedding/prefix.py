@@ -43,17 +43,30 @@ def scope_under_prefix(scope: Scope, prefix: str) -> Scope | None:
     return _inner_scope(scope, scope.get("root_path", "") + prefix, path[len(prefix) :])
 
 
-def scope_in_mount(scope: Scope, prefix: str) -> Scope | None:
-    """A copy of a Litestar mount's ``scope`` for Callbox; ``None`` when not Callbox's.
+def routed_path(scope: Scope, prefix: str) -> str:
+    """The path a Litestar host routed to its mount at ``prefix`` (``/callbox/graphql``).
 
-    Litestar gives a mounted app the path below the mount point (``/graphql`` for
-    ``/callbox/graphql``), and also routes ``/callboxes/...`` to a mount at ``/callbox``
-    (with the path ``es/...``): that is not Callbox's.
+    Litestar's router replaces the ``path`` of the host's scope with the path below the
+    mount, with a ``/`` added (``/graphql/`` for ``/callbox/graphql``, ``/`` for
+    ``/callbox``), and that is what the server's access log and the host's middleware would
+    show. For the host's own routes it leaves the path it routed (without ``root_path``,
+    without a trailing ``/``): this gives the same for Callbox's.
     """
-    rest: str = scope["path"]
-    if not rest.startswith("/"):
+    below: str = scope["path"]
+    return prefix + below.removesuffix("/")
+
+
+def scope_in_mount(scope: Scope, prefix: str) -> Scope | None:
+    """A copy of the scope of a Litestar host, whose ``path`` is :func:`routed_path`, for
+    Callbox; ``None`` when not Callbox's.
+
+    Litestar also routes ``/callboxes/...`` to a mount at ``/callbox``: that is not
+    Callbox's.
+    """
+    rest = scope["path"].removeprefix(prefix)
+    if rest and not rest.startswith("/"):
         return None
-    return _inner_scope(scope, scope.get("root_path", "") + prefix, rest)
+    return _inner_scope(scope, scope.get("root_path", "") + prefix, rest or "/")
 
 
 _HOST_ROUTING_KEYS = ("app_root_path", "route_handler", "path_template", "path_params")

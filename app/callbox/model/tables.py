@@ -96,6 +96,9 @@ class Message(Table, tablename="callbox_message", db=DB):
     delivered_at = Timestamptz(null=True)
     updated_at = Timestamptz()
     occurred_at = Timestamptz()
+    received_at = Timestamptz()
+    """When Callbox first learnt of the message (a request's arrival, or its record); retention
+    counts from it."""
     conversation = ForeignKey(references=Conversation, null=True, on_delete=OnDelete.set_null)
     in_reply_to = Text(null=True)
     metadata = JSONB()

@@ -11,11 +11,13 @@ rows of the same request, hence exactly as old): the dedupe memory is as long as
 retention. Status events and opt-outs that pointed at a purged request keep their data; their
 ``notification`` becomes NULL (the foreign key says ON DELETE SET NULL).
 
-Normalised data: messages whose ``occurred_at`` is past the cutoff, their status history
-with them (ON DELETE CASCADE). Each conversation a batch touched is locked, then its
-``message_count``, ``last_message_id`` and ``last_activity_at`` are recomputed from the
-messages left, and it is deleted when none are. The opt-out ledger is never purged: it is
-the record of who asked not to be contacted.
+Normalised data: messages Callbox received (``received_at``: when it first learnt of them)
+before the cutoff, their status history with them (ON DELETE CASCADE). Not the provider's
+``occurred_at``: a receipt dated years ago that arrives today is kept for the whole
+retention. Each conversation a batch touched is locked, then its ``message_count``,
+``last_message_id`` and ``last_activity_at`` are recomputed from the messages left, and it
+is deleted when none are. The opt-out ledger is never purged: it is the record of who asked
+not to be contacted.
 """
 
 from __future__ import annotations
@@ -100,10 +102,10 @@ _FORGET_DEDUPE_KEYS = "DELETE FROM callbox_applied_event WHERE notification = AN
 _DELETE_RAW = "DELETE FROM callbox_notification WHERE id = ANY($1::bigint[])"
 
 _COUNT_MESSAGES = """
-SELECT count(*) FROM callbox_message WHERE receiver = $1 AND occurred_at < $2
+SELECT count(*) FROM callbox_message WHERE receiver = $1 AND received_at < $2
 """
 _PICK_MESSAGES = """
-SELECT id, conversation FROM callbox_message WHERE receiver = $1 AND occurred_at < $2
+SELECT id, conversation FROM callbox_message WHERE receiver = $1 AND received_at < $2
 LIMIT $3 FOR UPDATE SKIP LOCKED
 """
 _DELETE_MESSAGES = "DELETE FROM callbox_message WHERE id = ANY($1::bigint[])"

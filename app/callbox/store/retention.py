@@ -1,7 +1,8 @@
 """Retention policies: how long each receiver's raw requests and normalised data are kept.
 
 A receiver's ``raw_retention_days`` / ``normalised_retention_days`` win over the
-``[retention]`` defaults; unset everywhere, or 0, means kept forever.
+``[retention]`` defaults; unset everywhere, or 0, means kept forever. Days count from when
+Callbox received the data, never from the provider's dates in it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from callbox.settings import Settings
 class RetentionPolicy:
     receiver: str
     raw_days: int | None
-    """Raw requests older than this many days are purged; ``None``: kept forever."""
+    """Raw requests received more than this many days ago are purged; ``None``: kept forever."""
     normalised_days: int | None
+    """Messages Callbox first received more than this many days ago are purged."""
 
     def raw_cutoff(self, now: datetime) -> datetime | None:
         return now - timedelta(days=self.raw_days) if self.raw_days else None

@@ -9,21 +9,20 @@ from callbox.model.addresses import AddressRejected, normalise_address
 
 
 def address_candidates(
-    value: str, regions: Iterable[str | None] | None, *, argument: str = "address"
+    value: str, regions: Iterable[str | None], *, named: bool, argument: str = "address"
 ) -> tuple[str, ...]:
-    """With receivers, the address normalised with each receiver's default region; without,
-    the address as given and normalised with no region. Duplicates removed, order kept.
+    """The stored forms ``value`` may have: normalised with each of ``regions`` (the default
+    regions of the receivers in scope). With no receiver ``named`` (the scope is every
+    receiver the key sees), also as given and normalised without a region, for data of
+    receivers no longer configured. Duplicates removed, order kept.
 
     An address no stored one can be (too long, see docs/statuses.md) is :class:`InvalidInput`
     naming ``argument``."""
     text = value.strip()
     try:
-        if regions is None:
-            forms = [text, normalise_address(text)]
-        else:
-            forms = [normalise_address(text, region) for region in regions] or [
-                normalise_address(text)
-            ]
+        forms = [normalise_address(text, region) for region in regions]
+        if not named or not forms:
+            forms += [text, normalise_address(text)]
     except AddressRejected as error:
         raise InvalidInput(f"{argument}: {error}") from None
     return tuple(dict.fromkeys(form for form in forms if form))

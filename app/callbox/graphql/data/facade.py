@@ -71,18 +71,23 @@ class CallboxData:
     def _scope(self, requested: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return self.visibility.restrict(requested)
 
-    def _addresses(
-        self, value: str | None, requested: tuple[str, ...] | None
-    ) -> tuple[str, ...] | None:
-        if value is None:
-            return None
-        regions = None
-        if requested is not None:
+    def address_forms(self, value: str, requested: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The stored forms of an address given in a filter: a national number is read in the
+        default region of each receiver ``requested``, or, when none is named, of each
+        receiver this key sees (docs/graphql.md, "Lists and pages")."""
+        if requested is None:
+            regions = [receiver.context.default_region for receiver in self.visible_receivers()]
+        else:
             regions = [
                 self._receivers[name].context.default_region if name in self._receivers else None
                 for name in requested
             ]
-        return address_candidates(value, regions)
+        return address_candidates(value, regions, named=requested is not None)
+
+    def _addresses(
+        self, value: str | None, requested: tuple[str, ...] | None
+    ) -> tuple[str, ...] | None:
+        return None if value is None else self.address_forms(value, requested)
 
     # Messages ----------------------------------------------------------------------------
 
@@ -184,7 +189,11 @@ class CallboxData:
 
     async def is_opted_out(self, address: str) -> bool:
         return await opt_outs.is_opted_out(
-            self.sql, address_candidates(address, None), receivers=self._scope(None)
+            self.sql,
+            # Not read in several regions: the latest row over several people's numbers
+            # could answer for the wrong one. The address is given as stored.
+            address_candidates(address, (), named=False),
+            receivers=self._scope(None),
         )
 
     # Stats -------------------------------------------------------------------------------

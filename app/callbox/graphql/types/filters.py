@@ -61,9 +61,9 @@ class MessageFilter:
     failure_reason: FailureReason | None = None
     address: str | None = strawberry.field(
         default=None,
-        description="Either side (from or to). Normalised like stored addresses: with the"
-        " default region of the receivers filtered on, else as given and as E.164 without"
-        " a region.",
+        description="Either side (from or to). Normalised like stored addresses: a national"
+        " number is read in the default region of each receiver filtered on, or, when none"
+        " is named, of each receiver the key sees.",
     )
     conversation_id: strawberry.ID | None = None
     provider_message_id: str | None = None
@@ -102,7 +102,11 @@ class ConversationFilter:
     )
     receivers: list[str] | None = None
     channel: Channel | None = None
-    address: str | None = strawberry.field(default=None, description="Our side or theirs.")
+    address: str | None = strawberry.field(
+        default=None,
+        description="Our side or theirs, normalised like MessageFilter.address (07700900123"
+        " with a GB receiver is +447700900123).",
+    )
     active_since: datetime | None = strawberry.field(
         default=None, description="lastActivityAt >= activeSince"
     )

@@ -10,7 +10,6 @@ from callbox.events.filters import EventFilter
 from callbox.events.kinds import EventKind
 from callbox.events.log import EventRow
 from callbox.graphql.data import CallboxData
-from callbox.graphql.data.addresses import address_candidates
 from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.visibility import Visibility
 from callbox.graphql.event_details import EventDetails
@@ -42,8 +41,8 @@ class MessageEventFilter:
     address: str | None = strawberry.field(
         default=None,
         description="The other party (who wrote, whom we wrote to, who opted out), normalised"
-        " like stored addresses: with the default region of the receivers filtered on, else"
-        " as given and as E.164 without a region.",
+        " like stored addresses: a national number is read in the default region of each"
+        " receiver filtered on, or, when none is named, of each receiver the key sees.",
     )
     direction: Direction | None = None
     kinds: list[EventKind] | None = None
@@ -73,15 +72,7 @@ def _ids(
 def _addresses(
     value: str | None, requested: tuple[str, ...] | None, data: CallboxData
 ) -> frozenset[str] | None:
-    if value is None:
-        return None
-    regions = None
-    if requested is not None:
-        known = {receiver.name: receiver for receiver in data.visible_receivers()}
-        regions = [
-            known[name].context.default_region if name in known else None for name in requested
-        ]
-    return frozenset(address_candidates(value, regions))
+    return None if value is None else frozenset(data.address_forms(value, requested))
 
 
 @strawberry.type(description="One change, delivered after its transaction committed.")

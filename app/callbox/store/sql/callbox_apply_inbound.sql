@@ -47,11 +47,12 @@ BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient,
         body, status, provider_status, status_occurred_at, created_at, updated_at,
-        occurred_at, in_reply_to, metadata, is_test, conversation
+        occurred_at, received_at, in_reply_to, metadata, is_test, conversation
     ) VALUES (
         p_provider, p_receiver, e->>'provider_message_id', 'INBOUND', e->>'channel',
         e->>'sender', v_recipient, e->>'body', 'RECEIVED', e->>'provider_status', v_at,
-        p_received_at, p_received_at, COALESCE(v_at, p_received_at), e->>'in_reply_to',
+        p_received_at, p_received_at, COALESCE(v_at, p_received_at), p_received_at,
+        e->>'in_reply_to',
         COALESCE(e->'metadata', '{}'), v_is_test, v_known
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET

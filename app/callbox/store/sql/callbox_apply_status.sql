@@ -21,15 +21,15 @@ BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient,
         body, status, provider_status, failure_reason, reference, status_occurred_at,
-        created_at, sent_at, delivered_at, updated_at, occurred_at, metadata, is_test,
-        conversation
+        created_at, sent_at, delivered_at, updated_at, occurred_at, received_at, metadata,
+        is_test, conversation
     ) VALUES (
         p_provider, p_receiver, e->>'provider_message_id', 'OUTBOUND', e->>'channel',
         v_sender, e->>'recipient', e->>'body', v_status,
         e->>'provider_status', e->>'failure_reason', e->>'reference', v_at,
         COALESCE(v_created, p_received_at), v_sent,
         CASE WHEN v_status = 'DELIVERED' THEN COALESCE(v_at, p_received_at) END,
-        p_received_at, COALESCE(v_sent, v_created, v_at, p_received_at),
+        p_received_at, COALESCE(v_sent, v_created, v_at, p_received_at), p_received_at,
         COALESCE(e->'metadata', '{}'), COALESCE((e->>'is_test')::boolean, false), v_known
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET

@@ -18,12 +18,12 @@ DECLARE
 BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient, body,
-        status, reference, created_at, sent_at, updated_at, occurred_at, metadata, is_test,
-        conversation
+        status, reference, created_at, sent_at, updated_at, occurred_at, received_at,
+        metadata, is_test, conversation
     ) VALUES (
         p_provider, p_receiver, p_provider_message_id, 'OUTBOUND', p_channel, p_sender,
         p_recipient, p_body, 'PENDING', p_reference, p_recorded_at, p_sent_at, p_recorded_at,
-        COALESCE(p_sent_at, p_recorded_at), p_metadata, false,
+        COALESCE(p_sent_at, p_recorded_at), p_recorded_at, p_metadata, false,
         callbox_find_conversation(p_channel, p_sender, p_recipient)
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
