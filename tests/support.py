@@ -322,3 +322,58 @@ async def event_keys(database_url: str, *cursors: str) -> list[tuple[int, int]]:
     finally:
         await connection.close()
     return [parse_cursor(cursor, sealer).key for cursor in cursors]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRun:
+    """What one ``callbox`` command run as a process did."""
+
+    returncode: int
+    out: str
+    err: str
+
+
+def callbox_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without its ``CALLBOX_`` variables, plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
+    env.update(variables)
+    return env
+
+
+def run_callbox(
+    *args: str, env: dict[str, str], terminal: bool = False, timeout: float = 120
+) -> CommandRun:
+    """``python -m callbox ARGS`` to its end; ``terminal``: its stderr is a terminal (a pty)."""
+    command = [sys.executable, "-m", "callbox", *args]
+    if not terminal:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return CommandRun(done.returncode, done.stdout, done.stderr)
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=follower)
+    finally:
+        os.close(follower)
+    chunks: list[bytes] = []
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the process closed its end
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    try:
+        out = process.communicate(timeout=timeout)[0]
+        reader.join(timeout=10)
+    finally:
+        os.close(leader)
+    return CommandRun(process.returncode, out.decode(), b"".join(chunks).decode())

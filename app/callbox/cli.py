@@ -1,22 +1,34 @@
-"""The ``callbox`` command: serve, migrate, check-config, reprocess, send-sample."""
+"""The ``callbox`` command: serve, migrate, check-config, reprocess, purge, send-sample,
+export-schema. Options may come before or after the command (``callbox --config f.toml
+serve`` and ``callbox serve --config f.toml`` are the same)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
+import importlib.metadata
 import ipaddress
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
 
+from callbox.db.reach import DatabaseUnreachable, check_reachable, masked_url
+from callbox.progress import Progress
 from callbox.settings import ConfigError, Settings, load_settings, unauthenticated_receivers
 
 logger = logging.getLogger("callbox")
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -83,19 +95,24 @@ def command_serve(args: argparse.Namespace) -> int:
         # found: make that an exit that runs `finally` (the default would kill the process
         # and leave the embedded server running).
         signal.signal(signal.SIGTERM, _exit_on_signal)
-        os.environ["CALLBOX_DATABASE_URL"] = embedded.url
     try:
-        url = os.environ.get("CALLBOX_DATABASE_URL") or settings.database.url
+        url = embedded.url if embedded is not None else settings.database.url
         assert url is not None
-        if not args.no_migrate:
-            _migrate(url)
+        timeout = settings.database.connect_timeout_seconds
+        if args.no_migrate:  # still, a database out of reach is one line, not a traceback
+            asyncio.run(check_reachable(url, connect_timeout=timeout))
+        else:
+            _migrate(url, timeout)
         # Workers load the same settings; migrations are done, and the database is chosen.
-        os.environ["CALLBOX_MIGRATE"] = "0"
+        os.environ["CALLBOX_DATABASE__URL"] = url
+        os.environ["CALLBOX_DATABASE__MIGRATE_ON_START"] = "false"
         if args.config:
             os.environ["CALLBOX_CONFIG"] = str(Path(args.config).resolve())
         if args.data_dir:
-            os.environ["CALLBOX_DATA_DIR"] = args.data_dir
+            os.environ["CALLBOX_DATABASE__DATA_DIR"] = args.data_dir
         empty_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR, when set: last run's values go
+        for line in _where_it_listens(settings, host, port, workers, url):
+            logger.info("%s", line)
         uvicorn.run(
             "callbox.app:app_from_environment",
             factory=True,
@@ -119,10 +136,33 @@ def command_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(url: str) -> str:
+def _where_it_listens(
+    settings: Settings, host: str, port: int, workers: int, database_url: str
+) -> list[str]:
+    """The URLs that matter, for the start of the log (URL tokens and passwords masked)."""
+    from callbox.graphql.controller import GRAPHQL_PATH
+    from callbox.inbox import INBOX_PATH, inbox_enabled
+    from callbox.ops.metrics_route import METRICS_PATH
+
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    lines = [f"callbox {_version()} listening on {base} ({counted(workers, 'worker')})"]
+    for receiver in settings.receivers:
+        # The token is a secret: the URL shows where it goes, never what it is.
+        token = "/<url token>" if receiver.auth.url_token else ""
+        lines.append(f"receiver {receiver.name}: {base}/hooks/{receiver.name}{token}")
+    lines.append(f"GraphQL: {base}{GRAPHQL_PATH}")
+    if inbox_enabled(settings):
+        lines.append(f"inbox: {base}{INBOX_PATH}")
+    if settings.metrics.enabled:
+        lines.append(f"metrics: {base}{METRICS_PATH}")
+    lines.append(f"database: {masked_url(database_url)}")
+    return lines
+
+
+def _migrate(url: str, connect_timeout: float) -> str:
     from callbox.store.migrate import run_migrations
 
-    report = asyncio.run(run_migrations(url))
+    report = asyncio.run(run_migrations(url, connect_timeout=connect_timeout))
     for line in report.piccolo_output.splitlines():
         if line.strip():
             logger.debug("piccolo: %s", line.strip())
@@ -131,31 +171,50 @@ def _migrate(url: str) -> str:
 
 def command_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    timeout = settings.database.connect_timeout_seconds
     if settings.database.url is None:
         from callbox.db.embedded import start_embedded_postgres
 
         with start_embedded_postgres(Path(settings.database.data_dir) / "postgres") as embedded:
-            done = _migrate(embedded.url)
+            done = _migrate(embedded.url, timeout)
     else:
-        done = _migrate(settings.database.url)
+        done = _migrate(settings.database.url, timeout)
     print(f"callbox: {done}")
     return 0
 
 
 def command_check_config(args: argparse.Namespace) -> int:
     from callbox.graphql.auth import ApiKeyring
+    from callbox.ops.metrics_route import metrics_tokens
     from callbox.receivers import prepare_receiver
 
-    settings = load_settings(args.file)
-    # Resolve every secret (env: references are read now), as a start would.
-    for index, receiver in enumerate(settings.receivers):
-        prepare_receiver(receiver, index)
-    ApiKeyring.from_settings(settings)
-    from callbox.ops.metrics_route import metrics_tokens
-
-    metrics_tokens(settings.metrics.bearer)
+    file = args.file or args.config or os.environ.get("CALLBOX_CONFIG")
+    if not file:
+        print(
+            "callbox: check-config: no config file (give FILE, --config FILE or CALLBOX_CONFIG)",
+            file=sys.stderr,
+        )
+        return 2
+    settings = load_settings(file)
+    # Resolve every secret (env: references are read now), as a start would; report them all.
+    checks: list[Callable[[], object]] = [
+        *(
+            functools.partial(prepare_receiver, receiver, index)
+            for index, receiver in enumerate(settings.receivers)
+        ),
+        functools.partial(ApiKeyring.from_settings, settings),
+        functools.partial(metrics_tokens, settings.metrics.bearer),
+    ]
+    problems: list[str] = []
+    for resolve in checks:
+        try:
+            resolve()
+        except ConfigError as error:
+            problems += error.problems
+    if problems:
+        raise ConfigError(*problems)
     names = ", ".join(receiver.name for receiver in settings.receivers) or "none"
-    print(f"{args.file}: OK ({len(settings.receivers)} receivers: {names})")
+    print(f"{file}: OK ({counted(len(settings.receivers), 'receiver')}: {names})")
     open_receivers = unauthenticated_receivers(settings)
     if open_receivers:
         print(f"warning: receivers without authentication: {', '.join(open_receivers)}")
@@ -177,17 +236,18 @@ async def _reprocess(args: argparse.Namespace) -> int:
         print(f"callbox: no receiver named {args.receiver!r}", file=sys.stderr)
         return 2
 
-    def progress(done: int, total: int) -> None:
-        print(f"\rreprocessed {done}/{total}", end="", file=sys.stderr, flush=True)
+    progress = Progress(sys.stderr)
+    with contextlib.closing(progress):
+        async with database_lifespan(runtime):
+            from callbox.db.engine import DB
 
-    async with database_lifespan(runtime):
-        from callbox.db.engine import DB
-
-        assert DB.pool is not None
-        outcomes = await reprocess_receiver(
-            DB.pool, receiver, include_accepted=args.all, progress=progress
-        )
-    print(file=sys.stderr)
+            assert DB.pool is not None
+            outcomes = await reprocess_receiver(
+                DB.pool,
+                receiver,
+                include_accepted=args.all,
+                progress=functools.partial(progress.update, "reprocessed"),
+            )
     counts: dict[str, int] = {}
     failed = [outcome for outcome in outcomes if outcome.failed]
     for outcome in failed:
@@ -203,7 +263,8 @@ async def _reprocess(args: argparse.Namespace) -> int:
     if failed:
         parts.append(f"{len(failed)} could not be reprocessed")
     summary = ", ".join(parts) or "none"
-    print(f"{args.receiver}: {len(outcomes)} notifications reprocessed ({summary})")
+    reprocessed = counted(len(outcomes), "notification")
+    print(f"{args.receiver}: {reprocessed} reprocessed ({summary})")
     return 1 if failed else 0
 
 
@@ -277,29 +338,32 @@ async def _purge(args: argparse.Namespace) -> int:
         return 0
     batch_size = args.batch_size or settings.retention.batch_size
 
+    bar = Progress(sys.stderr)
+
     def progress(step: PurgeProgress) -> None:
         what = "raw requests" if step.kind == "raw" else "messages"
-        print(f"{step.receiver}: {what} {step.deleted}/{step.total}", file=sys.stderr, flush=True)
+        bar.update(f"{step.receiver}: {what}", step.deleted, step.total)
 
     runtime = CallboxRuntime.from_settings(settings)
-    async with database_lifespan(runtime):
-        assert runtime.pool is not None
-        async with runtime.pool.acquire() as connection, purge_lock(connection) as locked:
-            if not locked:
-                print("callbox: another purge is running; try again later", file=sys.stderr)
-                return 1
-            report = await purge(
-                connection,
-                policies,
-                batch_size=batch_size,
-                dry_run=args.dry_run,
-                progress=progress,
-            )
-            events = 0
-            if purge_events:
-                events = await purge_expired_events(
-                    connection, replay_days=settings.subscriptions.replay_days
+    with contextlib.closing(bar):
+        async with database_lifespan(runtime):
+            assert runtime.pool is not None
+            async with runtime.pool.acquire() as connection, purge_lock(connection) as locked:
+                if not locked:
+                    print("callbox: another purge is running; try again later", file=sys.stderr)
+                    return 1
+                report = await purge(
+                    connection,
+                    policies,
+                    batch_size=batch_size,
+                    dry_run=args.dry_run,
+                    progress=progress,
                 )
+                events = 0
+                if purge_events:
+                    events = await purge_expired_events(
+                        connection, replay_days=settings.subscriptions.replay_days
+                    )
     for line in describe_purge(report, policies):
         print(line)
     if purge_events:
@@ -308,39 +372,71 @@ async def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("callbox")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "(not installed)"
+
+
+def _shared_options(*, after_command: bool) -> argparse.ArgumentParser:
+    """``--config`` and ``--data-dir``, accepted before the command and after it.
+
+    After the command they default to "not given" (SUPPRESS), so that one given before it
+    is not overwritten by the command's default.
+    """
+    default = argparse.SUPPRESS if after_command else None
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config",
+        default=default,
+        metavar="FILE",
+        help="TOML config file (default: $CALLBOX_CONFIG; none: a development instance)",
+    )
+    options.add_argument(
+        "--data-dir",
+        default=default,
+        metavar="DIR",
+        help="embedded PostgreSQL's data directory, when no database URL is set (./.callbox)",
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
+    shared = _shared_options(after_command=True)
     parser = argparse.ArgumentParser(
-        prog="callbox", description="Receive messaging-provider callbacks into Postgres."
+        prog="callbox",
+        description="Receive messaging-provider callbacks into Postgres.",
+        parents=[_shared_options(after_command=False)],
     )
-    parser.add_argument(
-        "--config", help="TOML config file (default: $CALLBOX_CONFIG; none = development)"
-    )
+    parser.add_argument("--version", action="version", version=f"callbox {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve the receivers")
+    serve = commands.add_parser("serve", help="serve the receivers", parents=[shared])
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate at start")
-    serve.add_argument("--data-dir", help="embedded PostgreSQL data directory (./.callbox)")
     serve.set_defaults(handler=command_serve)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
-    migrate.add_argument("--data-dir", help="embedded PostgreSQL data directory")
+    migrate = commands.add_parser(
+        "migrate", help="apply database migrations and exit", parents=[shared]
+    )
     migrate.set_defaults(handler=command_migrate)
 
-    check = commands.add_parser("check-config", help="validate a config file without starting")
-    check.add_argument("file")
+    check = commands.add_parser(
+        "check-config", help="validate a config file without starting", parents=[shared]
+    )
+    check.add_argument("file", nargs="?", help="the file (default: --config, $CALLBOX_CONFIG)")
     check.set_defaults(handler=command_check_config)
 
     reprocess = commands.add_parser(
-        "reprocess", help="re-run normalisation of a receiver's stored requests"
+        "reprocess", help="re-run normalisation of a receiver's stored requests", parents=[shared]
     )
     reprocess.add_argument("receiver")
     reprocess.add_argument(
         "--all", action="store_true", help="all notifications, not only rejected ones"
     )
-    reprocess.add_argument("--data-dir", help="embedded PostgreSQL data directory")
     reprocess.set_defaults(handler=command_reprocess)
 
     sample = commands.add_parser(
@@ -362,14 +458,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=command_export_schema)
 
     purge = commands.add_parser(
-        "purge", help="delete data past its retention, in short batches (safe while serving)"
+        "purge",
+        help="delete data past its retention, in short batches (safe while serving)",
+        parents=[shared],
     )
     purge.add_argument(
         "--receiver", action="append", help="only this receiver (repeatable; default: all)"
     )
     purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     purge.add_argument("--batch-size", type=int, help="rows per transaction ([retention])")
-    purge.add_argument("--data-dir", help="embedded PostgreSQL data directory")
     purge.set_defaults(handler=command_purge)
     return parser
 
@@ -382,8 +479,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except ConfigError as error:
-        print(f"callbox: invalid configuration: {error}", file=sys.stderr)
+        problems = error.problems or (str(error),)
+        heading = f"callbox: invalid configuration ({counted(len(problems), 'error')}):"
+        if len(problems) == 1:
+            print(heading, problems[0], file=sys.stderr)
+        else:
+            print(heading, *problems, sep="\n  ", file=sys.stderr)
         return 2
+    except DatabaseUnreachable as error:
+        print(f"callbox: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code

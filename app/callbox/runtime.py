@@ -11,6 +11,7 @@ from pathlib import Path
 
 from callbox.db.connection import Pool
 from callbox.db.engine import DB, configure_engine
+from callbox.db.reach import naming_connect_failures
 from callbox.events.hub import EventHub
 from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Database, IPNetwork, Settings, parse_network
@@ -98,17 +99,18 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
     runtime.database_url = url
     try:
         if settings.migrate_on_start:
-            await run_migrations(url)
+            await run_migrations(url, connect_timeout=settings.connect_timeout_seconds)
         configure_engine(url)
         limits = store_limits(settings)
-        await DB.start_connection_pool(
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            # Every statement on the pool is bounded (asyncpg cancels it on the server),
-            # and so is opening a connection: a frozen database is an error, not a hang.
-            command_timeout=limits.statement_timeout,
-            timeout=settings.connect_timeout_seconds,
-        )
+        with naming_connect_failures(url):  # a database out of reach at start: one line
+            await DB.start_connection_pool(
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                # Every statement on the pool is bounded (asyncpg cancels it on the server),
+                # and so is opening a connection: a frozen database is an error, not a hang.
+                command_timeout=limits.statement_timeout,
+                timeout=settings.connect_timeout_seconds,
+            )
         assert DB.pool is not None
         writer = IngestWriter(DB.pool, acquire_timeout=limits.acquire_timeout)
         await writer.start()

@@ -7,9 +7,11 @@ to the common ones in the ``[[receivers]]`` table and validated by the provider'
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,8 +21,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import phonenumbers
 
+from callbox.config_document import (
+    EnvironmentSettings,
+    Problem,
+    check,
+    environment_settings,
+    merge,
+    name_sources,
+    unknown_key,
+)
 from callbox.providers import PROVIDERS
 from callbox.secrets import SecretError, resolve_secret
+
+logger = logging.getLogger(__name__)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -29,7 +42,19 @@ _RECEIVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class ConfigError(ValueError):
-    """Invalid configuration; the message names the key and the problem."""
+    """Invalid configuration; each problem names the key and what is wrong with it.
+
+    Example::
+
+        ConfigError("server.port: Expected `int`, got `str`", "logging.level: ...")
+    """
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(*problems)
+        self.problems: tuple[str, ...] = problems
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
 
 
 def parse_network(value: str) -> IPNetwork:
@@ -208,6 +233,11 @@ class Database(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A callback's whole wait for its write; then ``503`` with ``Retry-After``."""
 
     def __post_init__(self) -> None:
+        if self.url is not None and not _is_postgresql_url(self.url):
+            # The URL itself is not repeated: it may hold a password.
+            raise ValueError(
+                "url: not a PostgreSQL URL (expected postgresql://user:password@host:port/database)"
+            )
         for key in (
             "connect_timeout_seconds",
             "acquire_timeout_seconds",
@@ -217,6 +247,13 @@ class Database(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         ):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be positive")
+
+
+def _is_postgresql_url(url: str) -> bool:
+    try:
+        return urllib.parse.urlsplit(url).scheme in ("postgresql", "postgres")
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        return False
 
 
 class Metrics(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -410,48 +447,67 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 _RECEIVER_KEYS = frozenset(Receiver.__struct_fields__)
 
 
-def _fold_provider_options(document: dict[str, Any]) -> dict[str, Any]:
-    """Move provider-specific keys written beside the common ones into ``options``."""
+def _fold_provider_options(document: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Move provider-specific keys written beside the common ones into ``options``.
+
+    A key that is neither, such as a misspelt common key, is a problem of its own (with the
+    key it resembles), not one of the provider's options.
+    """
     receivers = document.get("receivers")
     if not isinstance(receivers, list):
-        return document
+        return document, []
+    problems: list[Problem] = []
     folded = []
-    for table in receivers:
-        if isinstance(table, dict):
-            common = {key: value for key, value in table.items() if key in _RECEIVER_KEYS}
-            extra = {key: value for key, value in table.items() if key not in _RECEIVER_KEYS}
-            if extra:
-                common["options"] = {**table.get("options", {}), **extra}
-            folded.append(common)
-        else:
+    for index, table in enumerate(receivers):
+        if not isinstance(table, dict):
             folded.append(table)
-    return {**document, "receivers": folded}
+            continue
+        common = {key: value for key, value in table.items() if key in _RECEIVER_KEYS}
+        extra = {key: value for key, value in table.items() if key not in _RECEIVER_KEYS}
+        provider = (
+            PROVIDERS.get(table["provider"]) if isinstance(table.get("provider"), str) else None
+        )
+        if provider is not None:
+            options = {field.encode_name for field in msgspec.structs.fields(provider.options_type)}
+            for key in sorted(extra.keys() - options):
+                del extra[key]
+                known = [*sorted(_RECEIVER_KEYS - {"options"}), *sorted(options)]
+                what = f"neither a receiver key nor a {provider.name} option"
+                problems.append(unknown_key(key, f"receivers[{index}]", known, what))
+        if extra:
+            common["options"] = {**table.get("options", {}), **extra}
+        folded.append(common)
+    return {**document, "receivers": folded}, problems
 
 
-def settings_from_mapping(document: Mapping[str, Any]) -> Settings:
-    try:
-        return msgspec.convert(_fold_provider_options(dict(document)), Settings)
-    except msgspec.ValidationError as error:
-        raise ConfigError(_readable(str(error))) from None
+def settings_from_mapping(
+    document: Mapping[str, Any], environment: EnvironmentSettings | None = None
+) -> Settings:
+    """Typed settings from a parsed config file, with what the environment sets laid over it.
 
-
-def _readable(message: str) -> str:
-    # msgspec says "Expected `int`, got `str` - at `$.receivers[0].port`"; lead with the key.
-    match = re.fullmatch(r"(.*) - at `\$\.?(.*)`", message, flags=re.DOTALL)
-    if match:
-        problem, key = match.groups()
-        return f"{key or 'config'}: {problem}"
-    return message
+    Raises:
+        ConfigError: every problem found, each naming its key (and the variable it came from).
+    """
+    found = environment or EnvironmentSettings({}, {}, [])
+    folded, misplaced = _fold_provider_options(merge(document, found.document))
+    problems = [
+        *found.problems,
+        *name_sources([*check(folded, Settings), *misplaced], found.variables),
+    ]
+    if problems:
+        raise ConfigError(*map(str, problems))
+    return msgspec.convert(folded, Settings)
 
 
 def load_settings(
     path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Read the config file (``path`` or ``CALLBOX_CONFIG``) and apply environment overrides.
+    """Read the config file (``path`` or ``CALLBOX_CONFIG``) and lay the environment over it.
 
     Without a file this is a development instance: one unauthenticated receiver per provider.
-    ``CALLBOX_DATABASE_URL`` overrides ``[database] url``, ``CALLBOX_DATA_DIR`` the embedded
-    database's directory, and ``CALLBOX_MIGRATE=0`` turns off migrations at start.
+    Any setting can be given as ``CALLBOX_<SECTION>__<KEY>`` (``CALLBOX_SERVER__PORT=9000``),
+    which wins over the file (docs/configuration.md). ``CALLBOX_DATABASE_URL``,
+    ``CALLBOX_DATA_DIR`` and ``CALLBOX_MIGRATE=0`` are older names of three of them.
     """
     environment = os.environ if environ is None else environ
     config_path = path or environment.get("CALLBOX_CONFIG") or None
@@ -461,22 +517,44 @@ def load_settings(
             document = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{file}: no such config file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{file}: a directory, not a config file") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{file}: invalid TOML: {error}") from None
-        settings = settings_from_mapping(document)
+        if not document:
+            logger.warning("%s is empty: no receivers, every setting at its default", file)
     else:
-        settings = Settings(
-            development=True,
-            receivers=[Receiver(name=name, provider=name) for name in PROVIDERS],
-        )
-    database = settings.database
-    if environment.get("CALLBOX_DATABASE_URL"):
-        database = msgspec.structs.replace(database, url=environment["CALLBOX_DATABASE_URL"])
-    if environment.get("CALLBOX_DATA_DIR"):
-        database = msgspec.structs.replace(database, data_dir=environment["CALLBOX_DATA_DIR"])
-    if environment.get("CALLBOX_MIGRATE") == "0":
-        database = msgspec.structs.replace(database, migrate_on_start=False)
-    return msgspec.structs.replace(settings, database=database)
+        document = {
+            "development": True,
+            "receivers": [{"name": name, "provider": name} for name in PROVIDERS],
+        }
+    spelt, old_names = _with_old_names(environment)
+    overrides = environment_settings(spelt, Settings, "CALLBOX_")
+    overrides.variables = {
+        key: old_names.get(name, name) for key, name in overrides.variables.items()
+    }
+    return settings_from_mapping(document, overrides)
+
+
+_OLD_NAMES = {
+    "CALLBOX_DATABASE_URL": "CALLBOX_DATABASE__URL",
+    "CALLBOX_DATA_DIR": "CALLBOX_DATABASE__DATA_DIR",
+    "CALLBOX_MIGRATE": "CALLBOX_DATABASE__MIGRATE_ON_START",  # only as CALLBOX_MIGRATE=0
+}
+
+
+def _with_old_names(environment: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment with each older name spelt the documented way (unless that is set
+    too: it wins), and the older name of each variable so spelt (to name it in problems)."""
+    spelt, old_names = dict(environment), {}
+    for old, new in _OLD_NAMES.items():
+        value = environment.get(old)
+        if old == "CALLBOX_MIGRATE":
+            value = "false" if value == "0" else None
+        if value and not environment.get(new):
+            spelt[new] = value
+            old_names[new] = old
+    return spelt, old_names
 
 
 def unauthenticated_receivers(settings: Settings) -> list[str]:

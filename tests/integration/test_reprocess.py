@@ -24,7 +24,7 @@ from callbox.providers.base import Event, InboundRequest, ReceiverContext
 from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Receiver
 from callbox.store.reprocess import reprocess_receiver
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, callbox_environment, run_callbox, settings_for
 
 RECEIVER = "wiraya-customer"
 JSON = {"Content-Type": "application/json"}
@@ -387,7 +387,7 @@ async def test_cli_reprocess_prints_progress_and_a_summary(
     assert await run_cli("--config", str(unfixed), "reprocess", RECEIVER) == 0
     output = capsys.readouterr()
     assert "reprocessed 1/1" in output.err
-    assert output.out.strip() == f"{RECEIVER}: 1 notifications reprocessed (1 rejected)"
+    assert output.out.strip() == f"{RECEIVER}: 1 notification reprocessed (1 rejected)"
     assert await notifications(db) == [(rejected_id, "REJECTED", REJECTION, 0)]
     assert await db.fetchval("SELECT count(*) FROM callbox_message") == 0
 
@@ -395,7 +395,7 @@ async def test_cli_reprocess_prints_progress_and_a_summary(
     assert await run_cli("--config", str(config), "reprocess", RECEIVER) == 0
     output = capsys.readouterr()
     assert "reprocessed 1/1" in output.err
-    assert output.out.strip() == f"{RECEIVER}: 1 notifications reprocessed (1 accepted)"
+    assert output.out.strip() == f"{RECEIVER}: 1 notification reprocessed (1 accepted)"
     assert await notifications(db) == [(rejected_id, "ACCEPTED", None, 3)]
     await assert_customer_batch_applied(db, rejected_id)
 
@@ -420,6 +420,28 @@ async def test_cli_reprocess_prints_progress_and_a_summary(
     ]
     assert await counts(db) == after_fix
     assert await model_rows(db) == rows
+
+
+async def test_cli_reprocess_progress_is_a_bar_in_a_terminal_and_lines_in_a_log(
+    db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    """Issue 20, item 3: the bar's redraws (``\\r``) ran together into one line in a log."""
+    await receive_with_unmapped_receiver(database_url)
+    await receive_with_fixed_receiver(database_url)
+    args = ("--config", str(write_config(tmp_path, with_mapping=True)), "reprocess", RECEIVER)
+    env = callbox_environment(CALLBOX_DATABASE_URL=database_url)
+
+    logged = await asyncio.to_thread(run_callbox, *args, "--all", env=env)
+    assert logged.returncode == 0, logged.err
+    assert "\r" not in logged.err
+    progress = [line for line in logged.err.splitlines() if line.startswith("reprocessed")]
+    assert progress == ["reprocessed 1/2", "reprocessed 2/2"]
+
+    shown = await asyncio.to_thread(run_callbox, *args, "--all", env=env, terminal=True)
+    assert shown.returncode == 0, shown.err
+    assert f"\rreprocessed [{'#' * 15}{'-' * 15}] 1/2  50%" in shown.err
+    assert f"\rreprocessed [{'#' * 30}] 2/2 100%\r\n" in shown.err  # (the terminal's \r\n)
+    assert shown.out == f"{RECEIVER}: 2 notifications reprocessed (2 accepted)\n"
 
 
 async def test_cli_reprocess_names_an_unknown_receiver(
@@ -538,6 +560,6 @@ async def test_cli_reprocess_reports_rows_it_cannot_apply_and_goes_on(
     monkeypatch.setitem(PROVIDERS, "wiraya", wiraya)
     assert await run_cli("--config", str(config), "reprocess", RECEIVER) == 0
     output = capsys.readouterr()
-    assert output.out.strip() == f"{RECEIVER}: 1 notifications reprocessed (1 rejected)"
+    assert output.out.strip() == f"{RECEIVER}: 1 notification reprocessed (1 rejected)"
     [dated, _] = await notifications(db)
     assert dated[1] == "REJECTED" and "timestamp out of range" in dated[2]

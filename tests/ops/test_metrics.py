@@ -144,7 +144,7 @@ async def test_metrics_are_off_by_default(db: asyncpg.Connection, database_url: 
 
 
 def test_enabled_metrics_need_a_token() -> None:
-    with pytest.raises(ConfigError, match="metrics: bearer: enabled metrics need at least one"):
+    with pytest.raises(ConfigError, match=r"metrics\.bearer: enabled metrics need at least one"):
         settings_from_mapping({"metrics": {"enabled": True}})
     with pytest.raises(ConfigError, match="metrics"):
         settings_from_mapping({"metrics": {"enabled": True, "bearer": ["sha256:nothex"]}})

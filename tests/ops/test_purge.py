@@ -25,6 +25,7 @@ from callbox.settings import ConfigError, Receiver, Retention, settings_from_map
 from callbox.store.event_log_purge import event_purge_cutoff, purge_expired_events
 from callbox.store.purge import PURGE_LOCK_KEY, PurgeProgress, purge
 from callbox.store.retention import RetentionPolicy, retention_policies
+from tests.conftest import CALLBOX_TABLES
 from tests.ops.seeding import seeder
 from tests.ops.support import (
     NOTIFY_HEADERS,
@@ -33,7 +34,13 @@ from tests.ops.support import (
     notify_receipt,
     notify_receiver,
 )
-from tests.support import callbox_client, served, settings_for
+from tests.support import (
+    callbox_client,
+    callbox_environment,
+    run_callbox,
+    served,
+    settings_for,
+)
 
 NOW = datetime.now(UTC)
 ANCIENT = NOW - timedelta(days=500)
@@ -349,6 +356,33 @@ async def test_cli_purge_shows_progress_and_a_summary(
 
     assert await asyncio.to_thread(main, args) == 0  # nothing left: a no-op
     assert "notify: purged 0 raw requests" in capsys.readouterr().out
+
+
+async def test_cli_purge_progress_is_a_bar_in_a_terminal_and_lines_in_a_log(
+    db: asyncpg.Connection, database_url: str, config_file: Path
+) -> None:
+    """Issue 20, item 3: a bar redrawn in place in a terminal; in a log, one line per step
+    shown (first, last, and at most one every few seconds between)."""
+    env = callbox_environment(CALLBOX_DATABASE_URL=database_url)
+    args = ("--config", str(config_file), "purge", "--batch-size", "4")
+    await seed(database_url)
+    shown = await asyncio.to_thread(run_callbox, *args, env=env, terminal=True)
+    assert shown.returncode == 0, shown.err
+    assert f"\rnotify: raw requests [{'#' * 13}{'-' * 17}] 4/9  44%" in shown.err
+    assert f"\rnotify: raw requests [{'#' * 30}] 9/9 100%\r\n" in shown.err
+    assert f"\rnotify: messages [{'#' * 30}] 5/5 100%\r\n" in shown.err
+
+    await db.execute(f"TRUNCATE {', '.join(CALLBOX_TABLES)} RESTART IDENTITY CASCADE")
+    await seed(database_url)
+    logged = await asyncio.to_thread(run_callbox, *args, env=env)
+    assert logged.returncode == 0, logged.err
+    assert "\r" not in logged.err
+    assert [line for line in logged.err.splitlines() if line.startswith("notify:")] == [
+        "notify: raw requests 4/9",
+        "notify: raw requests 9/9",
+        "notify: messages 4/5",
+        "notify: messages 5/5",
+    ]
 
 
 async def test_only_one_purge_runs_at_a_time(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from callbox.db.engine import DB
+from callbox.db.reach import connect
 from callbox.store.sql_functions import apply_sql_functions
 
 logger = logging.getLogger(__name__)
@@ -75,11 +76,15 @@ async def _applied_migrations(connection: asyncpg.Connection[asyncpg.Record]) ->
     return {row["name"] for row in await connection.fetch(_APPLIED)}
 
 
-async def run_migrations(database_url: str) -> MigrationReport:
-    """Apply pending migrations and the SQL functions; concurrent callers wait on the lock."""
+async def run_migrations(database_url: str, *, connect_timeout: float = 60) -> MigrationReport:
+    """Apply pending migrations and the SQL functions; concurrent callers wait on the lock.
+
+    Raises:
+        DatabaseUnreachable: no connection could be opened (refused, no such database...).
+    """
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    lock_connection = await asyncpg.connect(database_url)
+    lock_connection = await connect(database_url, connect_timeout=connect_timeout)
     try:
         await lock_connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         try:
