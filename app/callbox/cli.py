@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from callbox.db.embedded import EmbeddedPostgresError
 from callbox.settings import ConfigError, Settings, load_settings, unauthenticated_receivers
 
 logger = logging.getLogger("callbox")
@@ -383,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ConfigError as error:
         print(f"callbox: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    except EmbeddedPostgresError as error:
+        print(f"callbox: cannot start the embedded PostgreSQL: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
