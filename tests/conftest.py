@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from callbox.store.migrate import run_migrations
+from tests.support import postgres_tmp_dir
 
 CALLBOX_TABLES = (
     "callbox_event",
@@ -38,8 +39,17 @@ async def _server_answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def embedded_postgres_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("embedded-postgres")
+def embedded_postgres_dir() -> Iterator[Path]:
+    with postgres_tmp_dir() as path:
+        yield path
+
+
+@pytest.fixture
+def pg_tmp_path() -> Iterator[Path]:
+    """A temporary directory for embedded PostgreSQL data directories (``tmp_path`` is
+    closed to the server's OS user when the tests run as root)."""
+    with postgres_tmp_dir() as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

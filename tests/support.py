@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,22 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from callbox.app import create_app
 from callbox.sealing import Sealer
 from callbox.settings import Database, Receiver, Server, Settings
+
+
+@contextlib.contextmanager
+def postgres_tmp_dir() -> Iterator[Path]:
+    """A fresh directory to hold embedded PostgreSQL data directories, removed afterwards.
+
+    Not below pytest's base temporary directory, whose directories are private (0700): as
+    root the embedded server runs as OS user ``pgserver``, which must reach its data
+    directory, and Callbox opens no directory above it (``callbox.db.embedded``).
+    """
+    path = Path(tempfile.mkdtemp(prefix="callbox-pg-"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def notify_receipt(message_id: str, **fields: Any) -> bytes:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import msgspec
 
+from callbox.db.embedded import EmbeddedPostgresError
 from callbox.db.reach import DatabaseUnreachable, check_reachable, masked_url
 from callbox.progress import Progress
 from callbox.settings import ConfigError, Settings, load_settings, unauthenticated_receivers
@@ -489,6 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnreachable as error:
         print(f"callbox: {error}", file=sys.stderr)
         return 1
+    except EmbeddedPostgresError as error:
+        print(f"callbox: cannot start the embedded PostgreSQL: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return code

@@ -3,14 +3,12 @@ shared test server is never touched)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from callbox.db.embedded import EmbeddedPostgres, start_embedded_postgres
+from tests.support import postgres_tmp_dir
 
 
 @pytest.fixture(scope="session")
@@ -18,13 +16,11 @@ def private_postgres() -> Iterator[list[EmbeddedPostgres]]:
     """A running server; the list holds the current one (a restart replaces it: same URL).
 
     Its directory is not below pytest's base temporary directory: as root, the server runs
-    as another OS user that must traverse the path, and every pytest run (another session's
-    too) makes ``/tmp/pytest-of-root`` private again.
+    as another OS user that must reach it (``tests.support.postgres_tmp_dir``).
     """
-    base = Path(tempfile.mkdtemp(prefix="callbox-faults-"))
-    current = [start_embedded_postgres(base / "pg")]
-    try:
-        yield current
-    finally:
-        current[0].stop()
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_tmp_dir() as base:
+        current = [start_embedded_postgres(base / "pg")]
+        try:
+            yield current
+        finally:
+            current[0].stop()

@@ -71,12 +71,13 @@ def _environment(**extra: str) -> dict[str, str]:
     return env
 
 
-async def test_serve_without_config_or_database_uses_embedded_postgres(tmp_path: Path) -> None:
+async def test_serve_without_config_or_database_uses_embedded_postgres(
+    pg_tmp_path: Path,
+) -> None:
     """The README's quick start: no database installed, no config, a curl gets 200."""
     port = _free_port()
-    process = _callbox(
-        "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"), env=_environment()
-    )
+    data = pg_tmp_path / "data"
+    process = _callbox("serve", "--port", str(port), "--data-dir", str(data), env=_environment())
     try:
         url = f"http://127.0.0.1:{port}/hooks/notify"
         _wait_until_serving(url, process)
@@ -86,18 +87,34 @@ async def test_serve_without_config_or_database_uses_embedded_postgres(tmp_path:
         assert (response.status_code, response.content) == (200, b"")
         from callbox.db.embedded import start_embedded_postgres
 
-        embedded = start_embedded_postgres(tmp_path / "data" / "postgres")  # reuses the server
-        connection = await asyncpg.connect(embedded.url)
-        try:
-            assert await connection.fetchval("SELECT count(*) FROM callbox_message") == 1
-            body = await connection.fetchval("SELECT body FROM callbox_notification")
-            assert bytes(body) == NOTIFY_RECEIPT
-        finally:
-            await connection.close()
+        with start_embedded_postgres(data / "postgres") as embedded:  # shares the server
+            connection = await asyncpg.connect(embedded.url)
+            try:
+                assert await connection.fetchval("SELECT count(*) FROM callbox_message") == 1
+                body = await connection.fetchval("SELECT body FROM callbox_notification")
+                assert bytes(body) == NOTIFY_RECEIPT
+            finally:
+                await connection.close()
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
     assert "development instance" in output
+
+
+def test_an_unusable_embedded_data_directory_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("CALLBOX_CONFIG", "CALLBOX_DATABASE_URL", "CALLBOX_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    cluster = tmp_path / "data" / "postgres"
+    cluster.mkdir(parents=True)
+    (cluster / "notes.txt").write_text("not a database\n")
+    assert main(["migrate", "--data-dir", str(tmp_path / "data")]) == 2
+    error = capsys.readouterr().err
+    assert error == (
+        f"callbox: cannot start the embedded PostgreSQL: {cluster} is neither empty nor a "
+        "PostgreSQL cluster\n"
+    )
 
 
 def test_development_instance_refuses_a_public_bind(tmp_path: Path) -> None:

