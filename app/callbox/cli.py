@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -23,6 +24,9 @@ from callbox.db.embedded import EmbeddedPostgresError
 from callbox.db.reach import DatabaseUnreachable, check_reachable, masked_url
 from callbox.progress import Progress
 from callbox.settings import ConfigError, Settings, load_settings, unauthenticated_receivers
+
+if TYPE_CHECKING:
+    from callbox.providers.base import Provider, SamplePayload
 
 logger = logging.getLogger("callbox")
 
@@ -284,18 +288,23 @@ def command_send_sample(args: argparse.Namespace) -> int:
     if args.bearer:
         headers["Authorization"] = f"Bearer {args.bearer}"
     auth = tuple(args.basic.split(":", 1)) if args.basic else None
+    try:
+        signer = _sample_signer(provider, args.sign_key, args.public_url or url)
+    except ValueError as error:
+        print(f"callbox: {error}", file=sys.stderr)
+        return 2
     failures = 0
     with httpx.Client(timeout=10, auth=auth) as client:
         for sample in provider.samples:
-            target = f"{url}?{sample.query}" if sample.query else url
+            method, query, sample_headers, body = sample.method, sample.query, {}, sample.body
+            if sample.body:
+                sample_headers["Content-Type"] = sample.content_type
+            if signer is not None:
+                method, query, sample_headers, body = signer(sample)
+            target = f"{url}?{query}" if query else url
             try:
                 response = client.request(
-                    sample.method,
-                    target,
-                    content=sample.body or None,
-                    headers={**headers, "Content-Type": sample.content_type}
-                    if sample.body
-                    else headers,
+                    method, target, content=body or None, headers={**headers, **sample_headers}
                 )
             except httpx.HTTPError as error:
                 print(f"callbox: cannot reach {url}: {error}", file=sys.stderr)
@@ -305,6 +314,55 @@ def command_send_sample(args: argparse.Namespace) -> int:
             detail = "" if ok else f": {response.text.strip()}"
             print(f"{response.status_code} {sample.description}{detail}")
     return 1 if failures else 0
+
+
+SampleSigner = Callable[["SamplePayload"], tuple[str, str, dict[str, str], bytes]]
+"""A sample made the request a provider would send: method, query, headers, body."""
+
+
+def _sample_signer(
+    provider: Provider, key_reference: str | None, public_url: str
+) -> SampleSigner | None:
+    """Signs each sample as the provider would with ``key_reference`` (a key or env:NAME)
+    for a receiver whose URL at the provider is ``public_url``; ``None`` without a key.
+
+    Raises:
+        ValueError: the provider does not sign, cannot be signed for, or the key is unset.
+    """
+    if key_reference is None:
+        return None
+    from datetime import UTC, datetime
+
+    from callbox.providers.base import SignedRequest
+    from callbox.receivers import prepare_receiver
+    from callbox.secrets import resolve_key
+    from callbox.settings import Receiver
+
+    scheme = provider.signature
+    if scheme is None or scheme.sign is None:
+        raise ValueError(f"{provider.name}: Callbox cannot sign its callbacks (no --sign-key)")
+    sign = scheme.sign
+    key = resolve_key(key_reference)
+    context = prepare_receiver(Receiver(name=provider.name, provider=provider.name), 0).context
+
+    def signed(sample: SamplePayload) -> tuple[str, str, dict[str, str], bytes]:
+        query = f"?{sample.query}" if sample.query else ""
+        request = sign(
+            SignedRequest(
+                method=sample.method,
+                url=public_url + query,
+                headers={"content-type": sample.content_type} if sample.body else {},
+                query_string=sample.query,
+                body=sample.body,
+                content_type=sample.content_type.split(";", 1)[0].strip().lower(),
+            ),
+            key,
+            context,
+            datetime.now(UTC),
+        )
+        return request.method, request.query_string, dict(request.headers), request.body
+
+    return signed
 
 
 def command_export_schema(args: argparse.Namespace) -> int:
@@ -447,6 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--url", help="receiver URL (default http://127.0.0.1:8000/hooks/PROVIDER)")
     sample.add_argument("--bearer", help="bearer token to send")
     sample.add_argument("--basic", help="user:password to send")
+    sample.add_argument(
+        "--sign-key",
+        help="sign each sample as the provider would, with this key (or env:NAME): the"
+        " receiver's auth.signature key",
+    )
+    sample.add_argument(
+        "--public-url",
+        help="the receiver's public_url, for providers that sign the URL (default: --url)",
+    )
     sample.set_defaults(handler=command_send_sample)
 
     export = commands.add_parser(

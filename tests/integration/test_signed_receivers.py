@@ -5,6 +5,7 @@ is the configured ``public_url``, never what the Host header says."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from datetime import datetime
 import asyncpg
 import pytest
 
+from callbox.cli import main
 from callbox.model.vocabulary import Channel, Status
 from callbox.providers import PROVIDERS
 from callbox.providers.base import (
@@ -30,7 +32,7 @@ from callbox.providers.payloads import decode_form, required_str
 from callbox.providers.signatures import require_match, required_header
 from callbox.receivers import prepare_receiver
 from callbox.settings import Auth, ConfigError, Metrics, Receiver
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, served, settings_for
 
 HEADER = "X-Hmacbox-Signature"
 PUBLIC_URL = "https://callbox.example.test/hooks/hmacbox"
@@ -219,3 +221,26 @@ def test_keys_are_not_in_a_receivers_repr(monkeypatch: pytest.MonkeyPatch) -> No
     assert ready.signature_keys == (KEY.encode(), NEW_KEY.encode())
     text = repr(ready).replace(repr(ready.settings), "")  # (the settings hold env: names)
     assert KEY not in text and NEW_KEY not in text
+
+
+async def test_send_sample_signs_with_the_receivers_key(
+    database_url: str,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HMACBOX_KEY", KEY)
+    async with served(settings_for(database_url, [receiver()])) as base:
+
+        def send(*options: str) -> int:
+            return main(["send-sample", "hmacbox", "--url", f"{base}/hooks/hmacbox", *options])
+
+        assert await asyncio.to_thread(send) == 1  # unsigned: refused
+        assert "401 Delivered: missing X-Hmacbox-Signature header" in capsys.readouterr().out
+        assert await stored(db) == 0
+        signed = ("--sign-key", "env:HMACBOX_KEY", "--public-url", PUBLIC_URL)
+        assert await asyncio.to_thread(send, *signed) == 0
+        assert "200 Delivered" in capsys.readouterr().out
+    assert await stored(db) == 1
+    assert main(["send-sample", "esendex", "--sign-key", KEY]) == 2
+    assert "esendex: Callbox cannot sign its callbacks" in capsys.readouterr().err
