@@ -16,6 +16,7 @@ from callbox.providers.base import (
     SignatureKey,
     SignedRequest,
 )
+from callbox.providers.bounds import check_bounds
 from callbox.secrets import SecretDigest, SecretError, resolve_key, resolve_secret
 from callbox.settings import ConfigError, IPNetwork, Receiver, parse_network, provider_options
 
@@ -61,8 +62,11 @@ class ReadyReceiver:
         scheme.verify(request, self.signature_keys, self.context, now)
 
     def parse(self, request: InboundRequest) -> Sequence[Event]:
-        """Run the provider's pure parser; PayloadRejected propagates with its reason."""
-        return self.provider.parse(request, self.context)
+        """Run the provider's pure parser and bound its identifiers (:mod:`bounds`);
+        PayloadRejected propagates with its reason."""
+        events = self.provider.parse(request, self.context)
+        check_bounds(events)
+        return events
 
 
 def _digests(values: list[str], key: str) -> tuple[SecretDigest, ...]:

@@ -21,7 +21,10 @@ from tests.support import notify_receipt
 
 def _item(receiver_name: str, body: bytes) -> IngestItem:
     receiver = prepare_receiver(Receiver(name=receiver_name, provider="notify"), 0)
-    events = receiver.parse(InboundRequest.from_stored("POST", "application/json", {}, body, ""))
+    # The provider's parser alone: the writer's isolation is the second line behind the
+    # bounds ReadyReceiver.parse checks (callbox.providers.bounds).
+    request = InboundRequest.from_stored("POST", "application/json", {}, body, "")
+    events = receiver.provider.parse(request, receiver.context)
     return IngestItem(
         receiver=receiver.name,
         provider="notify",
@@ -72,10 +75,13 @@ async def test_an_oversized_index_value_fails_only_its_own_item(
     assert await db.fetchval("SELECT count(*) FROM callbox_message") == 40
 
 
-@pytest.mark.parametrize("field", ["id", "reference"])
-async def test_an_oversized_value_is_a_400_naming_the_database_refusal(
-    db: asyncpg.Connection, database_url: str, field: str
+@pytest.mark.parametrize(
+    ("field", "named"), [("id", "provider_message_id"), ("reference", "reference")]
+)
+async def test_an_oversized_value_is_a_400_naming_the_field(
+    db: asyncpg.Connection, database_url: str, field: str, named: str
 ) -> None:
+    """Refused at parse time, before the database sees it (issue 15, item 6)."""
     from tests.support import callbox_client, settings_for
 
     rng = random.Random(11)
@@ -88,5 +94,6 @@ async def test_an_oversized_value_is_a_400_naming_the_database_refusal(
             "/hooks/notify", content=json.dumps(body), headers={"Content-Type": "application/json"}
         )
     assert response.status_code == 400, response.text
+    assert response.text == f"{named} of 3200 characters is too long (at most 255)"
     state = await db.fetchval("SELECT state FROM callbox_notification")
     assert state == "REJECTED"
