@@ -17,7 +17,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import tomllib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +37,11 @@ from callbox.providers.base import (
 )
 from callbox.providers.sinch import PROVIDER, SAMPLES, load_secret, parse
 from callbox.receivers import prepare_receiver
-from callbox.settings import Auth, ConfigError, Receiver
+from callbox.settings import Auth, ConfigError, Receiver, settings_from_mapping
 from tests.providers.contract import parse_sample
 
 RECEIVER = ReceiverContext(name="sinch")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "sinch.md"
 
 SDK_SECRET = "foo_secret1234"
 SDK_NONCE = "01FJA8B4A7BM43YGWSG9GBV067"
@@ -666,3 +670,17 @@ def test_mo_media_reads_the_message_and_keeps_the_media() -> None:
 )
 def test_malformed_callbacks_are_rejected_with_a_reason(document: Any, reason: str) -> None:
     assert reject_reason(document) == reason
+
+
+# --- docs/sinch.md -----------------------------------------------------------------------------
+
+
+def test_the_documented_receiver_verifies_sinch_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = re.findall(r"```toml\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    monkeypatch.setenv("SINCH_CALLBACK_SECRET", SECRET)
+    (receiver,) = settings_from_mapping(tomllib.loads(block)).receivers
+    ready = prepare_receiver(receiver, 0)
+    ready.verify(signed(SAMPLES[2].body), NOW)
+    with pytest.raises(SignatureRejected):
+        ready.verify(signed(SAMPLES[2].body, secret="another-secret-0123456789"), NOW)
+    assert ready.context.our_address == "+12025550134"  # batch reports name no sender

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import tomllib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,10 +34,11 @@ from callbox.providers.base import (
 )
 from callbox.providers.telnyx import PROVIDER, SAMPLES, load_public_key, parse
 from callbox.receivers import prepare_receiver
-from callbox.settings import Auth, ConfigError, Receiver
+from callbox.settings import Auth, ConfigError, Receiver, settings_from_mapping
 from tests.providers.contract import parse_sample
 
 RECEIVER = ReceiverContext(name="telnyx")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "telnyx.md"
 
 # telnyx-python tests/test_webhook.py, DUMMY_WEBHOOK_PAYLOAD (verbatim).
 DUMMY_WEBHOOK_PAYLOAD = b"""{
@@ -593,3 +597,18 @@ def test_api_v1_webhooks_are_refused_with_a_reason() -> None:
 )
 def test_malformed_events_are_rejected_with_a_reason(document: Any, reason: str) -> None:
     assert reject_reason(document) == reason
+
+
+# --- docs/telnyx.md ----------------------------------------------------------------------------
+
+
+def test_the_documented_receiver_verifies_telnyx_requests(
+    monkeypatch: pytest.MonkeyPatch, private_key: Ed25519PrivateKey
+) -> None:
+    (block,) = re.findall(r"```toml\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    monkeypatch.setenv("TELNYX_PUBLIC_KEY", public_base64(private_key))
+    (receiver,) = settings_from_mapping(tomllib.loads(block)).receivers
+    ready = prepare_receiver(receiver, 0)
+    ready.verify(signed(SAMPLES[0].body, private_key, NOW), NOW)
+    with pytest.raises(SignatureRejected):
+        ready.verify(signed(SAMPLES[0].body, Ed25519PrivateKey.generate(), NOW), NOW)
