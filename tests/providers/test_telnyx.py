@@ -222,6 +222,7 @@ def test_a_missing_header_is_named(private_key: Ed25519PrivateKey, header: str) 
     ("headers", "reason"),
     [
         ({"telnyx-signature-ed25519": "not base64!"}, "telnyx-signature-ed25519 is not base64"),
+        ({"telnyx-signature-ed25519": "\u00e9t\u00e9"}, "telnyx-signature-ed25519 is not base64"),
         (
             {"telnyx-signature-ed25519": base64.b64encode(b"x" * 63).decode()},
             "telnyx-signature-ed25519 is not a 64-byte signature",
@@ -283,6 +284,7 @@ def test_the_scheme_verifies_only_telnyx_can_sign() -> None:
     ("text", "problem"),
     [
         ("not base64 at all!", "not base64 (copy the public key from the Telnyx portal)"),
+        ("cl\u00e9 publique", "not base64 (copy the public key from the Telnyx portal)"),
         (base64.b64encode(b"k" * 31).decode(), "expected 32 bytes once decoded, got 31"),
         (
             # The same key as SubjectPublicKeyInfo DER: Telnyx gives the raw 32 bytes.

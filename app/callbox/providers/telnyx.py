@@ -2,7 +2,7 @@
 
 Telnyx posts one JSON event per request: ``{"data": {"event_type", "id", "occurred_at",
 "payload": {...}}, "meta": {"attempt", "delivered_to"}}``, retried with the same ``data``
-(``meta.attempt`` counts the tries). Three event types concern messages:
+(``meta.attempt`` counts the tries). These event types concern messages:
 
 - ``message.received``: an inbound SMS/MMS -> :class:`MessageReceived`;
 - ``message.sent``, ``message.finalized`` and (RCS) ``message.read``: our outbound
@@ -27,7 +27,6 @@ keys, so Callbox cannot sign: ``sign`` is ``None``.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -310,7 +309,7 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     """The base64 public key from the Telnyx portal; ``ValueError`` naming the problem."""
     try:
         raw = base64.b64decode(text.strip(), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise ValueError("not base64 (copy the public key from the Telnyx portal)") from None
     if len(raw) != PUBLIC_KEY_BYTES:
         raise ValueError(f"expected {PUBLIC_KEY_BYTES} bytes once decoded, got {len(raw)}")
@@ -329,7 +328,7 @@ def verify_signature(
     signed_at = unix_time(timestamp, TIMESTAMP_HEADER)
     try:
         signature = base64.b64decode(signature_text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise SignatureRejected(f"{SIGNATURE_HEADER} is not base64") from None
     if len(signature) != SIGNATURE_BYTES:
         raise SignatureRejected(f"{SIGNATURE_HEADER} is not a {SIGNATURE_BYTES}-byte signature")
