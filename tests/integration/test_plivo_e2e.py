@@ -109,7 +109,10 @@ async def test_each_sample_signed_is_stored_and_normalised(
     async with app(database_url) as client:
         for sample in PROVIDER.samples:
             request = sign(
-                sample.body, method=sample.method, query=sample.query, content_type=sample.content_type
+                sample.body,
+                method=sample.method,
+                query=sample.query,
+                content_type=sample.content_type,
             )
             response = await send(client, request)
             assert (response.status_code, response.text) == (200, ""), sample.description
@@ -230,8 +233,18 @@ SDK_PARAMS = {
     "Event": "StartApp",
 }
 SDK_CASES = {
-    "post-with-query": (SDK_URL + "/", "POST", "a=b&c=d", "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c="),
-    "get-with-query": (SDK_URL + "/", "GET", "a=b&c=d", "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ="),
+    "post-with-query": (
+        SDK_URL + "/",
+        "POST",
+        "a=b&c=d",
+        "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c=",
+    ),
+    "get-with-query": (
+        SDK_URL + "/",
+        "GET",
+        "a=b&c=d",
+        "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ=",
+    ),
     "post": (SDK_URL, "POST", "", "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0="),
     "get": (SDK_URL, "GET", "", "i/MQsaQSAd6fiKhOh2qeeeLHZ9faldADSb3/7+Akfbc="),
 }
@@ -322,7 +335,9 @@ async def test_forged_requests_are_refused_and_nothing_is_stored(
             "the body is not signed: Plivo signs form parameters",
         ),
         (
-            _with(sign(query=PROVIDER.samples[2].query, method="GET"), query_string="MessageUUID=1"),
+            _with(
+                sign(query=PROVIDER.samples[2].query, method="GET"), query_string="MessageUUID=1"
+            ),
             "signature does not match",
         ),
     ]
@@ -343,7 +358,8 @@ async def test_rotation_and_several_signatures_in_the_header(
         both,
         headers={
             **both.headers,
-            "x-plivo-signature-v3": "c29tZS1vdGhlci10b2tlbg==," + both.headers["x-plivo-signature-v3"],
+            "x-plivo-signature-v3": "c29tZS1vdGhlci10b2tlbg==,"
+            + both.headers["x-plivo-signature-v3"],
         },
     )
     async with app(database_url) as client:

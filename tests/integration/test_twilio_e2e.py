@@ -172,9 +172,9 @@ async def test_a_receipt_and_the_reply_share_a_thread(
     assert outbound["conversation"]["id"] == inbound["conversation"]["id"]
     assert inbound["conversation"]["messageCount"] == 2
     # RawDlrDoneDate 12:15 in Amsterdam on 1 July (CEST, UTC+2).
-    assert await db.fetchval("SELECT delivered_at FROM callbox_message WHERE direction = 'OUTBOUND'") == (
-        datetime(2024, 7, 1, 10, 15, tzinfo=UTC)
-    )
+    assert await db.fetchval(
+        "SELECT delivered_at FROM callbox_message WHERE direction = 'OUTBOUND'"
+    ) == (datetime(2024, 7, 1, 10, 15, tzinfo=UTC))
 
 
 async def test_an_unsubscribed_recipient_fails_blocked_and_is_opted_out(
@@ -230,7 +230,9 @@ async def test_advanced_opt_out_is_one_ledger_row(
     assert opted == {
         "isOptedOut": True,
         "optOuts": {
-            "nodes": [{"address": THEIR_NUMBER, "action": "OPT_OUT", "source": source, "text": text}]
+            "nodes": [
+                {"address": THEIR_NUMBER, "action": "OPT_OUT", "source": source, "text": text}
+            ]
         },
     }
 
@@ -407,9 +409,7 @@ async def test_a_webhooks_rule_signing_with_hmac_sha256(
     assert await db.fetchval("SELECT count(*) FROM callbox_notification") == 1
 
 
-async def test_a_retried_callback_is_a_duplicate(
-    db: asyncpg.Connection, database_url: str
-) -> None:
+async def test_a_retried_callback_is_a_duplicate(db: asyncpg.Connection, database_url: str) -> None:
     request = sign(PROVIDER.samples[1].body)
     async with app(database_url) as client:
         for _ in range(2):

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -212,7 +213,9 @@ def test_signed_base_of_a_get() -> None:
             id="form-re-encoded-as-latin-1",
         ),
         pytest.param(
-            post(SDK_URL, json.dumps(SDK_PARAMS).encode(), SDK_POST, content_type="application/json"),
+            post(
+                SDK_URL, json.dumps(SDK_PARAMS).encode(), SDK_POST, content_type="application/json"
+            ),
             "the body is not signed: Plivo signs form parameters",
             id="json-body",
         ),
@@ -330,7 +333,9 @@ def test_inbound_sample() -> None:
     ]
 
 
-@pytest.mark.parametrize(("index", "word", "status"), [(1, "delivered", Status.DELIVERED), (2, "sent", Status.SENT)])
+@pytest.mark.parametrize(
+    ("index", "word", "status"), [(1, "delivered", Status.DELIVERED), (2, "sent", Status.SENT)]
+)
 def test_status_samples(index: int, word: str, status: Status) -> None:
     assert parse_sample(PROVIDER, PROVIDER.samples[index]) == [
         StatusReported(
@@ -442,7 +447,10 @@ def test_error_codes(code: str, reason: FailureReason) -> None:
 def test_unknown_error_code_keeps_unknown() -> None:
     [receipt] = parse(status_callback("failed", ErrorCode="1000"), RECEIVER)
     assert isinstance(receipt, StatusReported)
-    assert (receipt.failure_reason, receipt.metadata["ErrorCode"]) == (FailureReason.UNKNOWN, "1000")
+    assert (receipt.failure_reason, receipt.metadata["ErrorCode"]) == (
+        FailureReason.UNKNOWN,
+        "1000",
+    )
 
 
 def test_blocked_by_stop_is_an_opt_out() -> None:
@@ -549,7 +557,9 @@ def reject_reason(request: InboundRequest) -> str:
             "empty request: expected Plivo's form or query parameters",
         ),
         (
-            InboundRequest(method="POST", body=b'{"Status": "sent"}', content_type="application/json"),
+            InboundRequest(
+                method="POST", body=b'{"Status": "sent"}', content_type="application/json"
+            ),
             "Plivo sends form parameters, not JSON",
         ),
         (
@@ -568,3 +578,23 @@ def reject_reason(request: InboundRequest) -> str:
 def test_rejection_reasons(request_: InboundRequest, reason: str) -> None:
     assert reject_reason(request_) == reason
 
+
+# --- The documentation's configuration ---------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "plivo.md"
+
+
+def test_every_toml_block_in_the_docs_is_a_valid_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callbox.cli import main
+
+    blocks = re.findall(r"```toml\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+    assert len(blocks) == 2
+    for index, block in enumerate(blocks):
+        for name in re.findall(r"env:([A-Z_]+)", block):
+            monkeypatch.setenv(name, f"{name.lower()}-0123456789abcdef")
+        path = tmp_path / f"plivo-{index}.toml"
+        path.write_text(block)
+        assert main(["check-config", str(path)]) == 0, block
+        assert ": OK (1 receivers" in capsys.readouterr().out

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,9 @@ def test_sdk_vectors_verify(url: str, body: Any, signature: str) -> None:
 
 
 def test_sdk_json_vector_verifies_through_body_sha256() -> None:
-    request = signed(SDK_JSON_URL, SDK_JSON_BODY, SDK_JSON_SIGNATURE, content_type="application/json")
+    request = signed(
+        SDK_JSON_URL, SDK_JSON_BODY, SDK_JSON_SIGNATURE, content_type="application/json"
+    )
     verify_signature(request, [SDK_TOKEN], RECEIVER, NOW)
 
 
@@ -376,7 +379,9 @@ def test_both_algorithms_during_a_migration() -> None:
 
 
 def test_load_key_takes_the_token_as_bytes() -> None:
-    assert load_auth_token("0123456789abcdef0123456789abcdef") == b"0123456789abcdef0123456789abcdef"
+    assert (
+        load_auth_token("0123456789abcdef0123456789abcdef") == b"0123456789abcdef0123456789abcdef"
+    )
 
 
 @pytest.mark.parametrize(
@@ -443,7 +448,10 @@ def test_options_are_read_from_the_receiver() -> None:
         ("https://h.example/p?a=1", ["https://h.example/p?a=1", "https://h.example:443/p?a=1"]),
         ("http://h.example:8080/p", ["http://h.example/p", "http://h.example:8080/p"]),
         ("https://h.example?a=1", ["https://h.example?a=1", "https://h.example:443?a=1"]),
-        ("https://[2001:db8::1]:8443/p", ["https://[2001:db8::1]/p", "https://[2001:db8::1]:8443/p"]),
+        (
+            "https://[2001:db8::1]:8443/p",
+            ["https://[2001:db8::1]/p", "https://[2001:db8::1]:8443/p"],
+        ),
         ("https://u:p@h.example/p", ["https://u:p@h.example/p", "https://u:p@h.example:443/p"]),
     ],
 )
@@ -610,7 +618,10 @@ def test_older_accounts_send_only_sms_status_and_sms_sid() -> None:
 
 def test_whatsapp_prefix_is_removed_and_kept_in_metadata() -> None:
     request = form(
-        MessageSid="SM1", MessageStatus="read", From="whatsapp:+14155238886", To="whatsapp:+15558675310"
+        MessageSid="SM1",
+        MessageStatus="read",
+        From="whatsapp:+14155238886",
+        To="whatsapp:+15558675310",
     )
     [event] = parse(request, RECEIVER)
     assert isinstance(event, StatusReported)
@@ -829,3 +840,23 @@ def reject_reason(request: InboundRequest) -> str:
 def test_rejection_reasons(request_: InboundRequest, reason: str) -> None:
     assert reject_reason(request_) == reason
 
+
+# --- The documentation's configuration ---------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "twilio.md"
+
+
+def test_every_toml_block_in_the_docs_is_a_valid_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callbox.cli import main
+
+    blocks = re.findall(r"```toml\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+    assert len(blocks) == 3
+    for index, block in enumerate(blocks):
+        for name in re.findall(r"env:([A-Z_]+)", block):
+            monkeypatch.setenv(name, f"{name.lower()}-0123456789abcdef")
+        path = tmp_path / f"twilio-{index}.toml"
+        path.write_text(block)
+        assert main(["check-config", str(path)]) == 0, block
+        assert ": OK (1 receivers" in capsys.readouterr().out

@@ -31,7 +31,7 @@ _TRIMMED = " \t\r\n.!"
 def keyword_action(text: str | None) -> OptOutAction | None:
     """What the store records for an inbound message with this text (``None``: nothing)."""
     if text is None or not text.isascii():
-        # Outside ASCII, Python's and the database's upper() may differ ("ſtop"): say
-        # nothing, so a provider's own flag is recorded rather than lost.
+        # Outside ASCII, Python's and the database's upper() may differ (a long s in
+        # "stop"): say nothing, so a provider's own flag is recorded rather than lost.
         return None
     return KEYWORD_ACTIONS.get(text.strip(_TRIMMED).upper())

@@ -72,7 +72,6 @@ from callbox.providers.payloads import (
     fold_keys,
     optional_str,
     parse_timestamp,
-    required_str,
     text_value,
 )
 from callbox.providers.signatures import MISMATCH, matches_any, required_header
@@ -122,8 +121,8 @@ _NORMALISED_FIELDS = frozenset(
     {"messageuuid", "parentmessageuuid", "status", "from", "to", "text", "body"}
 )
 _MEDIA_FIELD = re.compile(r"media([0-9]{1,3})")
-# Oldest to newest: a status callback's time is the latest one it carries.
-_TIME_FIELDS = ("messagetime", "queuedtime", "senttime", "deliveryreporttime")
+# A status callback's time is the latest of these it carries.
+_TIME_FIELDS = ("MessageTime", "QueuedTime", "SentTime", "DeliveryReportTime")
 
 
 def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
@@ -155,11 +154,9 @@ def map_plivo_status(word: str) -> tuple[Status, FailureReason | None]:
     return PLIVO_STATUSES.get(word.lower(), (Status.UNKNOWN, None))
 
 
-def parse_status_callback(
-    fields: Fields, raw: Fields, receiver: ReceiverContext
-) -> list[Event]:
-    message_uuid = required_str(fields, "messageuuid")
-    word = required_str(fields, "status")
+def parse_status_callback(fields: Fields, raw: Fields, receiver: ReceiverContext) -> list[Event]:
+    message_uuid = _required(fields, "MessageUUID")
+    word = _required(fields, "Status")
     message_id = optional_str(fields, "parentmessageuuid") or message_uuid
     status, failure_reason = map_plivo_status(word)
     error_code = optional_str(fields, "errorcode")
@@ -183,8 +180,8 @@ def parse_status_callback(
             occurred_at=occurred_at,
             recipient=recipient,
             sender=_party(fields, "from", receiver),
-            created_at=times["messagetime"],
-            sent_at=times["senttime"],
+            created_at=times["MessageTime"],
+            sent_at=times["SentTime"],
             metadata=metadata,
         )
     ]
@@ -204,7 +201,7 @@ def parse_status_callback(
 
 
 def parse_inbound_message(fields: Fields, raw: Fields, receiver: ReceiverContext) -> list[Event]:
-    message_uuid = required_str(fields, "messageuuid")
+    message_uuid = _required(fields, "MessageUUID")
     sender = _party(fields, "from", receiver)
     if sender is None:
         raise PayloadRejected("missing required field 'From'")
@@ -238,6 +235,14 @@ def parse_inbound_message(fields: Fields, raw: Fields, receiver: ReceiverContext
     return events
 
 
+def _required(fields: Fields, name: str) -> str:
+    """A field by Plivo's spelling of its name, looked up lower-cased."""
+    value = optional_str(fields, name.lower())
+    if value is None:
+        raise PayloadRejected(f"missing required field {name!r}")
+    return value
+
+
 def _party(fields: Fields, name: str, receiver: ReceiverContext) -> str | None:
     value = optional_str(fields, name)
     if value is None:
@@ -246,7 +251,7 @@ def _party(fields: Fields, name: str, receiver: ReceiverContext) -> str | None:
 
 
 def _time(fields: Fields, name: str, receiver: ReceiverContext) -> datetime | None:
-    value = optional_str(fields, name)
+    value = optional_str(fields, name.lower())
     if value is None:
         return None
     return parse_timestamp(value, naive_zone=receiver.timezone, field=name)

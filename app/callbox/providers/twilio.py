@@ -190,7 +190,9 @@ def parse_cloud_event(item: Any, receiver: ReceiverContext) -> list[Event]:
     data = item.get("data")
     if not isinstance(data, dict):
         raise PayloadRejected("CloudEvent 'data' must be an object")
-    fields: dict[str, Any] = {_EVENT_STREAMS_FIELDS.get(key, key): v for key, v in data.items()}
+    fields: dict[str, Any] = {
+        _EVENT_STREAMS_FIELDS.get(str(key), str(key)): value for key, value in data.items()
+    }
     timestamp = optional_str(data, "timestamp")
     at = parse_timestamp(timestamp, field="timestamp") if timestamp else None
     if kind == EVENT_STREAMS_INBOUND:
@@ -418,9 +420,7 @@ def twilio_signature(
     values: dict[str, set[str]] = {}
     for name, value in params:
         values.setdefault(name, set()).add(value)
-    data = url + "".join(
-        name + value for name in sorted(values) for value in sorted(values[name])
-    )
+    data = url + "".join(name + value for name in sorted(values) for value in sorted(values[name]))
     digest = hmac.new(key, data.encode("utf-8"), _DIGESTS[algorithm]).digest()
     return base64.b64encode(digest).decode()
 
@@ -462,8 +462,7 @@ def signing_algorithm(request: SignedRequest, options: TwilioOptions) -> str:
                 algorithm = value.strip().upper()
         if algorithm not in _DIGESTS:
             raise SignatureRejected(
-                f"unsupported signature algorithm {algorithm[:40]!r} in "
-                f"{SIGNATURE_SETTINGS_HEADER}"
+                f"unsupported signature algorithm {algorithm[:40]!r} in {SIGNATURE_SETTINGS_HEADER}"
             )
     if algorithm not in options.signature_algorithms:
         accepted = ", ".join(options.signature_algorithms)
