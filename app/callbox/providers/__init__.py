@@ -1,6 +1,16 @@
 """Provider modules and their registry: adding a provider is one module plus one line here."""
 
-from callbox.providers import esendex, notify, octopush, sinch, telnyx, urlnet, wiraya
+from callbox.providers import (
+    esendex,
+    notify,
+    octopush,
+    plivo,
+    sinch,
+    telnyx,
+    twilio,
+    urlnet,
+    wiraya,
+)
 from callbox.providers.base import Provider
 
 _REGISTERED: tuple[Provider, ...] = (
@@ -9,6 +19,8 @@ _REGISTERED: tuple[Provider, ...] = (
     octopush.PROVIDER,
     urlnet.PROVIDER,
     wiraya.PROVIDER,
+    twilio.PROVIDER,
+    plivo.PROVIDER,
     telnyx.PROVIDER,
     sinch.PROVIDER,
 )
