@@ -107,6 +107,7 @@ async def test_seed_curl_example_is_stored_as_an_inbound_sms(
         "occurred_at": utc("2019-12-15T06:34:14"),
         "in_reply_to": None,
         "is_test": False,
+        "received_at": received_at,
     }
     assert metadata == {"service_id": "YOUR_SERVICE_ID"}
     assert "webhook_url" not in metadata
