@@ -197,6 +197,10 @@ def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
 
 def parse_sms_api(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
     fields = sms_api_fields(request)
+    if "message_uuid" in fields and "messageId" not in fields:
+        raise PayloadRejected(
+            'a Messages API webhook (message_uuid) on an SMS API receiver: set api = "messages"'
+        )
     if "status" in fields:
         return parse_delivery_receipt(fields, receiver)
     if any(name in fields for name in ("text", "type", "concat", "data")):
@@ -347,6 +351,10 @@ def collect_metadata(fields: Fields, names: Sequence[str]) -> dict[str, Any]:
 
 def parse_messages_api(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
     fields = decode_json_object(request.body)
+    if "messageId" in fields and "message_uuid" not in fields:
+        raise PayloadRejected(
+            'an SMS API callback (messageId) on a Messages API receiver: set api = "sms"'
+        )
     if "status" in fields:
         return [parse_message_status(fields, receiver)]
     if "message_type" in fields or "text" in fields:
