@@ -61,8 +61,8 @@ async def test_readme_curl_examples_get_200(create_database) -> None:  # type: i
             ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=True
         )
         codes = result.stdout.split()
-        assert len(codes) == 6
-        assert codes == ["200"] * 6
+        assert len(codes) == 7
+        assert codes == ["200"] * 7
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import tomllib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,8 +38,10 @@ from callbox.providers.vonage import (
     verify,
 )
 from callbox.receivers import prepare_receiver
-from callbox.settings import Auth, ConfigError, Receiver
+from callbox.settings import Auth, ConfigError, Receiver, settings_from_mapping
 from tests.providers.contract import parse_sample
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "vonage.md"
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -468,6 +473,18 @@ def test_a_receiver_with_a_malformed_secret_does_not_start(monkeypatch: pytest.M
     )
     with pytest.raises(ConfigError, match=r"signature\[0\]: not a Vonage signature secret"):
         prepare_receiver(receiver, 0)
+
+
+def test_the_receivers_in_the_docs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+    assert len(blocks) == 3
+    for block in blocks:
+        for name in re.findall(r"env:([A-Z_]+)", block):
+            monkeypatch.setenv(name, f"{name.lower()}-0123456789abcdef")
+        [receiver] = settings_from_mapping(tomllib.loads(block)).receivers
+        ready = prepare_receiver(receiver, 0)
+        assert ready.verifies_signatures
+        assert isinstance(ready.context.options, VonageOptions)
 
 
 def test_unknown_options_are_refused() -> None:
