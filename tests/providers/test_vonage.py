@@ -741,6 +741,9 @@ def test_concatenation_fields() -> None:
         "missing required field 'concat-ref'"
     )
     assert rejected({**INBOUND, "concat": "yes"}) == "concat: expected true or false, got 'yes'"
+    assert rejected({**concat, "concat-part": "1", "concat-ref": "9" * 33}) == (
+        "concat-ref: 33 characters, expected at most 32"
+    )
 
 
 def test_junk_is_rejected_with_a_reason() -> None:

@@ -176,6 +176,9 @@ MESSAGES_INBOUND_METADATA = (
 
 MAX_PARTS = 255
 """A concatenated SMS's user data header counts parts in one byte."""
+MAX_REFERENCE_LENGTH = 32
+"""``concat-ref`` is the header's 8- or 16-bit reference number: anything longer is junk (and
+would make an oversized index entry for the parts' group)."""
 
 # The parameters the SMS API's signature adds; everything else is signed.
 SIGNATURE_PARAMETERS = ("sig", "timestamp", "nonce")
@@ -235,11 +238,9 @@ def parse_delivery_receipt(fields: Fields, receiver: ReceiverContext) -> list[Ev
     if refines and error_code in SMS_ERROR_REASONS:
         failure_reason = SMS_ERROR_REASONS[error_code]
     recipient = optional_address(fields, "msisdn", receiver)
-    occurred_at = message_timestamp(fields, receiver)
     scts = optional_str(fields, "scts")
-    if scts is not None:
-        carrier_time = parse_scts(scts, receiver)
-        occurred_at = occurred_at or carrier_time
+    carrier_time = parse_scts(scts, receiver) if scts is not None else None
+    occurred_at = message_timestamp(fields, receiver) or carrier_time
     events: list[Event] = [
         StatusReported(
             dedupe_key=f"receipt:{message_id}:{provider_status}",
@@ -298,6 +299,10 @@ def message_part(fields: Fields, sender: str, recipient: str | None) -> MessageP
     if concat != "true":
         raise PayloadRejected(f"concat: expected true or false, got {concat!r}")
     reference = required_str(fields, "concat-ref")
+    if len(reference) > MAX_REFERENCE_LENGTH:
+        raise PayloadRejected(
+            f"concat-ref: {len(reference)} characters, expected at most {MAX_REFERENCE_LENGTH}"
+        )
     count = part_count(fields, "concat-total")
     number = part_count(fields, "concat-part")
     if number > count:
