@@ -11,7 +11,7 @@ import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import jwt
 import pytest
@@ -259,8 +259,6 @@ def test_missing_sig_and_timestamp_are_named() -> None:
 
 
 def form_request_params(request: SignedRequest) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     return parse_qsl(request.body.decode(), keep_blank_values=True)
 
 
