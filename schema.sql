@@ -101,6 +101,26 @@ CREATE INDEX callbox_message_recipient ON public.callbox_message USING btree (re
 CREATE INDEX callbox_message_reference ON public.callbox_message USING btree (reference) WHERE (reference IS NOT NULL);
 CREATE INDEX callbox_message_sender ON public.callbox_message USING btree (sender, occurred_at DESC, id DESC);
 
+CREATE TABLE callbox_message_part (
+    id bigint NOT NULL DEFAULT nextval('callbox_message_part_id_seq'::regclass),
+    receiver character varying(64) NOT NULL,
+    part_group text NOT NULL,
+    part_number integer NOT NULL,
+    part_count integer NOT NULL,
+    event jsonb NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    notification bigint NOT NULL,
+    message bigint,
+    CONSTRAINT callbox_message_part_number CHECK (((part_number >= 1) AND (part_number <= part_count))),
+    CONSTRAINT callbox_message_part_pkey PRIMARY KEY (id),
+    CONSTRAINT callbox_message_part_message_fkey FOREIGN KEY (message) REFERENCES callbox_message(id) ON DELETE CASCADE,
+    CONSTRAINT callbox_message_part_notification_fkey FOREIGN KEY (notification) REFERENCES callbox_notification(id) ON DELETE CASCADE
+);
+
+CREATE INDEX callbox_message_part_message ON public.callbox_message_part USING btree (message) WHERE (message IS NOT NULL);
+CREATE INDEX callbox_message_part_notification ON public.callbox_message_part USING btree (notification);
+CREATE INDEX callbox_message_part_waiting ON public.callbox_message_part USING btree (receiver, part_group, part_number) WHERE (message IS NULL);
+
 CREATE TABLE callbox_notification (
     id bigint NOT NULL DEFAULT nextval('callbox_notification_id_seq'::regclass),
     receiver character varying(64) NOT NULL,
@@ -194,9 +214,19 @@ BEGIN
                     p_receiver, p_provider, p_notification, p_received_at, p_our_address, e);
                 message_ids := message_ids || v_message;
             WHEN 'inbound' THEN
-                v_message := callbox_apply_inbound(
-                    p_receiver, p_provider, p_notification, p_received_at, p_our_address, e);
-                message_ids := message_ids || v_message;
+                IF jsonb_typeof(e->'part') = 'object' THEN
+                    -- NULL until the last part of a long message is in.
+                    v_message := callbox_apply_inbound_part(
+                        p_receiver, p_provider, p_notification, p_received_at, p_our_address,
+                        e);
+                ELSE
+                    v_message := callbox_apply_inbound(
+                        p_receiver, p_provider, p_notification, p_received_at, p_our_address,
+                        e);
+                END IF;
+                IF v_message IS NOT NULL THEN
+                    message_ids := message_ids || v_message;
+                END IF;
             WHEN 'opt_out' THEN
                 v_message := (SELECT id FROM callbox_message WHERE receiver = p_receiver
                     AND direction = 'OUTBOUND'
@@ -304,6 +334,58 @@ BEGIN
             e->>'sender');
     END IF;
     RETURN m.id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION callbox_apply_inbound_part(p_receiver text, p_provider text, p_notification bigint, p_received_at timestamp with time zone, p_our_address text, e jsonb)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_group text := e->'part'->>'group';
+    v_number integer := (e->'part'->>'number')::integer;
+    v_count integer := (e->'part'->>'count')::integer;
+    v_joined jsonb;
+    v_message bigint;
+BEGIN
+    -- One transaction at a time per group (in read committed, each statement below sees
+    -- what the previous holder committed), so two last parts arriving together cannot each
+    -- miss the other. 0x70617274 is "part": its own key space beside other advisory locks.
+    PERFORM pg_advisory_xact_lock(x'70617274'::integer, hashtext(p_receiver || ' ' || v_group));
+    INSERT INTO callbox_message_part (
+        receiver, part_group, part_number, part_count, event, received_at, notification
+    ) VALUES (
+        p_receiver, v_group, v_number, v_count, e - 'part', p_received_at, p_notification
+    );
+    -- The first waiting part of each number: complete when there are count of them (every
+    -- number is between 1 and count).
+    SELECT (array_agg(p.event ORDER BY p.part_number))[1]
+        || jsonb_build_object(
+            'body', string_agg(p.event->>'body', '' ORDER BY p.part_number),
+            'occurred_at', min((p.event->>'occurred_at')::timestamptz),
+            'is_test', bool_or(COALESCE((p.event->>'is_test')::boolean, false)),
+            'metadata', COALESCE((array_agg(p.event->'metadata' ORDER BY p.part_number))[1],
+                    '{}'::jsonb)
+                || jsonb_build_object(
+                    'parts',
+                    jsonb_agg(p.event->'provider_message_id' ORDER BY p.part_number)))
+    INTO v_joined
+    FROM (
+        SELECT DISTINCT ON (part_number) part_number, event
+        FROM callbox_message_part
+        WHERE receiver = p_receiver AND part_group = v_group AND part_count = v_count
+            AND message IS NULL
+        ORDER BY part_number, id
+    ) AS p
+    HAVING count(*) = v_count;
+    IF v_joined IS NULL THEN
+        RETURN NULL;
+    END IF;
+    v_message := callbox_apply_inbound(
+        p_receiver, p_provider, p_notification, p_received_at, p_our_address, v_joined);
+    -- Every waiting part of the group, a part sent twice under two ids included.
+    UPDATE callbox_message_part SET message = v_message
+    WHERE receiver = p_receiver AND part_group = v_group AND part_count = v_count
+        AND message IS NULL;
+    RETURN v_message;
 END
 $$;
 

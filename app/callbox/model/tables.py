@@ -167,6 +167,22 @@ class Event(Table, tablename="callbox_event", db=DB):
     created_at = Timestamptz()
 
 
+class MessagePart(Table, tablename="callbox_message_part", db=DB):
+    """One part of a long inbound message delivered in several callbacks: the part's inbound
+    event, waiting until every part of its group is in; ``message`` is the message they were
+    joined into (``callbox_apply_inbound_part``)."""
+
+    id = BigSerial(primary_key=True)
+    receiver = Varchar(length=64)
+    part_group = Text()
+    part_number = Integer()
+    part_count = Integer()
+    event = JSONB()
+    received_at = Timestamptz()
+    notification = ForeignKey(references=Notification, null=False, on_delete=OnDelete.cascade)
+    message = ForeignKey(references=Message, null=True, on_delete=OnDelete.cascade)
+
+
 class InstanceKey(Table, tablename="callbox_instance_key", db=DB):
     """The one key that seals the ids and cursors GraphQL clients see (callbox.sealing)."""
 
@@ -183,5 +199,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     OptOut,
     AppliedEvent,
     Event,
+    MessagePart,
     InstanceKey,
 )

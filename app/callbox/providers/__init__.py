@@ -9,6 +9,7 @@ from callbox.providers import (
     telnyx,
     twilio,
     urlnet,
+    vonage,
     wiraya,
 )
 from callbox.providers.base import Provider
@@ -20,6 +21,7 @@ _REGISTERED: tuple[Provider, ...] = (
     urlnet.PROVIDER,
     wiraya.PROVIDER,
     twilio.PROVIDER,
+    vonage.PROVIDER,
     plivo.PROVIDER,
     telnyx.PROVIDER,
     sinch.PROVIDER,

@@ -153,6 +153,20 @@ class ReceiverContext:
     options: msgspec.Struct = field(default_factory=NoOptions)
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePart:
+    """Where an inbound message fits when the provider delivers a long one in several parts
+    (one callback each, in any order): the store keeps each part until all ``count`` parts
+    of ``group`` are in, then joins their texts in ``number`` order into one message, named
+    by part 1's ``provider_message_id``."""
+
+    group: str
+    """Names the long message among the receiver's (e.g. sender, recipient and reference)."""
+    number: int
+    """1 to ``count``."""
+    count: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageReceived:
     """An inbound message (SMS, e-mail, call) from another party to us."""
@@ -169,6 +183,9 @@ class MessageReceived:
     """The provider's id of our outbound message this one answers, when the provider says."""
     metadata: Mapping[str, JSONValue] = field(default_factory=dict)
     is_test: bool = False
+    part: MessagePart | None = None
+    """Set when this is one part of a longer message: the message appears once every part
+    is in (nothing is shown, and nothing is lost, before then)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

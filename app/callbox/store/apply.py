@@ -14,7 +14,10 @@ file each in ``store/sql/``), so a callback costs one round trip. Rules they enf
   known; an inbound reply to one of our messages joins that message's conversation
   (``callbox_thread_message``);
 - opt-out pushes and keyword replies (``callbox_keyword_action``) go to the opt-out ledger
-  (``callbox_record_opt_out``).
+  (``callbox_record_opt_out``);
+- the parts of a long inbound message delivered in several callbacks wait in
+  ``callbox_message_part`` until all are in, then become one message
+  (``callbox_apply_inbound_part``).
 """
 
 from __future__ import annotations
@@ -79,6 +82,15 @@ def _event_document(event: Event) -> dict[str, Any]:
                 "in_reply_to": event.in_reply_to,
                 "metadata": dict(event.metadata),
                 "is_test": event.is_test,
+                "part": (
+                    {
+                        "group": event.part.group,
+                        "number": event.part.number,
+                        "count": event.part.count,
+                    }
+                    if event.part is not None
+                    else None
+                ),
             }
         case OptOutReported():
             action = OptOutAction.OPT_IN if event.opted_in else OptOutAction.OPT_OUT

@@ -9,7 +9,9 @@ arrive meanwhile are never candidates.
 Raw requests (``callbox_notification``) go with their dedupe keys (``callbox_applied_event``
 rows of the same request, hence exactly as old): the dedupe memory is as long as the raw
 retention. Status events and opt-outs that pointed at a purged request keep their data; their
-``notification`` becomes NULL (the foreign key says ON DELETE SET NULL).
+``notification`` becomes NULL (the foreign key says ON DELETE SET NULL). The part of a long
+inbound message that came in a purged request goes with it (``callbox_message_part``, ON DELETE
+CASCADE): a joined message keeps the whole text, a part still waiting is raw data.
 
 Normalised data: messages Callbox received (``received_at``: when it first learnt of them)
 before the cutoff, their status history with them (ON DELETE CASCADE). Not the provider's

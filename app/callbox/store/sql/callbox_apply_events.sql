@@ -28,9 +28,19 @@ BEGIN
                     p_receiver, p_provider, p_notification, p_received_at, p_our_address, e);
                 message_ids := message_ids || v_message;
             WHEN 'inbound' THEN
-                v_message := callbox_apply_inbound(
-                    p_receiver, p_provider, p_notification, p_received_at, p_our_address, e);
-                message_ids := message_ids || v_message;
+                IF jsonb_typeof(e->'part') = 'object' THEN
+                    -- NULL until the last part of a long message is in.
+                    v_message := callbox_apply_inbound_part(
+                        p_receiver, p_provider, p_notification, p_received_at, p_our_address,
+                        e);
+                ELSE
+                    v_message := callbox_apply_inbound(
+                        p_receiver, p_provider, p_notification, p_received_at, p_our_address,
+                        e);
+                END IF;
+                IF v_message IS NOT NULL THEN
+                    message_ids := message_ids || v_message;
+                END IF;
             WHEN 'opt_out' THEN
                 v_message := (SELECT id FROM callbox_message WHERE receiver = p_receiver
                     AND direction = 'OUTBOUND'
