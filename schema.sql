@@ -235,10 +235,12 @@ BEGIN
                     p_receiver, p_provider, p_notification, p_received_at, e->>'address',
                     e->>'action', e->>'channel', e->>'source', e->>'text',
                     (e->>'occurred_at')::timestamptz, v_message);
-                PERFORM callbox_emit_event(
-                    'OPTED_OUT', p_receiver, NULL, v_message, NULL,
-                    (SELECT conversation FROM callbox_message WHERE id = v_message),
-                    v_opt_out, e->>'address');
+                IF v_opt_out IS NOT NULL THEN
+                    PERFORM callbox_emit_event(
+                        'OPTED_OUT', p_receiver, NULL, v_message, NULL,
+                        (SELECT conversation FROM callbox_message WHERE id = v_message),
+                        v_opt_out, e->>'address');
+                END IF;
             ELSE
                 RAISE EXCEPTION 'unknown event kind %', e->>'kind';
         END CASE;
@@ -329,9 +331,11 @@ BEGIN
         v_opt_out := callbox_record_opt_out(
             p_receiver, p_provider, p_notification, p_received_at, e->>'sender',
             v_keyword_action, e->>'channel', 'keyword', e->>'body', v_at, m.id);
-        PERFORM callbox_emit_event(
-            'OPTED_OUT', p_receiver, 'INBOUND', m.id, NULL, v_conversation, v_opt_out,
-            e->>'sender');
+        IF v_opt_out IS NOT NULL THEN
+            PERFORM callbox_emit_event(
+                'OPTED_OUT', p_receiver, 'INBOUND', m.id, NULL, v_conversation, v_opt_out,
+                e->>'sender');
+        END IF;
     END IF;
     RETURN m.id;
 END
@@ -602,9 +606,14 @@ RETURNS bigint LANGUAGE sql AS $$
     INSERT INTO callbox_opt_out (
         address, action, channel, provider, receiver, source, text, occurred_at,
         received_at, message, notification
-    ) VALUES (
+    )
+    SELECT
         p_address, p_action, p_channel, p_provider, p_receiver, p_source, p_text,
         COALESCE(p_at, p_received_at), p_received_at, p_message, p_notification
+    WHERE NOT EXISTS (
+        SELECT 1 FROM callbox_opt_out o
+        WHERE o.notification = p_notification AND o.address = p_address
+            AND o.action = p_action
     )
     RETURNING id
 $$;

@@ -479,9 +479,10 @@ def inbound(text: str, **fields: str) -> InboundRequest:
     return form(**(values | fields))
 
 
-def test_standard_stop_keyword_is_left_to_the_store() -> None:
+def test_a_flagged_standard_keyword_is_reported_too() -> None:
+    # One ledger row all the same: tests/store/test_opt_out_rules.py.
     events = parse(inbound("STOP", MessageIntent="optout"), RECEIVER)
-    assert [type(event) for event in events] == [MessageReceived]
+    assert [type(event) for event in events] == [MessageReceived, OptOutReported]
 
 
 def test_plivo_opt_out_keyword_the_store_does_not_know_is_an_opt_out() -> None:

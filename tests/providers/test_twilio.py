@@ -680,10 +680,11 @@ def test_inbound_by_get_reads_the_query() -> None:
     assert (event.provider_message_id, event.body) == ("SMg", "Hi")
 
 
-def test_standard_stop_keyword_is_left_to_the_store() -> None:
-    # The store records STOP itself (callbox_keyword_action): no second ledger row.
+def test_a_flagged_standard_keyword_is_reported_too() -> None:
+    # The store's keyword rule records STOP as well; the ledger keeps one row for the request
+    # (tests/store/test_opt_out_rules.py::test_a_provider_flag_and_the_keyword_rule_...).
     events = parse(inbound("Stop.", OptOutType="STOP"), RECEIVER)
-    assert [type(event) for event in events] == [MessageReceived]
+    assert [type(event) for event in events] == [MessageReceived, OptOutReported]
     assert events[0].metadata["OptOutType"] == "STOP"  # type: ignore[union-attr]
 
 
@@ -707,10 +708,9 @@ def test_advanced_opt_in_keyword_is_an_opt_in() -> None:
     assert (opt_in.opted_in, opt_in.source, opt_in.text) == (True, "provider", "YES")
 
 
-def test_start_keyword_is_left_to_the_store() -> None:
-    assert [type(e) for e in parse(inbound("start", OptOutType="START"), RECEIVER)] == [
-        MessageReceived
-    ]
+def test_a_flagged_start_keyword_is_reported_too() -> None:
+    events = parse(inbound("start", OptOutType="START"), RECEIVER)
+    assert [type(e) for e in events] == [MessageReceived, OptOutReported]
 
 
 def test_help_changes_nothing_in_the_ledger() -> None:

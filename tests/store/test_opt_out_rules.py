@@ -77,3 +77,36 @@ async def test_the_latest_ledger_row_by_occurrence_decides(db: asyncpg.Connectio
     # Any of the address's spellings.
     assert await _opted_out(db, ["07700900123", address])
     assert not await _opted_out(db, ["07700900123"])
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "rows"),
+    [
+        # A standard keyword the provider flags too: one row (the keyword rule's).
+        ("twilio", "MessageSid=SM1&From=%2B15558675310&To=%2B15017250604&Body=Stop."
+         "&SmsStatus=received&OptOutType=STOP", [("OPT_OUT", "keyword")]),
+        ("plivo", "MessageUUID=in-1&From=447700900123&To=447700900999&Text=STOP"
+         "&Type=sms&MessageIntent=optout", [("OPT_OUT", "keyword")]),
+        # A keyword only the provider knows: its own row.
+        ("twilio", "MessageSid=SM2&From=%2B15558675310&To=%2B15017250604&Body=ARRET"
+         "&SmsStatus=received&OptOutType=STOP", [("OPT_OUT", "provider")]),
+    ],
+)  # fmt: skip
+async def test_a_provider_flag_and_the_keyword_rule_record_one_row_per_request(
+    db: asyncpg.Connection, database_url: str, provider: str, body: str, rows: list[tuple[str, str]]
+) -> None:
+    from callbox.settings import Receiver
+    from tests.support import callbox_client, settings_for
+
+    settings = settings_for(database_url, [Receiver(name=provider, provider=provider)])
+    async with callbox_client(settings) as client:
+        answer = await client.post(
+            f"/hooks/{provider}",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert answer.status_code == 200, answer.text
+    ledger = await db.fetch("SELECT action, source FROM callbox_opt_out ORDER BY id")
+    assert [tuple(row) for row in ledger] == rows
+    events = await db.fetchval("SELECT count(*) FROM callbox_event WHERE kind = 'OPTED_OUT'")
+    assert events == len(rows)

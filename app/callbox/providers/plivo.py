@@ -17,8 +17,8 @@ chosen with the callback URL); field names are matched case-insensitively (``Sta
 - an inbound message: ``MessageUUID``, ``From``, ``To``, ``Text`` (``Body`` for MMS and
   WhatsApp), ``Media1``…``MediaN``, ``MessageIntent`` (optout, optin, help: the text matched
   Plivo's keyword lists) -> :class:`MessageReceived`, plus an :class:`OptOutReported` with
-  ``source="provider"`` for optout/optin unless the store's keyword rule already records the
-  text (:mod:`callbox.providers.keywords`).
+  ``source="provider"`` for optout/optin (when the store's keyword rule records the same
+  text, the ledger keeps one row: ``store/sql/callbox_record_opt_out.sql``).
 
 Identity: a status callback's ``provider_message_id`` is ``ParentMessageUUID`` when given
 (the whole message; each part has its own ``MessageUUID``), else ``MessageUUID``. Dedupe
@@ -65,7 +65,6 @@ from callbox.providers.base import (
     SignedRequest,
     StatusReported,
 )
-from callbox.providers.keywords import keyword_action
 from callbox.providers.payloads import (
     address,
     decode_form,
@@ -219,8 +218,9 @@ def parse_inbound_message(fields: Fields, raw: Fields, receiver: ReceiverContext
         )
     ]
     action = MESSAGE_INTENTS.get((optional_str(fields, "messageintent") or "").lower())
-    # One STOP, one ledger row: the store records the standard keywords itself.
-    if action is not None and keyword_action(text) is not action:
+    # (A STOP the store's keyword rule also records is one ledger row: see
+    # store/sql/callbox_record_opt_out.sql.)
+    if action is not None:
         events.append(
             OptOutReported(
                 dedupe_key=f"optout:{message_uuid}",

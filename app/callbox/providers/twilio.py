@@ -12,8 +12,8 @@ without notice": every field Callbox does not normalise is kept in metadata):
   ``To``, ``Body``, ``NumMedia`` and ``MediaUrl{N}``/``MediaContentType{N}``,
   ``SmsStatus=received`` -> :class:`MessageReceived`. With Advanced Opt-Out, ``OptOutType``
   (STOP, START, HELP) says the text matched Twilio's keyword lists; STOP and START add an
-  :class:`OptOutReported` with ``source="provider"`` unless the store's own keyword rule
-  already records the text (:mod:`callbox.providers.keywords`);
+  :class:`OptOutReported` with ``source="provider"`` (when the store's keyword rule records
+  the same text, the ledger keeps one row: ``store/sql/callbox_record_opt_out.sql``);
 - Event Streams (a webhook sink): JSON CloudEvents, one object or an array of them, of type
   ``com.twilio.messaging.inbound-message.received`` or ``com.twilio.messaging.message.*``,
   read like the webhooks above; a JSON object with the webhooks' own field names is read
@@ -66,7 +66,6 @@ from callbox.providers.base import (
     SignedRequest,
     StatusReported,
 )
-from callbox.providers.keywords import keyword_action
 from callbox.providers.payloads import (
     address,
     decode_form,
@@ -308,8 +307,9 @@ def parse_inbound_message(
     ]
     opt_out_type = (optional_str(fields, "OptOutType") or "").upper()
     action = OPT_OUT_TYPES.get(opt_out_type)
-    # One STOP, one ledger row: the store records the standard keywords itself.
-    if action is not None and keyword_action(text) is not action:
+    # (A STOP the store's keyword rule also records is one ledger row: see
+    # store/sql/callbox_record_opt_out.sql.)
+    if action is not None:
         events.append(
             OptOutReported(
                 dedupe_key=f"optout:{sid}",

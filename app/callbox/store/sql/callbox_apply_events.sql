@@ -49,10 +49,12 @@ BEGIN
                     p_receiver, p_provider, p_notification, p_received_at, e->>'address',
                     e->>'action', e->>'channel', e->>'source', e->>'text',
                     (e->>'occurred_at')::timestamptz, v_message);
-                PERFORM callbox_emit_event(
-                    'OPTED_OUT', p_receiver, NULL, v_message, NULL,
-                    (SELECT conversation FROM callbox_message WHERE id = v_message),
-                    v_opt_out, e->>'address');
+                IF v_opt_out IS NOT NULL THEN
+                    PERFORM callbox_emit_event(
+                        'OPTED_OUT', p_receiver, NULL, v_message, NULL,
+                        (SELECT conversation FROM callbox_message WHERE id = v_message),
+                        v_opt_out, e->>'address');
+                END IF;
             ELSE
                 RAISE EXCEPTION 'unknown event kind %', e->>'kind';
         END CASE;

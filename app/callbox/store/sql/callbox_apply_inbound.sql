@@ -83,9 +83,11 @@ BEGIN
         v_opt_out := callbox_record_opt_out(
             p_receiver, p_provider, p_notification, p_received_at, e->>'sender',
             v_keyword_action, e->>'channel', 'keyword', e->>'body', v_at, m.id);
-        PERFORM callbox_emit_event(
-            'OPTED_OUT', p_receiver, 'INBOUND', m.id, NULL, v_conversation, v_opt_out,
-            e->>'sender');
+        IF v_opt_out IS NOT NULL THEN
+            PERFORM callbox_emit_event(
+                'OPTED_OUT', p_receiver, 'INBOUND', m.id, NULL, v_conversation, v_opt_out,
+                e->>'sender');
+        END IF;
     END IF;
     RETURN m.id;
 END
