@@ -381,7 +381,9 @@ def sign_request(
     """The request as MessageBird sends it: a fresh HS256 token for its URL and body."""
     not_before = int(now.timestamp())
     url = _url_bytes(request.url)
-    jti = uuid.UUID(bytes=hashlib.sha256(url + request.body + str(not_before).encode()).digest()[:16])
+    jti = uuid.UUID(
+        bytes=hashlib.sha256(url + request.body + str(not_before).encode()).digest()[:16]
+    )
     claims: dict[str, Any] = {
         "iss": ISSUER,
         "nbf": not_before,
