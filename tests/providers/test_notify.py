@@ -19,7 +19,7 @@ from callbox.providers.base import (
     ReceiverContext,
     StatusReported,
 )
-from callbox.providers.notify import NOTIFY_STATUSES, PROVIDER, parse
+from callbox.providers.notify import FAILURE_DETAILS, NOTIFY_STATUSES, PROVIDER, parse
 from tests.providers.contract import parse_sample
 
 UK_RECEIVER = ReceiverContext(name="notify-uk", default_region="GB")
@@ -238,6 +238,16 @@ EXPECTED_STATUSES = [
     ("temporary-failure", Status.FAILED, FailureReason.TEMPORARY),
     ("technical-failure", Status.FAILED, FailureReason.TECHNICAL),
     ("failed", Status.FAILED, FailureReason.UNKNOWN),
+    # Every fork's NOTIFICATION_STATUS_TYPES, and GOV.UK's letter words.
+    ("pending-virus-check", Status.PENDING, None),
+    ("accepted", Status.SENT, None),
+    ("received", Status.SENT, None),
+    ("provider-failure", Status.FAILED, FailureReason.PERMANENT),
+    ("pii-check-failed", Status.FAILED, FailureReason.BLOCKED),
+    ("virus-scan-failed", Status.FAILED, FailureReason.BLOCKED),
+    ("validation-failed", Status.FAILED, FailureReason.PERMANENT),
+    ("returned-letter", Status.FAILED, FailureReason.PERMANENT),
+    ("cancelled", Status.FAILED, FailureReason.UNKNOWN),
 ]
 
 
@@ -266,7 +276,7 @@ def test_status_mapping(value: str, status: Status, reason: FailureReason | None
     )
 
 
-@pytest.mark.parametrize("value", ["virus-scan-failed", "preferences-declined", "returned-letter"])
+@pytest.mark.parametrize("value", ["preferences-declined", "lost-in-the-post", "Undeliverable"])
 def test_unknown_status_is_kept_as_unknown(value: str) -> None:
     event = parse_one(sms_receipt(status=value))
     assert isinstance(event, StatusReported)
@@ -474,8 +484,8 @@ def test_empty_object_is_rejected() -> None:
             "missing required field 'notification_type'",
         ),
         (
-            sms_receipt(notification_type="letter"),
-            "unsupported notification_type 'letter': expected 'sms' or 'email'",
+            sms_receipt(notification_type="push"),
+            "unsupported notification_type 'push': expected 'sms', 'email' or 'letter'",
         ),
         (
             sms_receipt(completed_at="yesterday"),
@@ -503,7 +513,7 @@ def test_empty_object_is_rejected() -> None:
         "receipt-empty-id",
         "receipt-null-status",
         "receipt-no-notification-type",
-        "receipt-letter",
+        "receipt-push",
         "receipt-bad-timestamp",
         "inbound-no-source",
         "inbound-no-id",
@@ -526,3 +536,254 @@ def test_samples_show_every_kind_one_event_each() -> None:
     events = [parse_sample(PROVIDER, sample) for sample in PROVIDER.samples]
     assert all(len(batch) == 1 for batch in events)
     assert {type(batch[0]) for batch in events} == {StatusReported, MessageReceived, OptOutReported}
+    channels = {event.channel for batch in events for event in batch}
+    assert channels == {Channel.SMS, Channel.EMAIL, Channel.LETTER}
+
+
+# What the forks' code sends beyond GOV.UK's receipt (issue #17)
+
+
+def test_gc_notify_failure_keeps_its_words_and_sharpens_the_reason() -> None:
+    [event] = parse_sample(
+        PROVIDER,
+        next(s for s in PROVIDER.samples if s.description.endswith("(GC Notify)")),
+    )
+    assert event == StatusReported(
+        dedupe_key="receipt:0f6c2d7e-8a1b-4c3d-9e5f-a6b7c8d9e0f1:permanent-failure",
+        provider_message_id="0f6c2d7e-8a1b-4c3d-9e5f-a6b7c8d9e0f1",
+        channel=Channel.SMS,
+        status=Status.FAILED,
+        provider_status="permanent-failure",
+        failure_reason=FailureReason.INVALID_RECIPIENT,
+        occurred_at=at(2024, 2, 5, 14, 0, 9),
+        recipient="+16135550123",
+        reference="rappel-42",
+        created_at=at(2024, 2, 5, 14, 0, 0),
+        sent_at=at(2024, 2, 5, 14, 0, 1),
+        metadata={
+            "status_description": "No such number",
+            "provider_response": "Invalid phone number",
+        },
+    )
+
+
+def test_gc_notify_opted_out_number_is_blocked_and_an_opt_out() -> None:
+    """GC Notify marks a number AWS has opted out as technical-failure (send_to_providers.
+    update_notification_to_opted_out, process_sns_receipts_tasks.determine_status)."""
+    receipt = sms_receipt(
+        status="technical-failure",
+        to="+16135550123",
+        status_description="Tech issue",
+        provider_response="Phone number is opted out",
+    )
+    del receipt["template_id"], receipt["template_version"]
+    events = parse(json_request(receipt), UK_RECEIVER)
+    assert [type(event) for event in events] == [StatusReported, OptOutReported]
+    status, opt_out = events
+    assert isinstance(status, StatusReported)
+    assert (status.status, status.failure_reason, status.provider_status) == (
+        Status.FAILED,
+        FailureReason.BLOCKED,
+        "technical-failure",
+    )
+    assert opt_out == OptOutReported(
+        dedupe_key=f"optout:{NOTIFICATION_ID}",
+        address="+16135550123",
+        channel=Channel.SMS,
+        occurred_at=at(2023, 11, 2, 9, 0, 7, 250000),
+        source="status",
+        provider_message_id=NOTIFICATION_ID,
+        text="Phone number is opted out",
+    )
+
+
+def test_an_opted_out_email_address_is_blocked_but_no_sms_opt_out() -> None:
+    receipt = sms_receipt(
+        status="permanent-failure",
+        notification_type="email",
+        to="Person@Example.com",
+        provider_response="The email address is on the GC Notify suppression list",
+    )
+    [event] = parse(json_request(receipt), UK_RECEIVER)
+    assert isinstance(event, StatusReported)
+    assert (event.failure_reason, event.recipient) == (FailureReason.BLOCKED, "person@example.com")
+
+
+VA_REASONS = [
+    ("Undeliverable - Phone number is invalid", FailureReason.INVALID_RECIPIENT),
+    ("Undeliverable - Individual or carrier has blocked the request", FailureReason.BLOCKED),
+    ("Undeliverable - Preferences declined in VA Profile", FailureReason.BLOCKED),
+    ("Undeliverable - No VA Profile contact information", FailureReason.INVALID_RECIPIENT),
+    ("Undeliverable - No VA Profile found in MPI", FailureReason.INVALID_RECIPIENT),
+    ("Undeliverable - Identifier not found in MPI", FailureReason.INVALID_RECIPIENT),
+    (
+        "Retryable - Notification is unable to be processed at this time. Replay the request"
+        " to VA Notify.",
+        FailureReason.TEMPORARY,
+    ),
+]
+GC_TEXTS = [
+    ("provider_response", "Blocked as spam by phone carrier", FailureReason.BLOCKED),
+    ("provider_response", "Destination is on a blocked list", FailureReason.BLOCKED),
+    ("provider_response", "Invalid phone number", FailureReason.INVALID_RECIPIENT),
+    ("provider_response", "Phone number is opted out", FailureReason.BLOCKED),
+    (
+        "provider_response",
+        "The email address is on the GC Notify suppression list",
+        FailureReason.BLOCKED,
+    ),
+    ("status_description", "No such number", FailureReason.INVALID_RECIPIENT),
+    ("status_description", "No such address", FailureReason.INVALID_RECIPIENT),
+    ("status_description", "Blocked", FailureReason.BLOCKED),
+    ("status_description", "Can't send to this international number", FailureReason.BLOCKED),
+]
+
+
+def test_every_failure_text_is_tested() -> None:
+    tested = {text for text, _ in VA_REASONS} | {text for _, text, _ in GC_TEXTS}
+    assert tested == set(FAILURE_DETAILS)
+
+
+@pytest.mark.parametrize(("reason_text", "reason"), VA_REASONS)
+def test_va_notify_status_reason_sharpens_a_failure(
+    reason_text: str, reason: FailureReason
+) -> None:
+    event = parse_one(sms_receipt(status="permanent-failure", status_reason=reason_text))
+    assert isinstance(event, StatusReported)
+    assert event.failure_reason is reason
+    assert event.metadata["status_reason"] == reason_text
+
+
+@pytest.mark.parametrize(("field", "text", "reason"), GC_TEXTS)
+def test_gc_notify_texts_sharpen_a_failure(field: str, text: str, reason: FailureReason) -> None:
+    event, *opt_out = parse(
+        json_request(sms_receipt(status="provider-failure", **{field: text})), UK_RECEIVER
+    )
+    assert isinstance(event, StatusReported)
+    assert event.failure_reason is reason
+    assert len(opt_out) == (1 if "opted out" in text else 0)
+
+
+def test_the_provider_s_words_come_before_the_summary() -> None:
+    event = parse_one(
+        sms_receipt(
+            status="permanent-failure",
+            status_description="No such number",
+            provider_response="Destination is on a blocked list",
+        )
+    )
+    assert isinstance(event, StatusReported)
+    assert event.failure_reason is FailureReason.BLOCKED
+
+
+@pytest.mark.parametrize(
+    "reason_text",
+    [
+        "Undeliverable - Individual unreachable",
+        "Undeliverable - Individual is deceased",
+        "Undeliverable - Unable to deliver",
+        "undeliverable - phone number is invalid",  # matched exactly, as the fork writes it
+    ],
+)
+def test_other_va_reasons_keep_the_status_reason(reason_text: str) -> None:
+    event = parse_one(sms_receipt(status="permanent-failure", status_reason=reason_text))
+    assert isinstance(event, StatusReported)
+    assert event.failure_reason is FailureReason.PERMANENT
+
+
+def test_a_failure_text_on_a_success_changes_nothing() -> None:
+    event = parse_one(sms_receipt(status="delivered", status_reason="Blocked"))
+    assert isinstance(event, StatusReported)
+    assert (event.status, event.failure_reason) == (Status.DELIVERED, None)
+
+
+def test_va_notify_documented_sample() -> None:
+    [event] = parse_sample(
+        PROVIDER, next(s for s in PROVIDER.samples if s.description.endswith("(VA Notify)"))
+    )
+    assert event == StatusReported(
+        dedupe_key="receipt:6ba01111-f3ee-4a45-9d04-234asdfb6abbb9a:delivered",
+        provider_message_id="6ba01111-f3ee-4a45-9d04-234asdfb6abbb9a",
+        channel=Channel.SMS,
+        status=Status.DELIVERED,
+        provider_status="delivered",
+        failure_reason=None,
+        occurred_at=at(2023, 1, 10, 0, 5, 33, 255911),
+        recipient=None,
+        created_at=at(2023, 1, 10, 0, 4, 25, 273410),
+        sent_at=at(2023, 1, 10, 0, 4, 25, 775363),
+        metadata={"status_reason": "", "provider": "pinpoint"},
+    )
+
+
+# Letters
+
+
+def test_returned_letter_callback_is_a_failed_letter() -> None:
+    [event] = parse_sample(
+        PROVIDER, next(s for s in PROVIDER.samples if s.description.startswith("Returned letter"))
+    )
+    assert event == StatusReported(
+        dedupe_key="receipt:2c1a0b9e-6f3d-4e8a-9b7c-5d4e3f2a1b0c:returned-letter",
+        provider_message_id="2c1a0b9e-6f3d-4e8a-9b7c-5d4e3f2a1b0c",
+        channel=Channel.LETTER,
+        status=Status.FAILED,
+        provider_status="returned-letter",
+        failure_reason=FailureReason.PERMANENT,
+        occurred_at=None,
+        reference="letter-2024-0117",
+        created_at=at(2024, 1, 17, 15, 4, 11),
+        metadata={
+            "sent_by": "API",
+            "template_name": "Appointment letter",
+            "template_id": "8f7e6d5c-4b3a-4291-8f7e-6d5c4b3a2918",
+            "template_version": 2,
+        },
+    )
+
+
+def test_returned_letter_from_an_upload_or_a_spreadsheet() -> None:
+    """GOV.UK fills in one of the file fields, and leaves date_sent; the markers tell it."""
+    upload = {
+        "notification_id": NOTIFICATION_ID,
+        "reference": None,
+        "date_sent": "2024-01-17T15:04:11.000000Z",
+        "sent_by": "someone@example.gov.uk",
+        "template_name": None,
+        "template_id": "None",  # GOV.UK's str(None) for a hidden (precompiled) template
+        "template_version": None,
+        "spreadsheet_file_name": None,
+        "spreadsheet_row_number": None,
+        "upload_letter_file_name": "letter.pdf",
+    }
+    [event] = parse(json_request(upload), UK_RECEIVER)
+    assert isinstance(event, StatusReported)
+    assert (event.channel, event.status, event.provider_message_id) == (
+        Channel.LETTER,
+        Status.FAILED,
+        NOTIFICATION_ID,
+    )
+    assert event.metadata == {
+        "sent_by": "someone@example.gov.uk",
+        "template_id": "None",
+        "upload_letter_file_name": "letter.pdf",
+    }
+    # The same letter's returned-letter receipt, were a fork to send one, is the same event.
+    receipt = parse_one(sms_receipt(status="returned-letter", notification_type="letter"))
+    assert receipt.dedupe_key == event.dedupe_key
+
+
+def test_returned_letter_without_its_id_is_rejected() -> None:
+    assert rejection({"date_sent": "2024-01-17T15:04:11.000000Z"}) == (
+        "missing required field 'notification_id'"
+    )
+
+
+def test_letter_receipt_is_on_the_letter_channel_with_the_address_line_as_given() -> None:
+    event = parse_one(sms_receipt(status="received", notification_type="letter", to="A. Person"))
+    assert isinstance(event, StatusReported)
+    assert (event.channel, event.status, event.recipient) == (
+        Channel.LETTER,
+        Status.SENT,
+        "A. Person",
+    )

@@ -12,6 +12,8 @@ class Channel(StrEnum):
     SMS = "SMS"
     EMAIL = "EMAIL"
     VOICE = "VOICE"
+    LETTER = "LETTER"
+    """Post: GOV.UK Notify's letters (returned-letter callbacks)."""
 
 
 class Status(StrEnum):

@@ -2,6 +2,7 @@
 
 from callbox.providers import (
     esendex,
+    messagebird,
     notify,
     octopush,
     plivo,
@@ -25,6 +26,7 @@ _REGISTERED: tuple[Provider, ...] = (
     plivo.PROVIDER,
     telnyx.PROVIDER,
     sinch.PROVIDER,
+    messagebird.PROVIDER,
 )
 
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in _REGISTERED}

@@ -84,7 +84,7 @@ function timeElement(iso, prefix = "", short = false) {
   return iso ? el("time", { datetime: iso, title: when(iso) }, prefix, when(iso, { short })) : null;
 }
 
-const CHANNELS = { SMS: "SMS", EMAIL: "E-mail", VOICE: "Voice" };
+const CHANNELS = { SMS: "SMS", EMAIL: "E-mail", VOICE: "Voice", LETTER: "Letter" };
 
 export function conversationItem(conversation, { current, fresh, onOpen }) {
   const last = conversation.lastMessage;
