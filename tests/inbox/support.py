@@ -108,12 +108,16 @@ class PageWatch:
     def subscribes(self) -> list[dict[str, Any]]:
         return [frame for frame in self.sent if frame.get("type") == "subscribe"]
 
-    def event_cursors(self) -> list[str]:
+    def event_payloads(self) -> list[dict[str, Any]]:
+        """The messageEvents received, in order."""
         return [
-            frame["payload"]["data"]["messageEvents"]["cursor"]
+            frame["payload"]["data"]["messageEvents"]
             for frame in self.received
             if frame.get("type") == "next" and frame["payload"].get("data")
         ]
+
+    def event_cursors(self) -> list[str]:
+        return [event["cursor"] for event in self.event_payloads()]
 
     def error_cursors(self) -> list[str]:
         """Cursors of the errors that ended a subscription (SHUTTING_DOWN on a restart)."""

@@ -1,7 +1,8 @@
 """The /graphql endpoint: Strawberry's Litestar controller with Callbox's auth and limits.
 
 POST and GET answer queries (mutations: POST only). GraphiQL is served on GET in
-development instances (``[graphql] graphiql`` overrides). The guard authenticates before
+development instances (``[graphql] graphiql`` overrides), from the package's own files
+(graphql/ide.py). The guard authenticates before
 Strawberry sees the request; errors outside GraphQL execution (401, 413) are answered in
 the GraphQL error shape so clients need one error path.
 
@@ -33,7 +34,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
-from litestar.types import Dependencies, ExceptionHandlersMap, Guard
+from litestar.types import ControllerRouterHandler, Dependencies, ExceptionHandlersMap, Guard
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.websocket_origin import normalize_allowed_origins
 from strawberry.litestar.controller import GraphQLController, GraphQLResource
@@ -45,6 +46,7 @@ from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Princ
 from callbox.graphql.context import GraphQLContext
 from callbox.graphql.data import CallboxData, Sql
 from callbox.graphql.errors import unavailable_retry_after
+from callbox.graphql.ide import GraphiQLPage
 from callbox.graphql.limits import MAX_BODY_BYTES
 from callbox.graphql.loaders import make_loaders
 from callbox.graphql.schema import build_schema
@@ -117,6 +119,11 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
     protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
     graphql_transport_ws_handler_class = CallboxTransportWSHandler
     websocket_adapter_class = BoundedWebSocketAdapter  # message sizes checked before parsing
+    graphiql: ClassVar[GraphiQLPage | None] = None
+
+    async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        assert self.graphiql is not None  # (only called with graphql_ide set)
+        return self.graphiql.render(request)
 
     @get(raises=[ValidationException, NotFoundException])
     async def handle_http_get(
@@ -190,19 +197,21 @@ def _context_provider(
     return context
 
 
-def graphql_controller(
+def graphql_routes(
     settings: Settings,
     receivers: list[ReadyReceiver],
     events: EventHub,
     running_store: Callable[[], Store | None],
-) -> type[CallboxGraphQLController]:
-    """The controller serving ``/graphql`` for these settings and receivers; the store
-    (``None`` while the database is down: 503) is injected as the ``store`` dependency.
+) -> list[ControllerRouterHandler]:
+    """The controller serving ``/graphql`` for these settings and receivers (the store,
+    ``None`` while the database is down: 503, is injected as the ``store`` dependency), and
+    the route of GraphiQL's files when it is on.
 
     Raises:
         ConfigError: an API key's secret cannot be resolved (``env:`` variable unset…).
     """
     ide = ide_enabled(settings)
+    graphiql = GraphiQLPage() if ide else None
     keyring = ApiKeyring.from_settings(settings)
     auth = GraphQLAuth(keyring, development=settings.development, ide=ide)
     guards: list[Guard] = [auth.guard]
@@ -214,12 +223,13 @@ def graphql_controller(
         "root_value": Provide(_no_root_value),
         "response": Provide(_sub_response, sync_to_thread=False),
     }
-    return type(
+    controller = type(
         "CallboxGraphQLController",
         (CallboxGraphQLController,),
         {
             "schema": build_schema(introspection=settings.graphql.introspection),
             "graphql_ide": "graphiql" if ide else None,
+            "graphiql": graphiql,
             "allow_queries_via_get": True,
             "guards": guards,
             "dependencies": dependencies,
@@ -230,3 +240,4 @@ def graphql_controller(
             "allowed_origins": normalize_allowed_origins(subscriptions.allowed_origins),
         },
     )
+    return [controller, *(graphiql.routes(GRAPHQL_PATH) if graphiql else [])]
