@@ -150,7 +150,9 @@ async def post_notify_receipt(
     status: str = "delivered",
     to: str = "07700900123",
     bearer: str | None = None,
+    sent_at: str | None = None,
 ) -> str:
+    """A Notify receipt; ``sent_at`` (ISO 8601) is its every time, else 20 Nov 2026 10:00."""
     message_id = str(uuid.uuid4())
     body = {
         "id": message_id,
@@ -158,9 +160,9 @@ async def post_notify_receipt(
         "to": to,
         "status": status,
         "notification_type": "sms",
-        "created_at": "2026-11-20T10:00:00.000000Z",
-        "completed_at": "2026-11-20T10:00:05.000000Z",
-        "sent_at": "2026-11-20T10:00:01.000000Z",
+        "created_at": sent_at or "2026-11-20T10:00:00.000000Z",
+        "completed_at": sent_at or "2026-11-20T10:00:05.000000Z",
+        "sent_at": sent_at or "2026-11-20T10:00:01.000000Z",
     }
     headers = {"Content-Type": "application/json"}
     if bearer:
