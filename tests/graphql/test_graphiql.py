@@ -129,9 +129,9 @@ async def test_graphiql_works_offline_with_queries_and_subscriptions(
         posted: list[str] = []
         page.on(
             "request",
-            lambda request: posted.append(request.post_data or "")
-            if request.method == "POST"
-            else None,
+            lambda request: (
+                posted.append(request.post_data or "") if request.method == "POST" else None
+            ),
         )
         await page.goto(f"{server.base}/graphql")
         assert await page.title() == "Callbox GraphiQL"
