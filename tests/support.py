@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import msgspec
+import pytest
 import uvicorn
 from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -232,6 +234,28 @@ class ProxyThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
+
+
+def through_proxy(database_url: str, proxy: ProxyThread) -> str:
+    """``database_url`` with its host and port replaced by the proxy's."""
+    parts = urlsplit(database_url)
+    netloc = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{netloc}127.0.0.1:{proxy.port}"))
+
+
+@contextlib.contextmanager
+def database_proxy(database_url: str) -> Iterator[ProxyThread]:
+    """A started :class:`ProxyThread` in front of the test database's server (skips the test
+    when that server is not reached over TCP); give Callbox :func:`through_proxy`'s URL."""
+    parts = urlsplit(database_url)
+    if parts.hostname is None or parts.port is None:
+        pytest.skip("the test database is not reached over TCP (embedded: unix socket)")
+    proxy = ProxyThread(parts.hostname, parts.port)
+    try:
+        proxy.start()  # before the app starts, so that its migrations get through
+        yield proxy
+    finally:
+        proxy.close()
 
 
 @dataclass

@@ -21,7 +21,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ControllerRouterHandler, Middleware, Scope
 
 from callbox.events.hub import end_subscriptions_for_shutdown
-from callbox.graphql.controller import graphql_controller
+from callbox.graphql.controller import graphql_routes
 from callbox.inbox import inbox_routes
 from callbox.ingest.routes import receivers_router
 from callbox.ops.components import build_ops
@@ -80,7 +80,7 @@ def callbox_parts(settings: Settings) -> CallboxParts:
     return CallboxParts(
         route_handlers=[
             receivers_router(runtime.receivers, store),
-            graphql_controller(runtime.settings, runtime.receivers, runtime.events, store),
+            *graphql_routes(runtime.settings, runtime.receivers, runtime.events, store),
             *inbox_routes(settings),
             *ops.route_handlers,
         ],

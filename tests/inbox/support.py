@@ -108,12 +108,16 @@ class PageWatch:
     def subscribes(self) -> list[dict[str, Any]]:
         return [frame for frame in self.sent if frame.get("type") == "subscribe"]
 
-    def event_cursors(self) -> list[str]:
+    def event_payloads(self) -> list[dict[str, Any]]:
+        """The messageEvents received, in order."""
         return [
-            frame["payload"]["data"]["messageEvents"]["cursor"]
+            frame["payload"]["data"]["messageEvents"]
             for frame in self.received
             if frame.get("type") == "next" and frame["payload"].get("data")
         ]
+
+    def event_cursors(self) -> list[str]:
+        return [event["cursor"] for event in self.event_payloads()]
 
     def error_cursors(self) -> list[str]:
         """Cursors of the errors that ended a subscription (SHUTTING_DOWN on a restart)."""
@@ -146,7 +150,9 @@ async def post_notify_receipt(
     status: str = "delivered",
     to: str = "07700900123",
     bearer: str | None = None,
+    sent_at: str | None = None,
 ) -> str:
+    """A Notify receipt; ``sent_at`` (ISO 8601) is its every time, else 20 Nov 2026 10:00."""
     message_id = str(uuid.uuid4())
     body = {
         "id": message_id,
@@ -154,9 +160,9 @@ async def post_notify_receipt(
         "to": to,
         "status": status,
         "notification_type": "sms",
-        "created_at": "2026-11-20T10:00:00.000000Z",
-        "completed_at": "2026-11-20T10:00:05.000000Z",
-        "sent_at": "2026-11-20T10:00:01.000000Z",
+        "created_at": sent_at or "2026-11-20T10:00:00.000000Z",
+        "completed_at": sent_at or "2026-11-20T10:00:05.000000Z",
+        "sent_at": sent_at or "2026-11-20T10:00:01.000000Z",
     }
     headers = {"Content-Type": "application/json"}
     if bearer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -29,7 +30,7 @@ from tests.inbox.support import (
     post_notify_receipt,
     require_chromium,
 )
-from tests.support import callbox_process
+from tests.support import callbox_process, database_proxy, through_proxy
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -177,3 +178,159 @@ async def test_instance_with_api_keys_asks_for_the_key_and_keeps_it_in_session_s
         await _expect_visible(page.locator("#key-panel"))
         assert await page.evaluate("sessionStorage.length") == 0
         assert watch.unexpected_errors() == []
+
+
+async def _sign_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(f"{base}/inbox")
+    await page.fill("#key-input", API_KEY)
+    await page.click("#key-form button[type=submit]")
+    await page.wait_for_selector("#connection[data-state=live]", timeout=WAIT_MS)
+
+
+async def test_cards_show_the_time_they_are_ordered_by_and_everything_fits_a_phone(
+    database_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    """Item 14 of issue 20: the activity list is ordered by the time each card shows; a
+    receiver named after its provider is named once; nothing in the conversation list is cut
+    off, at 1400 px or at 420 px; reconnect delays have jitter."""
+    require_chromium()
+    async with (
+        callbox_process(database_url, tmp_path, keyed_config(database_url)) as server,
+        chromium() as browser,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        # Posted in one order, sent in the other: the latest change is the oldest message.
+        # With our_address set, the receipts thread: conversations with their badges.
+        await post_notify_receipt(
+            http,
+            server.base,
+            status="permanent-failure",
+            bearer=NOTIFY_TOKEN,
+            sent_at="2026-11-22T09:00:00.000000Z",
+        )
+        await post_notify_receipt(
+            http,
+            server.base,
+            status="delivered",
+            to="07700900777",
+            bearer=NOTIFY_TOKEN,
+            sent_at="2026-11-10T09:00:00.000000Z",
+        )
+        await post_esendex_inbound(
+            http, server.base, text="Hello", path="/hooks/esendex/inbox-esendex-url-token"
+        )
+        page = await browser.new_page(viewport={"width": 1400, "height": 860})
+        watch = PageWatch(page)
+        await _sign_in(page, server.base)
+        cards = page.locator("#messages .message")
+        await _expect_visible(cards.nth(2))
+        await _expect_visible(page.locator("#conversations .conversation").nth(2))
+
+        shown = await page.locator("#messages .message time.occurred").evaluate_all(
+            "times => times.map((time) => time.getAttribute('datetime'))"
+        )
+        assert len(shown) == 3
+        instants = [datetime.fromisoformat(value) for value in shown]
+        assert instants == sorted(instants, reverse=True), shown
+        assert (
+            "newest first by when it was sent or received"
+            in await page.locator("#content-subtitle").inner_text()
+        )
+
+        tags = await page.locator("#messages .message .tag").all_inner_texts()
+        assert "notify" in tags and "esendex" in tags, tags
+        assert not [tag for tag in tags if "·" in tag], tags
+
+        sizes = """() => {
+            const box = (node) => ({scroll: node.scrollWidth, client: node.clientWidth,
+                scrollHeight: node.scrollHeight, clientHeight: node.clientHeight});
+            return {
+                page: box(document.documentElement),
+                sidebar: box(document.querySelector(".sidebar")),
+                metas: [...document.querySelectorAll(".conversation .meta")].map(box),
+                conversations: [...document.querySelectorAll(".conversation")].map(
+                    (node) => node.getBoundingClientRect().right),
+            };
+        }"""
+        wide = await page.evaluate(sizes)
+        assert wide["sidebar"]["scroll"] <= wide["sidebar"]["client"], wide  # "1 messag"
+        assert all(meta["scroll"] <= meta["client"] for meta in wide["metas"]), wide
+
+        await page.set_viewport_size({"width": 420, "height": 860})
+        await page.wait_for_timeout(200)
+        narrow = await page.evaluate(sizes)
+        assert narrow["page"]["scroll"] <= 420, narrow
+        assert narrow["sidebar"]["scrollHeight"] <= narrow["sidebar"]["clientHeight"], narrow
+        assert all(meta["scroll"] <= meta["client"] for meta in narrow["metas"]), narrow
+        assert all(right <= 420 for right in narrow["conversations"]), narrow
+        await page.screenshot(path=str(tmp_path / "inbox-420.png"), full_page=True)
+
+        # Reconnect delays: each backoff step (0.5, 1, 2, 4, 8 s) less a random part of up
+        # to half of it, so that pages disconnected together do not return together.
+        delays = await page.evaluate(
+            """async () => {
+                const { retryDelay } = await import(new URL("live.js", document.baseURI));
+                return Array.from({ length: 50 }, (_, attempt) => retryDelay(attempt % 5));
+            }"""
+        )
+        steps = [500, 1000, 2000, 4000, 8000]
+        for attempt, delay in enumerate(delays):
+            assert steps[attempt % 5] / 2 <= delay <= steps[attempt % 5], (attempt, delay)
+        assert len({delay for attempt, delay in enumerate(delays) if attempt % 5 == 4}) > 3
+        assert watch.unexpected_errors() == []
+
+
+async def test_the_page_says_when_it_is_loading_and_when_the_database_is_down(
+    database_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    """Item 8 of issue 20: no "Nothing here yet" before the lists are read, or while the
+    database cannot be reached: a loading note, then a banner saying the database is
+    unavailable and that the page is retrying; once it is back, the page reads again."""
+    require_chromium()
+    with database_proxy(database_url) as proxy:
+        async with (
+            callbox_process(through_proxy(database_url, proxy), tmp_path) as server,
+            chromium() as browser,
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            await post_notify_receipt(http, server.base, status="delivered")
+            page = await browser.new_page(viewport={"width": 1400, "height": 860})
+            watch = PageWatch(page)
+            empty_notes = ("#no-messages", "#no-conversations", "#no-failures", "#no-opt-outs")
+
+            # The first read is held up (the test holds a lock on the messages): the page
+            # is live, and its lists say they are loading, not that there is nothing.
+            async with db.transaction():
+                await db.execute("LOCK TABLE callbox_message IN ACCESS EXCLUSIVE MODE")
+                await page.goto(f"{server.base}/inbox")
+                await page.wait_for_selector("#connection[data-state=live]", timeout=WAIT_MS)
+                await page.wait_for_timeout(500)
+                await page.screenshot(path=str(tmp_path / "loading.png"))
+                assert await page.locator("#messages-pending").inner_text() == "Loading…"
+                assert await page.locator("#conversations-pending").is_visible()
+                for note in empty_notes:
+                    assert await page.locator(note).is_hidden(), note
+                assert await page.locator("#conversation-count").inner_text() == ""
+            receipt = page.locator("#messages .message", has_text="To +447700900123")
+            await _expect_visible(receipt)
+            assert await page.locator("#messages-pending").is_hidden()
+
+            # The database goes away; the page is opened again.
+            proxy.cut()
+            await page.reload()
+            banner = page.locator("#problem")
+            await _expect_visible(banner)
+            text = await banner.inner_text()
+            assert "The database is unavailable" in text and "Retrying in" in text, text
+            assert await banner.get_attribute("data-code") == "DATABASE_UNAVAILABLE"
+            for note in empty_notes:
+                assert await page.locator(note).is_hidden(), note
+            pending = await page.locator("#messages-pending").inner_text()
+            assert pending == "Not loaded: waiting for the database."
+            await page.screenshot(path=str(tmp_path / "database-down.png"))
+
+            # Back: the retry reads the state, and the banner goes.
+            proxy.restore()
+            await _expect_visible(receipt)
+            await banner.wait_for(state="hidden", timeout=WAIT_MS)
+            assert watch.unexpected_errors() == []

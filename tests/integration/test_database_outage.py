@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 
 from callbox.settings import Auth, Receiver, Settings
-from tests.support import ProxyThread, callbox_client, settings_for
+from tests.support import ProxyThread, callbox_client, database_proxy, settings_for, through_proxy
 
 TOKEN = "notify-outage-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -45,23 +44,10 @@ def receipt(notification_id: str) -> bytes:
     ).encode()
 
 
-def through_proxy(database_url: str, proxy: ProxyThread) -> str:
-    parts = urlsplit(database_url)
-    netloc = f"{parts.username}@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=f"{netloc}127.0.0.1:{proxy.port}"))
-
-
 @pytest.fixture
 def proxy(database_url: str) -> Iterator[ProxyThread]:
-    parts = urlsplit(database_url)
-    if parts.hostname is None or parts.port is None:
-        pytest.skip("the test database is not reached over TCP (embedded: unix socket)")
-    proxy = ProxyThread(parts.hostname, parts.port)
-    try:
-        proxy.start()  # before the app starts, so that its migrations get through
+    with database_proxy(database_url) as proxy:
         yield proxy
-    finally:
-        proxy.close()
 
 
 def outage_settings(database_url: str, proxy: ProxyThread) -> Settings:

@@ -1,7 +1,8 @@
 """The /graphql endpoint: Strawberry's Litestar controller with Callbox's auth and limits.
 
 POST and GET answer queries (mutations: POST only). GraphiQL is served on GET in
-development instances (``[graphql] graphiql`` overrides). The guard authenticates before
+development instances (``[graphql] graphiql`` overrides), from the package's own files
+(graphql/ide.py). The guard authenticates before
 Strawberry sees the request; errors outside GraphQL execution (401, 413) are answered in
 the GraphQL error shape so clients need one error path.
 
@@ -11,6 +12,10 @@ run with warnings as errors); here every dependency is marked ``NamedDependency`
 
 Subscriptions are served on the same path over WebSocket, with the graphql-transport-ws
 protocol only; the key comes in ``connection_init`` (see graphql/websocket.py).
+
+An operation that failed as a whole because the database cannot be reached is answered 503
+with ``Retry-After`` (its errors say ``DATABASE_UNAVAILABLE``); a partial result stays 200,
+as GraphQL over HTTP has it.
 """
 
 from __future__ import annotations
@@ -28,16 +33,20 @@ from litestar.exceptions import (
     ServiceUnavailableException,
     ValidationException,
 )
-from litestar.status_codes import HTTP_200_OK
-from litestar.types import Dependencies, ExceptionHandlersMap, Guard
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import ControllerRouterHandler, Dependencies, ExceptionHandlersMap, Guard
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.websocket_origin import normalize_allowed_origins
 from strawberry.litestar.controller import GraphQLController, GraphQLResource
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from callbox.events.hub import EventHub
 from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_sealer
 from callbox.graphql.data import CallboxData, Sql
+from callbox.graphql.errors import unavailable_retry_after
+from callbox.graphql.ide import GraphiQLPage
 from callbox.graphql.limits import MAX_BODY_BYTES
 from callbox.graphql.loaders import make_loaders
 from callbox.graphql.schema import build_schema
@@ -50,10 +59,18 @@ from callbox.graphql.websocket import (
 from callbox.receivers import ReadyReceiver
 from callbox.settings import Settings
 from callbox.store import Store
+from callbox.store.faults import NOT_STARTED_RETRY_AFTER_SECONDS
 
 GRAPHQL_PATH = "/graphql"
 
-_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 413: "REQUEST_TOO_LARGE"}
+_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    413: "REQUEST_TOO_LARGE",
+    503: "DATABASE_UNAVAILABLE",  # (the only 503 here: the database connection is not up)
+}
+_RETRY_AFTER_STATE = "callbox_graphql_retry_after"
+"""Per operation of the request: its ``Retry-After`` if the database failed it as a whole."""
 
 
 def _error_response(_: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
@@ -78,6 +95,19 @@ async def _no_root_value() -> None:
     return None
 
 
+def _unavailable_as_503(
+    request: Request[Any, Any, Any], response: Response[GraphQLResource | str]
+) -> Response[GraphQLResource | str]:
+    """503 with ``Retry-After`` when every operation of the request (one, or a batch) failed
+    as a whole because the database cannot be reached."""
+    outcomes: list[int | None] = request.state.get(_RETRY_AFTER_STATE, [])
+    waits = [wait for wait in outcomes if wait is not None]
+    if outcomes and len(waits) == len(outcomes) and response.status_code == HTTP_200_OK:
+        response.status_code = HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = str(max(waits))
+    return response
+
+
 class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
     """Strawberry's view with explicit dependencies; configured by :func:`graphql_controller`."""
 
@@ -89,6 +119,11 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
     protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
     graphql_transport_ws_handler_class = CallboxTransportWSHandler
     websocket_adapter_class = BoundedWebSocketAdapter  # message sizes checked before parsing
+    graphiql: ClassVar[GraphiQLPage | None] = None
+
+    async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        assert self.graphiql is not None  # (only called with graphql_ide set)
+        return self.graphiql.render(request)
 
     @get(raises=[ValidationException, NotFoundException])
     async def handle_http_get(
@@ -99,7 +134,8 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
         response: NamedDependency[Response[Any]],
     ) -> Response[GraphQLResource | str]:
         self.temporal_response = response
-        return await self.execute_request(request=request, context=context, root_value=root_value)
+        answer = await self.execute_request(request=request, context=context, root_value=root_value)
+        return _unavailable_as_503(request, answer)
 
     @post(status_code=HTTP_200_OK)
     async def handle_http_post(
@@ -110,7 +146,14 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
         response: NamedDependency[Response[Any]],
     ) -> Response[GraphQLResource | str]:
         self.temporal_response = response
-        return await self.execute_request(request=request, context=context, root_value=root_value)
+        answer = await self.execute_request(request=request, context=context, root_value=root_value)
+        return _unavailable_as_503(request, answer)
+
+    async def process_result(
+        self, request: Request[Any, Any, Any], result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        request.state.setdefault(_RETRY_AFTER_STATE, []).append(unavailable_retry_after(result))
+        return await super().process_result(request, result)
 
     @websocket()
     async def websocket_endpoint(
@@ -134,11 +177,16 @@ def _context_provider(
     ) -> GraphQLContext:
         principal: Principal = request.state[PRINCIPAL_STATE]
         if store is None:
-            raise ServiceUnavailableException("database unavailable; retry later")
+            raise ServiceUnavailableException(
+                "the database is unavailable (Callbox is starting or stopping); retry shortly",
+                headers={"Retry-After": str(NOT_STARTED_RETRY_AFTER_SECONDS)},
+            )
         try:
             sealer = await instance_sealer(store)
         except SealerUnavailable as error:
-            raise ServiceUnavailableException(str(error)) from None
+            raise ServiceUnavailableException(
+                str(error), headers={"Retry-After": str(NOT_STARTED_RETRY_AFTER_SECONDS)}
+            ) from None
         data = CallboxData(
             Sql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout),
             principal.visibility,
@@ -156,19 +204,21 @@ def _context_provider(
     return context
 
 
-def graphql_controller(
+def graphql_routes(
     settings: Settings,
     receivers: list[ReadyReceiver],
     events: EventHub,
     running_store: Callable[[], Store | None],
-) -> type[CallboxGraphQLController]:
-    """The controller serving ``/graphql`` for these settings and receivers; the store
-    (``None`` while the database is down: 503) is injected as the ``store`` dependency.
+) -> list[ControllerRouterHandler]:
+    """The controller serving ``/graphql`` for these settings and receivers (the store,
+    ``None`` while the database is down: 503, is injected as the ``store`` dependency), and
+    the route of GraphiQL's files when it is on.
 
     Raises:
         ConfigError: an API key's secret cannot be resolved (``env:`` variable unset…).
     """
     ide = ide_enabled(settings)
+    graphiql = GraphiQLPage() if ide else None
     keyring = ApiKeyring.from_settings(settings)
     auth = GraphQLAuth(keyring, development=settings.development, ide=ide)
     guards: list[Guard] = [auth.guard]
@@ -180,12 +230,13 @@ def graphql_controller(
         "root_value": Provide(_no_root_value),
         "response": Provide(_sub_response, sync_to_thread=False),
     }
-    return type(
+    controller = type(
         "CallboxGraphQLController",
         (CallboxGraphQLController,),
         {
             "schema": build_schema(introspection=settings.graphql.introspection),
             "graphql_ide": "graphiql" if ide else None,
+            "graphiql": graphiql,
             "allow_queries_via_get": True,
             "guards": guards,
             "dependencies": dependencies,
@@ -196,3 +247,4 @@ def graphql_controller(
             "allowed_origins": normalize_allowed_origins(subscriptions.allowed_origins),
         },
     )
+    return [controller, *(graphiql.routes(GRAPHQL_PATH) if graphiql else [])]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from strawberry.types import ExecutionResult
+
 from callbox.tracebacks import chain, describe, traceback_without_values
 from graphql import GraphQLError
 
@@ -51,9 +53,28 @@ class DatabaseTimeout(PublicError):
 
 
 class DatabaseUnavailable(PublicError):
-    """The database cannot be reached right now; retry shortly."""
+    """The database cannot be reached right now; retry after ``retry_after`` seconds (an
+    operation that failed as a whole for this is answered 503 with that ``Retry-After``)."""
 
     code = "DATABASE_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def unavailable_retry_after(result: ExecutionResult) -> int | None:
+    """The ``Retry-After`` of an operation that failed as a whole because the database could
+    not be reached (every error is :class:`DatabaseUnavailable`, no field has a value), or
+    ``None`` when it answered something or failed for another reason."""
+    if not result.errors:
+        return None
+    causes = [error.original_error for error in result.errors]
+    if not all(isinstance(cause, DatabaseUnavailable) for cause in causes):
+        return None
+    if result.data is not None and any(value is not None for value in result.data.values()):
+        return None
+    return max(cause.retry_after for cause in causes if isinstance(cause, DatabaseUnavailable))
 
 
 def should_mask(error: GraphQLError) -> bool:

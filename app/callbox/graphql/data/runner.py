@@ -15,7 +15,7 @@ import asyncpg
 
 from callbox.db.connection import Connection, Pool
 from callbox.graphql.errors import DatabaseTimeout, DatabaseUnavailable
-from callbox.store.faults import FaultKind, fault_kind
+from callbox.store.faults import RETRY_AFTER_SECONDS, FaultKind, fault_kind
 
 StatementListener = Callable[[str], None]
 _listeners: list[StatementListener] = []
@@ -70,7 +70,9 @@ def _database_errors() -> Iterator[None]:
                 " narrow the query"
             ) from error
         if kind is not None:
-            raise DatabaseUnavailable("the database is unavailable; retry shortly") from error
+            raise DatabaseUnavailable(
+                "the database is unavailable; retry shortly", RETRY_AFTER_SECONDS[kind]
+            ) from error
         raise
 
 

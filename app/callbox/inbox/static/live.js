@@ -9,6 +9,21 @@
 const PROTOCOL = "graphql-transport-ws";
 const FORBIDDEN = 4403; // connection_init refused: no key, an unknown key, or no read scope
 const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+
+/**
+ * How long to wait before retry number `attempt` (0 for the first): the backoff step, less
+ * a random part of up to half of it, so that the pages a restart disconnected together do
+ * not all come back in the same instant.
+ */
+export function retryDelay(attempt, random = Math.random) {
+  const step = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)];
+  return Math.round(step - (step / 2) * random());
+}
+
+/** A delay in seconds as people read it: "0.4 s", "3.1 s". */
+export function seconds(ms) {
+  return `${Math.round(ms / 100) / 10} s`;
+}
 const STALE_CURSOR = new Set(["CURSOR_EXPIRED", "BAD_USER_INPUT"]);
 
 export class LiveEvents {
@@ -77,9 +92,9 @@ export class LiveEvents {
 
   retry(why) {
     if (this.stopped) return;
-    const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
+    const delay = retryDelay(this.attempt);
     this.attempt += 1;
-    this.options.onState("reconnecting", `${why}; retrying in ${Math.round(delay / 100) / 10} s`);
+    this.options.onState("reconnecting", `${why}; retrying in ${seconds(delay)}`);
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
@@ -141,7 +156,7 @@ export class LiveEvents {
     const operation = this.operation;
     const socket = this.socket;
     this.options.onState("reconnecting", `${error.message ?? code} (${code})`);
-    const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
+    const delay = retryDelay(this.attempt);
     this.attempt += 1;
     this.timer = setTimeout(() => {
       if (

@@ -17,7 +17,7 @@ import {
   endpoint,
   graphql,
 } from "./api.js";
-import { LiveEvents } from "./live.js";
+import { LiveEvents, retryDelay, seconds } from "./live.js";
 import {
   conversationItem,
   failureItem,
@@ -39,6 +39,8 @@ const state = {
   failures: { total: 0, nodes: new Map() },
   optOuts: { total: 0, nodes: new Map() },
   fresh: new Set(), // ids changed live a moment ago, highlighted once
+  loaded: false, // the lists have been read once: an empty list is empty, not unread
+  problem: null, // the ApiError the last read failed with, until a read succeeds
 };
 
 const time = (iso) => (iso ? Date.parse(iso) : 0);
@@ -112,6 +114,7 @@ async function loadOverview() {
     }
   }
   for (const message of data.messages.nodes) putMessage(state.messages, message);
+  state.loaded = true;
   state.failures = {
     total: data.failed.totalCount,
     nodes: new Map(data.failed.nodes.map((m) => [m.id, m])),
@@ -126,6 +129,7 @@ async function loadOverview() {
 async function loadThread(id) {
   const data = await graphql(CONVERSATION_MESSAGES, { id, pageSize: PAGE_SIZE });
   if (state.thread?.id !== id) return;
+  state.thread.loaded = true;
   if (!data.conversation) {
     state.thread.missing = true;
   } else {
@@ -137,12 +141,20 @@ async function loadThread(id) {
   render();
 }
 
+// Reads that fail (the database is down, Callbox cannot be reached) are retried with the
+// same backoff as the live connection, and the page says why it shows what it shows.
+const rereading = { attempt: 0, timer: 0 };
+
 async function refresh() {
+  clearTimeout(rereading.timer);
   try {
     await Promise.all([loadOverview(), state.thread ? loadThread(state.thread.id) : null]);
   } catch (error) {
     handleApiError(error);
+    return;
   }
+  rereading.attempt = 0;
+  showProblem(null);
 }
 
 function handleApiError(error) {
@@ -150,10 +162,37 @@ function handleApiError(error) {
     live.stop();
     showKeyForm(apiKey.get() ? "Callbox refused this API key." : null);
   } else if (error instanceof ApiError) {
-    setConnection(document.body.dataset.connection ?? "offline", error.message);
+    const delay = retryDelay(rereading.attempt);
+    rereading.attempt += 1;
+    clearTimeout(rereading.timer);
+    rereading.timer = setTimeout(refresh, delay);
+    showProblem(error, delay);
   } else {
     throw error;
   }
+}
+
+const DATABASE_CODES = new Set(["DATABASE_UNAVAILABLE", "DATABASE_TIMEOUT"]);
+
+/** What a failed read means, in the banner under the top bar (`null`: all is well). */
+function problemText(error, delay) {
+  const retrying = `Retrying in ${seconds(delay)}…`;
+  if (error.code === "DATABASE_UNAVAILABLE") {
+    return `The database is unavailable: Callbox cannot read what it has stored right now. ${retrying}`;
+  }
+  if (error.code === "DATABASE_TIMEOUT") {
+    return `The database is too slow to answer right now. ${retrying}`;
+  }
+  return `Callbox could not be read: ${error.message}. ${retrying}`;
+}
+
+function showProblem(error, delay = 0) {
+  state.problem = error;
+  const banner = $("problem");
+  banner.hidden = !error;
+  banner.textContent = error ? problemText(error, delay) : "";
+  banner.dataset.code = error?.code ?? "";
+  render();
 }
 
 // Navigation: #conversation=<id> opens a conversation, no hash shows all activity ---------
@@ -187,12 +226,19 @@ function idOrder(a, b) {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-function byUpdated(a, b) {
-  return time(b.updatedAt) - time(a.updatedAt) || idOrder(b, a);
+// Newest first by the time each card shows, as the API's messages list is ordered.
+function byOccurred(a, b) {
+  return time(b.occurredAt) - time(a.occurredAt) || idOrder(b, a);
 }
 
 function draw() {
   frame = 0;
+  const waiting = !state.problem
+    ? "Loading…"
+    : DATABASE_CODES.has(state.problem.code)
+      ? "Not loaded: waiting for the database."
+      : "Not loaded: waiting for Callbox.";
+  for (const note of document.querySelectorAll(".pending")) note.textContent = waiting;
   const conversations = [...state.conversations.values()].sort(
     (a, b) => time(b.lastActivityAt) - time(a.lastActivityAt) || idOrder(b, a),
   );
@@ -207,8 +253,11 @@ function draw() {
         onOpen: openConversation,
       }),
     ),
+    state.loaded,
   );
-  $("conversation-count").textContent = `(${Math.max(state.conversationTotal, conversations.length)})`;
+  // Counts once known: "(0)" before the first read would claim there is nothing.
+  const count = (n) => (state.loaded ? `(${n})` : "");
+  $("conversation-count").textContent = count(Math.max(state.conversationTotal, conversations.length));
   $("show-activity").setAttribute("aria-current", state.thread ? "false" : "page");
 
   const thread = state.thread;
@@ -232,8 +281,9 @@ function draw() {
   } else {
     $("content-title").textContent = "All activity";
     $("content-subtitle").textContent =
-      "Every message this key may see, the most recently changed first; updates arrive live.";
-    messages = [...state.messages.values()].sort(byUpdated);
+      "Every message this key may see, newest first by when it was sent or received (the time" +
+      " on each card); changes arrive live.";
+    messages = [...state.messages.values()].sort(byOccurred);
     for (const old of messages.splice(KEPT)) state.messages.delete(old.id);
     messages = messages.slice(0, SHOWN);
     $("messages").className = "messages";
@@ -248,16 +298,17 @@ function draw() {
         onOpen: openConversation,
       }),
     ),
+    thread ? Boolean(thread.loaded) : state.loaded,
   );
 
-  const failures = [...state.failures.nodes.values()].sort(byUpdated).slice(0, GLANCE_SIZE);
-  fill($("failures"), $("no-failures"), failures.map(failureItem));
-  $("failure-count").textContent = `(${state.failures.total})`;
+  const failures = [...state.failures.nodes.values()].sort(byOccurred).slice(0, GLANCE_SIZE);
+  fill($("failures"), $("no-failures"), failures.map(failureItem), state.loaded);
+  $("failure-count").textContent = count(state.failures.total);
   const optOuts = [...state.optOuts.nodes.values()]
     .sort((a, b) => time(b.occurredAt) - time(a.occurredAt))
     .slice(0, GLANCE_SIZE);
-  fill($("opt-outs"), $("no-opt-outs"), optOuts.map(optOutItem));
-  $("opt-out-count").textContent = `(${state.optOuts.total})`;
+  fill($("opt-outs"), $("no-opt-outs"), optOuts.map(optOutItem), state.loaded);
+  $("opt-out-count").textContent = count(state.optOuts.total);
 }
 
 // Connection state and the API key --------------------------------------------------------
@@ -278,6 +329,8 @@ function setConnection(name, detail) {
 }
 
 function showKeyForm(error) {
+  clearTimeout(rereading.timer);
+  showProblem(null);
   $("inbox").hidden = true;
   $("forget-key").hidden = true;
   $("key-panel").hidden = false;
@@ -304,6 +357,7 @@ const live = new LiveEvents({
 });
 
 let bootRetry = 0;
+let bootAttempt = 0;
 async function boot() {
   clearTimeout(bootRetry);
   try {
@@ -314,14 +368,19 @@ async function boot() {
     } else if (error instanceof ApiError && error.code === "FORBIDDEN") {
       showKeyForm(`This API key may not read: ${error.message}`);
     } else if (error instanceof ApiError) {
-      // Not reachable yet (or failing): show what we have, and try again shortly.
+      // Not reachable yet (or failing): say so, and try again shortly.
+      const delay = retryDelay(bootAttempt);
+      bootAttempt += 1;
       setConnection("reconnecting", error.message);
-      bootRetry = setTimeout(boot, 2000);
+      showProblem(error, delay);
+      bootRetry = setTimeout(boot, delay);
     } else {
       throw error;
     }
     return;
   }
+  bootAttempt = 0;
+  showProblem(null);
   showInbox();
   route();
   live.start();
@@ -342,6 +401,7 @@ $("forget-key").addEventListener("click", () => {
   state.conversations.clear();
   state.messages.clear();
   state.thread = null;
+  state.loaded = false;
   showKeyForm(null);
 });
 

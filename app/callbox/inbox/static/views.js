@@ -80,8 +80,10 @@ export function when(iso, { short = false } = {}) {
   return FORMATS.older.format(date);
 }
 
-function timeElement(iso, prefix = "", short = false) {
-  return iso ? el("time", { datetime: iso, title: when(iso) }, prefix, when(iso, { short })) : null;
+function timeElement(iso, prefix = "", short = false, className = null) {
+  return iso
+    ? el("time", { datetime: iso, title: when(iso), class: className }, prefix, when(iso, { short }))
+    : null;
 }
 
 const CHANNELS = { SMS: "SMS", EMAIL: "E-mail", VOICE: "Voice", LETTER: "Letter" };
@@ -135,7 +137,14 @@ export function messageItem(message, { thread = false, fresh = false, onOpen } =
       statusBadge(message.status, message.failureReason),
       thread ? null : el("span", { class: "route" }, route),
       el("span", { class: "tag" }, outbound ? "Outbound" : "Inbound"),
-      el("span", { class: "tag" }, `${message.provider} · ${message.receiver}`),
+      el(
+        "span",
+        { class: "tag" },
+        // A receiver named after its provider (the usual case) is named once.
+        message.receiver === message.provider
+          ? message.receiver
+          : `${message.provider} · ${message.receiver}`,
+      ),
       message.isTest ? el("span", { class: "tag" }, "test") : null,
     ),
     el(
@@ -146,7 +155,8 @@ export function messageItem(message, { thread = false, fresh = false, onOpen } =
     el(
       "div",
       { class: "foot" },
-      timeElement(message.occurredAt, outbound ? "Sent " : "Received "),
+      // The time lists are ordered by (newest first; oldest first in a conversation).
+      timeElement(message.occurredAt, outbound ? "Sent " : "Received ", false, "occurred"),
       message.statusOccurredAt && message.status !== "RECEIVED"
         ? timeElement(message.statusOccurredAt, "Status at ")
         : null,
@@ -176,7 +186,8 @@ export function failureItem(message) {
     el(
       "span",
       { class: "why" },
-      [message.providerStatus && `“${message.providerStatus}”`, message.receiver, when(message.statusOccurredAt ?? message.updatedAt)]
+      // The time the list is ordered by: when the message was sent.
+      [message.providerStatus && `“${message.providerStatus}”`, message.receiver, `sent ${when(message.occurredAt)}`]
         .filter(Boolean)
         .join(" · "),
     ),
@@ -197,8 +208,13 @@ export function optOutItem(optOut) {
   );
 }
 
-/** Replace a list's children, showing its "empty" note when there are none. */
-export function fill(list, empty, items) {
+/**
+ * Replace a list's children. With none, its "empty" note shows once the list has been read
+ * (`loaded`); until then its pending note (`#<list id>-pending`) says why it is empty.
+ */
+export function fill(list, empty, items, loaded = true) {
   list.replaceChildren(...items);
-  empty.hidden = items.length > 0;
+  empty.hidden = !loaded || items.length > 0;
+  const pending = document.getElementById(`${list.id}-pending`);
+  if (pending) pending.hidden = loaded || items.length > 0;
 }
