@@ -393,7 +393,8 @@ def _message_headers(fields: _LegacyForm) -> list[tuple[str, str]]:
     document = decode_json(text.encode())
     if not isinstance(document, list):
         raise PayloadRejected(
-            f"message-headers: expected a JSON list of [name, value], got a {json_kind(document)}"
+            "message-headers: expected a JSON list of [name, value], got a JSON"
+            f" {json_kind(document)}"
         )
     headers = []
     for item in document:

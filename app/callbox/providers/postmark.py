@@ -151,8 +151,8 @@ def parse_tracking(fields: Mapping[str, Any], record_type: str) -> StatusReporte
         record_type, (Status.UNKNOWN, None, ReportKind.STATUS)
     )
     recipient = mailbox(optional_str(fields, "recipient"), field="Recipient")
-    time_field = "deliveredat" if record_type == "Delivery" else "receivedat"
-    at_text = optional_str(fields, time_field)
+    time_field = "DeliveredAt" if record_type == "Delivery" else "ReceivedAt"
+    at_text = optional_str(fields, time_field.lower())
     link = optional_str(fields, "originallink")
     key = f"{record_type.lower()}:{message_id}:{recipient or ''}"
     if kind is not ReportKind.STATUS or status is Status.UNKNOWN:
