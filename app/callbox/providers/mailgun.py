@@ -22,7 +22,9 @@ already claimed).
 **Identity**: an outbound message is its Message-ID without angle brackets
 (``message.headers.message-id``, legacy ``Message-Id``), which is also what a reply's
 ``In-Reply-To`` names. Dedupe keys: ``status:{event-data.id}`` (Mailgun's event id) or, where
-it is missing and in legacy events, ``status:{message id}:{event}:{recipient}:{timestamp}``;
+it is missing, ``status:{message id}:{event}:{recipient}:{event-data.timestamp}``; for legacy
+events (which have no id) ``status:{message id}:{event}:{recipient}:{hash of the fields}``,
+the signature's own fields left out so that a retry signed again is the same event;
 ``optout:`` the same; ``inbound:{message id}``.
 
 Only what can be tied to something is kept: an event that names no message (no Message-ID)
@@ -361,6 +363,16 @@ class _LegacyForm:
     def all(self, name: str) -> list[str]:
         return self.values.get(name, [])
 
+    def content_digest(self) -> str:
+        """What stands for the event's id: a hash of its fields but the signature's own
+        values (Mailgun's last ``timestamp``, ``token`` and ``signature``), so a retry that
+        Mailgun signs again is still the same event."""
+        content = [
+            (name, values[:-1] if name in SIGNATURE_FIELDS else values)
+            for name, values in sorted(self.values.items())
+        ]
+        return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
+
     def user_variables(self, headers: Sequence[tuple[str, str]]) -> dict[str, JSONValue]:
         """The message's user variables: from its ``X-Mailgun-Variables`` headers when the
         form carries them, else the fields Mailgun does not own and the extra value of a
@@ -432,9 +444,7 @@ def _legacy_event(fields: _LegacyForm) -> MailgunEvent:
     timestamp = fields.last("timestamp")
     occurred_at = parse_epoch(timestamp, field="timestamp") if timestamp else None
     url = fields.first("url")
-    identity = _identity(message_id, event, recipient, timestamp)
-    if url is not None:  # several clicks in one second, on different links
-        identity += ":" + hashlib.sha256(url.encode()).hexdigest()[:12]
+    identity = _identity(message_id, event, recipient, fields.content_digest())
     tags = fields.all("tag") or fields.all("X-Mailgun-Tag")
     metadata: dict[str, JSONValue] = {}
     if tags:
