@@ -8,6 +8,7 @@ the reason and kept as rejected: authentic, but nothing can be tied to them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -327,3 +328,15 @@ async def test_forged_expired_and_replayed_requests(
         " (SELECT count(*) FROM callbox_notification WHERE state = 'DUPLICATE') AS duplicates"
     )
     assert tuple(counts) == (8, 5, 1)  # 7 reports and the inbound e-mail's; 5 ledger rows
+    # Everything again, signed anew (as Mailgun's retries are): nothing applies twice.
+    await asyncio.sleep(1.1)  # a new second: legacy forms get a new signed timestamp
+    again = await post_every_sample(client)
+    assert [answer[0] for answer in again.values()] == [
+        400 if name in REJECTED else 200 for name in MAILGUN_SAMPLES
+    ]
+    recounted = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM callbox_status_event) AS history,"
+        " (SELECT count(*) FROM callbox_opt_out) AS ledger,"
+        " (SELECT count(*) FROM callbox_notification WHERE state = 'DUPLICATE') AS duplicates"
+    )
+    assert tuple(recounted) == (8, 5, 1 + len(EVENTS))
