@@ -9,12 +9,16 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from callbox.settings import ConfigError, Settings, load_settings, unauthenticated_receivers
+
+if TYPE_CHECKING:
+    from callbox.providers.base import Provider, SamplePayload
 
 logger = logging.getLogger("callbox")
 
@@ -222,18 +226,17 @@ def command_send_sample(args: argparse.Namespace) -> int:
     if args.bearer:
         headers["Authorization"] = f"Bearer {args.bearer}"
     auth = tuple(args.basic.split(":", 1)) if args.basic else None
+    signer = _sample_signer(provider, args.signature_key, url)
+    if isinstance(signer, int):
+        return signer
     failures = 0
     with httpx.Client(timeout=10, auth=auth) as client:
         for sample in provider.samples:
             target = f"{url}?{sample.query}" if sample.query else url
+            body, sample_headers = signer(sample)
             try:
                 response = client.request(
-                    sample.method,
-                    target,
-                    content=sample.body or None,
-                    headers={**headers, "Content-Type": sample.content_type}
-                    if sample.body
-                    else headers,
+                    sample.method, target, content=body or None, headers=headers | sample_headers
                 )
             except httpx.HTTPError as error:
                 print(f"callbox: cannot reach {url}: {error}", file=sys.stderr)
@@ -243,6 +246,50 @@ def command_send_sample(args: argparse.Namespace) -> int:
             detail = "" if ok else f": {response.text.strip()}"
             print(f"{response.status_code} {sample.description}{detail}")
     return 1 if failures else 0
+
+
+SampleSigner = Callable[["SamplePayload"], tuple[bytes, dict[str, str]]]
+
+
+def _sample_signer(provider: Provider, key_reference: str | None, url: str) -> SampleSigner | int:
+    """How each sample is sent: as it is, or signed now with the key (``--signature-key``, a
+    value or ``env:NAME``) the way the provider signs; an exit status when it cannot be."""
+    from datetime import UTC, datetime
+
+    from callbox.providers.base import ReceiverContext, SignedRequest
+    from callbox.secrets import SecretError, resolve_key
+
+    def unsigned(sample: SamplePayload) -> tuple[bytes, dict[str, str]]:
+        return sample.body, {"Content-Type": sample.content_type} if sample.body else {}
+
+    if key_reference is None:
+        return unsigned
+    scheme = provider.signature
+    if scheme is None or scheme.sign is None:
+        print(f"callbox: {provider.name} does not sign with a shared key", file=sys.stderr)
+        return 2
+    try:
+        key = resolve_key(key_reference)
+    except SecretError as error:
+        print(f"callbox: --signature-key: {error}", file=sys.stderr)
+        return 2
+    sign = scheme.sign
+    context = ReceiverContext(name=provider.name)
+
+    def signed(sample: SamplePayload) -> tuple[bytes, dict[str, str]]:
+        body, headers = unsigned(sample)
+        request = SignedRequest(
+            method=sample.method,
+            url=f"{url}?{sample.query}" if sample.query else url,
+            headers={name.lower(): value for name, value in headers.items()},
+            query_string=sample.query,
+            body=body,
+            content_type=sample.content_type.split(";", 1)[0].strip().lower(),
+        )
+        result = sign(request, key, context, datetime.now(UTC))
+        return result.body, dict(result.headers)
+
+    return signed
 
 
 def command_export_schema(args: argparse.Namespace) -> int:
@@ -350,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--url", help="receiver URL (default http://127.0.0.1:8000/hooks/PROVIDER)")
     sample.add_argument("--bearer", help="bearer token to send")
     sample.add_argument("--basic", help="user:password to send")
+    sample.add_argument(
+        "--signature-key",
+        metavar="KEY",
+        help="sign each sample now as the provider does, with this key (or env:NAME);"
+        " --url is then the URL signed, as the receiver's public_url",
+    )
     sample.set_defaults(handler=command_send_sample)
 
     export = commands.add_parser(

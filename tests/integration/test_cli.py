@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -139,3 +140,34 @@ def test_secrets_never_reach_the_output(tmp_path: Path, capsys: pytest.CaptureFi
 def test_send_sample_reports_an_unknown_provider(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["send-sample", "carrier-pigeon"]) == 2
     assert "unknown provider 'carrier-pigeon'" in capsys.readouterr().err
+
+
+async def test_send_sample_signs_for_a_provider_that_signs(
+    database_url: str,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from callbox.providers import PROVIDERS
+    from callbox.settings import Auth, Receiver
+    from tests.support import served, settings_for
+
+    monkeypatch.setenv("MAILGUN_SIGNING_KEY", "mailgun-signing-key-0123456789")
+    receiver = Receiver(
+        name="mailgun", provider="mailgun", auth=Auth(signature=["env:MAILGUN_SIGNING_KEY"])
+    )
+    samples = PROVIDERS["mailgun"].samples
+    async with served(settings_for(database_url, [receiver])) as base:
+        url = f"{base}/hooks/mailgun"
+        unsigned = await asyncio.to_thread(main, ["send-sample", "mailgun", "--url", url])
+        assert unsigned == 1
+        assert capsys.readouterr().out.count("401 ") == len(samples)
+        signed = await asyncio.to_thread(
+            main,
+            ["send-sample", "mailgun", "--url", url, "--signature-key", "env:MAILGUN_SIGNING_KEY"],
+        )
+        assert signed == 0
+        assert capsys.readouterr().out.count("200 ") == len(samples)
+    assert await db.fetchval("SELECT count(*) FROM callbox_notification") == len(samples)
+    assert main(["send-sample", "notify", "--signature-key", "k"]) == 2
+    assert "notify does not sign with a shared key" in capsys.readouterr().err
