@@ -416,6 +416,7 @@ def test_multipart_legacy_form_with_an_attachment() -> None:
             BounceType.HARD,
         )
         assert (opt_out.address, opt_out.source) == ("gone@example.com", OptOutSource.SUPPRESSION)
+        assert report.metadata == {}  # the attached message is no field (nor a user variable)
     signed = SignedRequest(
         "POST", "", {"content-type": content_type}, "", body, "multipart/form-data"
     )
