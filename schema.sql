@@ -85,13 +85,18 @@ CREATE TABLE callbox_message (
     metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     is_test boolean NOT NULL DEFAULT false,
     received_at timestamp with time zone NOT NULL DEFAULT now(),
+    subject text,
+    opened_at timestamp with time zone,
+    clicked_at timestamp with time zone,
     CONSTRAINT callbox_message_identity UNIQUE (receiver, direction, provider_message_id),
     CONSTRAINT callbox_message_pkey PRIMARY KEY (id),
     CONSTRAINT callbox_message_conversation_fkey FOREIGN KEY (conversation) REFERENCES callbox_conversation(id) ON DELETE SET NULL
 );
 
+CREATE INDEX callbox_message_clicked ON public.callbox_message USING btree (occurred_at DESC, id DESC) WHERE (clicked_at IS NOT NULL);
 CREATE INDEX callbox_message_conversation ON public.callbox_message USING btree (conversation, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_occurred ON public.callbox_message USING btree (occurred_at DESC, id DESC);
+CREATE INDEX callbox_message_opened ON public.callbox_message USING btree (occurred_at DESC, id DESC) WHERE (opened_at IS NOT NULL);
 CREATE INDEX callbox_message_provider_message_id ON public.callbox_message USING btree (provider_message_id);
 CREATE INDEX callbox_message_receiver_occurred ON public.callbox_message USING btree (receiver, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_receiver_received ON public.callbox_message USING btree (receiver, received_at);
@@ -179,11 +184,16 @@ CREATE TABLE callbox_status_event (
     received_at timestamp with time zone NOT NULL DEFAULT now(),
     notification bigint,
     is_test boolean NOT NULL DEFAULT false,
+    kind character varying(16) NOT NULL DEFAULT 'STATUS'::character varying,
+    bounce_type character varying(16),
+    detail text,
     CONSTRAINT callbox_status_event_pkey PRIMARY KEY (id),
     CONSTRAINT callbox_status_event_message_fkey FOREIGN KEY (message) REFERENCES callbox_message(id) ON DELETE CASCADE,
     CONSTRAINT callbox_status_event_notification_fkey FOREIGN KEY (notification) REFERENCES callbox_notification(id) ON DELETE SET NULL
 );
 
+CREATE INDEX callbox_status_event_bounce ON public.callbox_status_event USING btree (bounce_type, message) WHERE (bounce_type IS NOT NULL);
+CREATE INDEX callbox_status_event_kind ON public.callbox_status_event USING btree (kind, message) WHERE ((kind)::text <> 'STATUS'::text);
 CREATE INDEX callbox_status_event_message ON public.callbox_status_event USING btree (message, id);
 CREATE INDEX callbox_status_event_notification ON public.callbox_status_event USING btree (notification);
 
@@ -194,6 +204,8 @@ DECLARE
     v_claimed bigint;
     v_message bigint;
     v_opt_out bigint;
+    v_recipient text;
+    v_address text;
 BEGIN
     applied := 0;
     duplicates := 0;
@@ -228,18 +240,24 @@ BEGIN
                     message_ids := message_ids || v_message;
                 END IF;
             WHEN 'opt_out' THEN
-                v_message := (SELECT id FROM callbox_message WHERE receiver = p_receiver
-                    AND direction = 'OUTBOUND'
-                    AND provider_message_id = e->>'provider_message_id');
-                v_opt_out := callbox_record_opt_out(
-                    p_receiver, p_provider, p_notification, p_received_at, e->>'address',
-                    e->>'action', e->>'channel', e->>'source', e->>'text',
-                    (e->>'occurred_at')::timestamptz, v_message);
-                IF v_opt_out IS NOT NULL THEN
-                    PERFORM callbox_emit_event(
-                        'OPTED_OUT', p_receiver, NULL, v_message, NULL,
-                        (SELECT conversation FROM callbox_message WHERE id = v_message),
-                        v_opt_out, e->>'address');
+                SELECT id, recipient INTO v_message, v_recipient FROM callbox_message
+                WHERE receiver = p_receiver AND direction = 'OUTBOUND'
+                    AND provider_message_id = e->>'provider_message_id';
+                -- An opt-out that names only the message is its recipient's; with neither
+                -- known there is no address to record (the report stays in the raw request
+                -- and, where the provider names the message, in its history).
+                v_address := COALESCE(e->>'address', v_recipient);
+                IF v_address IS NOT NULL THEN
+                    v_opt_out := callbox_record_opt_out(
+                        p_receiver, p_provider, p_notification, p_received_at, v_address,
+                        e->>'action', e->>'channel', e->>'source', e->>'text',
+                        (e->>'occurred_at')::timestamptz, v_message);
+                    IF v_opt_out IS NOT NULL THEN
+                        PERFORM callbox_emit_event(
+                            'OPTED_OUT', p_receiver, NULL, v_message, NULL,
+                            (SELECT conversation FROM callbox_message WHERE id = v_message),
+                            v_opt_out, v_address);
+                    END IF;
                 END IF;
             ELSE
                 RAISE EXCEPTION 'unknown event kind %', e->>'kind';
@@ -295,18 +313,19 @@ BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient,
         body, status, provider_status, status_occurred_at, created_at, updated_at,
-        occurred_at, received_at, in_reply_to, metadata, is_test, conversation
+        occurred_at, received_at, in_reply_to, metadata, is_test, conversation, subject
     ) VALUES (
         p_provider, p_receiver, e->>'provider_message_id', 'INBOUND', e->>'channel',
         e->>'sender', v_recipient, e->>'body', 'RECEIVED', e->>'provider_status', v_at,
         p_received_at, p_received_at, COALESCE(v_at, p_received_at), p_received_at,
         e->>'in_reply_to',
-        COALESCE(e->'metadata', '{}'), v_is_test, v_known
+        COALESCE(e->'metadata', '{}'), v_is_test, v_known, e->>'subject'
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
         sender = COALESCE(cm.sender, excluded.sender),
         recipient = COALESCE(cm.recipient, excluded.recipient),
         body = COALESCE(cm.body, excluded.body),
+        subject = COALESCE(cm.subject, excluded.subject),
         in_reply_to = COALESCE(cm.in_reply_to, excluded.in_reply_to),
         metadata = cm.metadata || excluded.metadata,
         updated_at = excluded.updated_at
@@ -405,6 +424,13 @@ DECLARE
     v_conversation bigint;
     v_sender text := COALESCE(e->>'sender', p_our_address);
     v_known bigint;
+    -- Only a delivery status changes the message's status. Any other report (a deferral,
+    -- an open, a click, a complaint, an unsubscribe) is kept in the history; its status is
+    -- only what it implies, for a message first known from it, and gets no status time so
+    -- that the first status a provider reports takes over.
+    v_report text := COALESCE(e->>'report', 'STATUS');
+    v_changes boolean := COALESCE(e->>'report', 'STATUS') = 'STATUS';
+    v_first_at timestamptz := COALESCE((e->>'occurred_at')::timestamptz, p_received_at);
 BEGIN
     -- The thread it belongs in, when it exists already: a new message is inserted in
     -- it at once, rather than inserted and then updated (which rewrites every index).
@@ -415,38 +441,48 @@ BEGIN
         provider, receiver, provider_message_id, direction, channel, sender, recipient,
         body, status, provider_status, failure_reason, reference, status_occurred_at,
         created_at, sent_at, delivered_at, updated_at, occurred_at, received_at, metadata,
-        is_test, conversation
+        is_test, conversation, subject, opened_at, clicked_at
     ) VALUES (
         p_provider, p_receiver, e->>'provider_message_id', 'OUTBOUND', e->>'channel',
         v_sender, e->>'recipient', e->>'body', v_status,
-        e->>'provider_status', e->>'failure_reason', e->>'reference', v_at,
+        e->>'provider_status', e->>'failure_reason', e->>'reference',
+        CASE WHEN v_changes THEN v_at END,
         COALESCE(v_created, p_received_at), v_sent,
-        CASE WHEN v_status = 'DELIVERED' THEN COALESCE(v_at, p_received_at) END,
+        CASE WHEN v_changes AND v_status = 'DELIVERED' THEN COALESCE(v_at, p_received_at) END,
         p_received_at, COALESCE(v_sent, v_created, v_at, p_received_at), p_received_at,
-        COALESCE(e->'metadata', '{}'), COALESCE((e->>'is_test')::boolean, false), v_known
+        COALESCE(e->'metadata', '{}'), COALESCE((e->>'is_test')::boolean, false), v_known,
+        e->>'subject',
+        CASE WHEN v_report = 'OPENED' THEN v_first_at END,
+        CASE WHEN v_report = 'CLICKED' THEN v_first_at END
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
         sender = COALESCE(cm.sender, excluded.sender),
         recipient = COALESCE(cm.recipient, excluded.recipient),
         body = COALESCE(cm.body, excluded.body),
+        subject = COALESCE(cm.subject, excluded.subject),
         reference = COALESCE(cm.reference, excluded.reference),
         sent_at = COALESCE(cm.sent_at, excluded.sent_at),
         metadata = cm.metadata || excluded.metadata,
         is_test = cm.is_test OR excluded.is_test,
         updated_at = excluded.updated_at,
-        status = CASE WHEN callbox_status_takes_over(
+        -- The first open and click reported, whatever order reports arrive in.
+        opened_at = LEAST(cm.opened_at, excluded.opened_at),
+        clicked_at = LEAST(cm.clicked_at, excluded.clicked_at),
+        status = CASE WHEN v_changes AND callbox_status_takes_over(
                 cm.status, cm.status_occurred_at, excluded.status, excluded.status_occurred_at)
             THEN excluded.status ELSE cm.status END,
-        provider_status = CASE WHEN callbox_status_takes_over(
+        provider_status = CASE WHEN v_changes AND callbox_status_takes_over(
                 cm.status, cm.status_occurred_at, excluded.status, excluded.status_occurred_at)
             THEN excluded.provider_status ELSE cm.provider_status END,
-        failure_reason = CASE WHEN callbox_status_takes_over(
+        failure_reason = CASE WHEN v_changes AND callbox_status_takes_over(
                 cm.status, cm.status_occurred_at, excluded.status, excluded.status_occurred_at)
             THEN excluded.failure_reason ELSE cm.failure_reason END,
-        delivered_at = CASE WHEN excluded.status = 'DELIVERED' AND callbox_status_takes_over(
-                cm.status, cm.status_occurred_at, excluded.status, excluded.status_occurred_at)
+        delivered_at = CASE WHEN excluded.status = 'DELIVERED' AND v_changes
+                AND callbox_status_takes_over(
+                    cm.status, cm.status_occurred_at, excluded.status,
+                    excluded.status_occurred_at)
             THEN excluded.delivered_at ELSE cm.delivered_at END,
-        status_occurred_at = CASE WHEN callbox_status_takes_over(
+        status_occurred_at = CASE WHEN v_changes AND callbox_status_takes_over(
                 cm.status, cm.status_occurred_at, excluded.status, excluded.status_occurred_at)
             THEN excluded.status_occurred_at ELSE cm.status_occurred_at END
     RETURNING cm.id, cm.conversation, cm.sender, cm.recipient, cm.channel, cm.occurred_at,
@@ -454,10 +490,11 @@ BEGIN
     INTO m;
     INSERT INTO callbox_status_event (
         message, status, provider_status, failure_reason, occurred_at, received_at,
-        notification, is_test
+        notification, is_test, kind, bounce_type, detail
     ) VALUES (
         m.id, v_status, e->>'provider_status', e->>'failure_reason', v_at, p_received_at,
-        p_notification, COALESCE((e->>'is_test')::boolean, false)
+        p_notification, COALESCE((e->>'is_test')::boolean, false), v_report,
+        e->>'bounce_type', e->>'detail'
     ) RETURNING id INTO v_status_event;
     v_conversation := callbox_thread_message(
         m.id, m.inserted, m.conversation, m.channel, m.sender, m.recipient, m.occurred_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,12 +191,15 @@ async def graphql_api(
     development: bool = False,
     introspection: bool = True,
     graphiql: bool | None = None,
+    extra_receivers: Sequence[Receiver] = (),
 ) -> AsyncIterator[Api]:
     """Callbox with the test receivers and API keys, on the test database."""
     monkeypatch.setenv(CONFINED_KEY_ENV, KEYS["esendex-only"])
     graphql = GraphQL(
         api_keys=api_keys() if with_keys else [], introspection=introspection, graphiql=graphiql
     )
-    settings = settings_for(database_url, receivers(), graphql=graphql, development=development)
+    settings = settings_for(
+        database_url, [*receivers(), *extra_receivers], graphql=graphql, development=development
+    )
     async with callbox_client(settings, peer=peer) as client:
         yield Api(client)

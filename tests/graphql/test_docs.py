@@ -7,17 +7,19 @@ import json
 import re
 import shlex
 import tomllib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 from callbox.cli import main
 from callbox.graphql.auth import ApiKeyring
 from callbox.graphql.schema import schema_sdl
-from callbox.settings import settings_from_mapping
-from tests.graphql.support import KEYS, Api
+from callbox.settings import Receiver, settings_from_mapping
+from tests.graphql.support import KEYS, Api, graphql_api
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "graphql.md"
 
@@ -40,7 +42,32 @@ def graphql_examples() -> list[tuple[str, dict[str, Any]]]:
     return examples
 
 
+@pytest.fixture
+async def api(
+    db: asyncpg.Connection, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Api]:
+    """The GraphQL tests' API, with a Postmark receiver too, for the e-mail examples."""
+    postmark = Receiver(name="postmark", provider="postmark")
+    async with graphql_api(database_url, monkeypatch, extra_receivers=[postmark]) as client:
+        yield client
+
+
+POSTMARK_EVENTS: list[dict[str, Any]] = [
+    {"RecordType": "Delivery", "MessageID": "pm-1", "Recipient": "Jane@Example.com",
+     "DeliveredAt": "2026-11-20T10:00:00Z"},
+    {"RecordType": "Open", "MessageID": "pm-1", "Recipient": "jane@example.com",
+     "ReceivedAt": "2026-11-20T10:05:00Z"},
+    {"RecordType": "Click", "MessageID": "pm-1", "Recipient": "jane@example.com",
+     "ReceivedAt": "2026-11-20T10:06:00Z", "OriginalLink": "https://example.com/offer"},
+    {"RecordType": "Bounce", "ID": 7, "Type": "SoftBounce", "MessageID": "pm-2",
+     "Email": "full@example.com", "BouncedAt": "2026-11-20T11:00:00Z", "Subject": "Your order",
+     "Details": "smtp;452 4.2.2 mailbox full"},
+]  # fmt: skip
+
+
 async def seed(api: Api) -> None:
+    for event in POSTMARK_EVENTS:
+        await api.callback("postmark", json.dumps(event).encode(), "application/json")
     await api.notify_receipt("n-1", "delivered", at="2026-11-20T10:00:05.000000Z")
     await api.notify_inbound("ni-1", sender="07700900123", text="STOP", at="2026-11-20T10:05:00Z")
     await api.notify_receipt(

@@ -326,3 +326,32 @@ def _assert_one_line_naming(run: CommandRun, problem: str) -> None:
     assert "Traceback" not in run.err
     assert len(run.err.splitlines()) <= 3, run.err  # a development instance's warning at most
     assert "hunter2" not in run.out + run.err
+
+
+async def test_send_sample_signs_for_a_provider_that_signs(
+    database_url: str,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from callbox.providers import PROVIDERS
+    from callbox.settings import Auth, Receiver
+    from tests.support import served, settings_for
+
+    monkeypatch.setenv("MAILGUN_SIGNING_KEY", "mailgun-signing-key-0123456789")
+    receiver = Receiver(
+        name="mailgun", provider="mailgun", auth=Auth(signature=["env:MAILGUN_SIGNING_KEY"])
+    )
+    samples = PROVIDERS["mailgun"].samples
+    async with served(settings_for(database_url, [receiver])) as base:
+        url = f"{base}/hooks/mailgun"
+        unsigned = await asyncio.to_thread(main, ["send-sample", "mailgun", "--url", url])
+        assert unsigned == 1
+        assert capsys.readouterr().out.count("401 ") == len(samples)
+        signed = await asyncio.to_thread(
+            main,
+            ["send-sample", "mailgun", "--url", url, "--sign-key", "env:MAILGUN_SIGNING_KEY"],
+        )
+        assert signed == 0
+        assert capsys.readouterr().out.count("200 ") == len(samples)
+    assert await db.fetchval("SELECT count(*) FROM callbox_notification") == len(samples)

@@ -145,6 +145,9 @@ async def test_json_delivery_receipt_is_stored_with_paris_time(
         "received_at": received_at,
         "in_reply_to": None,
         "is_test": False,
+        "subject": None,
+        "opened_at": None,
+        "clicked_at": None,
     }
     assert metadata == {
         "channel": "sms",
@@ -164,6 +167,9 @@ async def test_json_delivery_receipt_is_stored_with_paris_time(
         "received_at": received_at,
         "notification": notification["id"],
         "is_test": False,
+        "kind": "STATUS",
+        "bounce_type": None,
+        "detail": None,
     }
 
     conversation = dict(await db.fetchrow("SELECT * FROM callbox_conversation"))
@@ -355,6 +361,9 @@ async def test_inbound_reply_is_stored(
         "in_reply_to": in_reply_to,
         "metadata": "{}",
         "is_test": False,
+        "subject": None,
+        "opened_at": None,
+        "clicked_at": None,
     }
     event = await db.fetchrow("SELECT * FROM callbox_status_event")
     assert (event["message"], event["status"], event["provider_status"]) == (

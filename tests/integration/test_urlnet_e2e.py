@@ -105,9 +105,12 @@ async def test_seed_curl_example_is_stored_as_an_inbound_sms(
         "delivered_at": None,
         "updated_at": received_at,
         "occurred_at": utc("2019-12-15T06:34:14"),
+        "received_at": received_at,
         "in_reply_to": None,
         "is_test": False,
-        "received_at": received_at,
+        "subject": None,
+        "opened_at": None,
+        "clicked_at": None,
     }
     assert metadata == {"service_id": "YOUR_SERVICE_ID"}
     assert "webhook_url" not in metadata
@@ -124,6 +127,9 @@ async def test_seed_curl_example_is_stored_as_an_inbound_sms(
         "received_at": received_at,
         "notification": notification["id"],
         "is_test": False,
+        "kind": "STATUS",
+        "bounce_type": None,
+        "detail": None,
     }
     conversation = dict(await db.fetchrow("SELECT * FROM callbox_conversation"))
     assert conversation == {

@@ -116,6 +116,10 @@ async def states(db: asyncpg.Connection) -> list[str]:
     ]
 
 
+SMS_EMPTY_MESSAGE = {"subject": None, "opened_at": None, "clicked_at": None}
+SMS_STATUS_REPORT = {"kind": "STATUS", "bounce_type": None, "detail": None}
+
+
 async def normalised_rows(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
     """The normalised model minus ids, receipt times and notification links.
 
@@ -147,6 +151,8 @@ async def normalised_rows(db: asyncpg.Connection) -> dict[str, list[dict[str, An
         row = dict(row)
         for volatile in ("id", "created_at", "updated_at", "received_at"):
             row.pop(volatile)
+        # SMS and calls: no e-mail fields (checked here once rather than in every row below).
+        assert {name: row.pop(name) for name in SMS_EMPTY_MESSAGE} == SMS_EMPTY_MESSAGE
         row["conversation"] = parties(row["conversation"])
         row["metadata"] = json.loads(row["metadata"])
         message_rows.append(row)
@@ -155,6 +161,7 @@ async def normalised_rows(db: asyncpg.Connection) -> dict[str, list[dict[str, An
         row = dict(record)
         for volatile in ("id", "received_at", "notification"):
             row.pop(volatile)
+        assert {name: row.pop(name) for name in SMS_STATUS_REPORT} == SMS_STATUS_REPORT
         row["message"] = message_name(row["message"])
         event_rows.append(row)
     opt_out_rows = []

@@ -103,10 +103,16 @@ class Message(Table, tablename="callbox_message", db=DB):
     in_reply_to = Text(null=True)
     metadata = JSONB()
     is_test = Boolean()
+    subject = Text(null=True)
+    """E-mail: the subject line."""
+    opened_at = Timestamptz(null=True)
+    """The first open reported (by the provider's time), e-mail."""
+    clicked_at = Timestamptz(null=True)
+    """The first click reported (by the provider's time), e-mail."""
 
 
 class StatusEvent(Table, tablename="callbox_status_event", db=DB):
-    """Append-only history: every status report, in any order, as received."""
+    """Append-only history: every report about a message, in any order, as received."""
 
     id = BigSerial(primary_key=True)
     message = ForeignKey(references=Message, null=False, on_delete=OnDelete.cascade)
@@ -117,6 +123,12 @@ class StatusEvent(Table, tablename="callbox_status_event", db=DB):
     received_at = Timestamptz()
     notification = ForeignKey(references=Notification, null=True, on_delete=OnDelete.set_null)
     is_test = Boolean()
+    kind = Varchar(length=16, default="STATUS")
+    """``ReportKind``: only a STATUS report may change the message's status."""
+    bounce_type = Varchar(length=16, null=True)
+    """``BounceType``, when the report is a bounce."""
+    detail = Text(null=True)
+    """What the provider said of it: an SMTP answer, the link clicked..."""
 
 
 class OptOut(Table, tablename="callbox_opt_out", db=DB):

@@ -42,6 +42,67 @@ class FailureReason(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+class ReportKind(StrEnum):
+    """What a report about an outbound message says (docs/statuses.md, "E-mail").
+
+    Only a ``STATUS`` report can change the message's status (by precedence); every other
+    kind is kept in the message's history beside it. A message first known from another kind
+    takes the status that report implies (its ``status``: DELIVERED for an open, SENT for a
+    deferral) until a provider reports one.
+    """
+
+    STATUS = "STATUS"
+    """A delivery status: sent, delivered, failed..."""
+    DEFERRED = "DEFERRED"
+    """Delivery delayed (soft bounce, greylisting, deferral): the message is not ended."""
+    OPENED = "OPENED"
+    """The recipient opened it."""
+    CLICKED = "CLICKED"
+    """The recipient clicked a link in it (``detail``: the link)."""
+    COMPLAINED = "COMPLAINED"
+    """The recipient marked it as spam (also an opt-out, source ``complaint``)."""
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    """The recipient unsubscribed through it (also an opt-out, source ``unsubscribe``)."""
+
+    @property
+    def changes_status(self) -> bool:
+        return self is ReportKind.STATUS
+
+
+class BounceType(StrEnum):
+    """What kind of bounce a report is, when it is one (kept with the report)."""
+
+    HARD = "HARD"
+    """The address does not work (no such mailbox or domain): sending again fails again."""
+    SOFT = "SOFT"
+    """A temporary failure (mailbox full, greylisting, DNS): a later attempt may work."""
+    BLOCKED = "BLOCKED"
+    """Refused by policy: a spam filter, a blocklist, DMARC, a virus scan."""
+    SUPPRESSED = "SUPPRESSED"
+    """Not attempted: the address is on the provider's suppression list."""
+    UNDETERMINED = "UNDETERMINED"
+    """A bounce the provider could not classify."""
+
+
+class OptOutSource(StrEnum):
+    """What put a row in the opt-out ledger (its ``source``)."""
+
+    PROVIDER = "provider"
+    """An opt-out (or opt-in) push from the provider, such as a STOP it handled."""
+    KEYWORD = "keyword"
+    """An inbound message that is an opt-out keyword (STOP, START...)."""
+    STATUS = "status"
+    """A delivery status that says the recipient opted out."""
+    COMPLAINT = "complaint"
+    """The recipient marked our e-mail as spam."""
+    UNSUBSCRIBE = "unsubscribe"
+    """The recipient unsubscribed (a link, a list-unsubscribe header, a reply), or
+    subscribed again."""
+    SUPPRESSION = "suppression"
+    """The provider put the address on (or took it off) its suppression list: a hard
+    bounce, a manual suppression."""
+
+
 class OptOutAction(StrEnum):
     OPT_OUT = "OPT_OUT"
     OPT_IN = "OPT_IN"

@@ -2,10 +2,12 @@
 
 from callbox.providers import (
     esendex,
+    mailgun,
     messagebird,
     notify,
     octopush,
     plivo,
+    postmark,
     sinch,
     telnyx,
     twilio,
@@ -27,6 +29,8 @@ _REGISTERED: tuple[Provider, ...] = (
     telnyx.PROVIDER,
     sinch.PROVIDER,
     messagebird.PROVIDER,
+    mailgun.PROVIDER,
+    postmark.PROVIDER,
 )
 
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in _REGISTERED}

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from callbox.model.vocabulary import Channel, FailureReason, Status
+from callbox.model.vocabulary import BounceType, Channel, FailureReason, ReportKind, Status
 
 JSONValue = Any
 """A value that survives a JSON round trip (metadata is stored as JSONB)."""
@@ -186,11 +186,20 @@ class MessageReceived:
     part: MessagePart | None = None
     """Set when this is one part of a longer message: the message appears once every part
     is in (nothing is shown, and nothing is lost, before then)."""
+    subject: str | None = None
+    """E-mail: the subject line (``body`` is the text)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StatusReported:
-    """A status report (delivery receipt) about an outbound message."""
+    """A report about an outbound message: a delivery receipt, or with another ``kind`` a
+    deferral, an open, a click, a complaint, an unsubscribe.
+
+    Only ``kind=STATUS`` may change the message's status (by precedence); any other kind is
+    kept in the message's history and leaves its status as it is. For those, ``status`` is
+    what the report implies (DELIVERED for an open, SENT for a deferral): the status of a
+    message first known from it, until a provider reports one (docs/statuses.md, "E-mail").
+    """
 
     dedupe_key: str
     provider_message_id: str
@@ -207,6 +216,14 @@ class StatusReported:
     sent_at: datetime | None = None
     metadata: Mapping[str, JSONValue] = field(default_factory=dict)
     is_test: bool = False
+    kind: ReportKind = ReportKind.STATUS
+    bounce_type: BounceType | None = None
+    """When the report is a bounce: what kind (a hard bounce also has ``FAILED``)."""
+    detail: str | None = None
+    """What the provider said of it, kept with the report: an SMTP answer, a rejection's
+    reason, the link clicked."""
+    subject: str | None = None
+    """E-mail: the subject line of the message, when the report carries it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,11 +231,15 @@ class OptOutReported:
     """An address opting out of (or, with ``opted_in``, back into) messages from us."""
 
     dedupe_key: str
-    address: str
+    address: str | None
+    """The address; ``None`` only when the provider names the message but not the address
+    (Postmark's unsubscribe bounces): the ledger then takes the recipient of the outbound
+    message ``provider_message_id`` names, and records nothing when that is not known."""
     channel: Channel
     occurred_at: datetime | None
     source: str
-    """What told us: ``provider`` (an opt-out push), ``keyword``, ``complaint``, ``status``."""
+    """What told us (``OptOutSource``): ``provider`` (an opt-out push), ``keyword``,
+    ``status``, ``complaint``, ``unsubscribe``, ``suppression``."""
     opted_in: bool = False
     provider_message_id: str | None = None
     text: str | None = None

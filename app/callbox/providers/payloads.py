@@ -9,6 +9,8 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
+from email import policy as email_policy
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree.ElementTree import Element, ParseError
@@ -131,6 +133,63 @@ def decode_form(body: bytes) -> dict[str, str]:
     except ValueError as error:
         raise PayloadRejected(f"invalid form body: {error}") from None
     return dict(pairs)
+
+
+def form_pairs(body: bytes) -> list[tuple[str, str]]:
+    """Every field of an ``application/x-www-form-urlencoded`` body, in order, a repeated
+    key kept each time (for providers whose repeated keys mean something)."""
+    try:
+        return parse_qsl(decode_text(body), keep_blank_values=True, strict_parsing=False)
+    except ValueError as error:
+        raise PayloadRejected(f"invalid form body: {error}") from None
+
+
+_BOUNDARY = re.compile(rb"--([^\r\n]{1,70})\r?\n")
+
+
+def multipart_form_pairs(body: bytes, content_type: str = "") -> list[tuple[str, str]]:
+    """The text fields of a ``multipart/form-data`` body, in order, repeated names kept;
+    uploaded files (parts with a filename) are left out. The boundary is the
+    ``Content-Type`` header's, or when that is not at hand (``content_type`` is the whole
+    header value) the body's first line.
+
+    Raises:
+        PayloadRejected: no boundary, no parts, or a text field that is not UTF-8.
+    """
+    boundary = _boundary_parameter(content_type)
+    if boundary is None:
+        match = _BOUNDARY.match(body)
+        if match is None:
+            raise PayloadRejected("multipart/form-data without a boundary")
+        boundary = match.group(1).decode("latin-1")
+    head = f'Content-Type: multipart/form-data; boundary="{boundary}"\r\n\r\n'.encode()
+    try:
+        message = BytesParser(policy=email_policy.HTTP).parsebytes(head + body)
+        parts = list(message.iter_parts())
+    except Exception:  # the e-mail parser's errors are not documented; none may escape
+        raise PayloadRejected("malformed multipart/form-data body") from None
+    pairs: list[tuple[str, str]] = []
+    for part in parts:
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename() is not None:
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        try:
+            pairs.append((name, data.decode("utf-8")))
+        except UnicodeDecodeError:
+            raise PayloadRejected(f"multipart field {name!r} is not valid UTF-8") from None
+    if not pairs:
+        raise PayloadRejected("multipart/form-data body without fields")
+    return pairs
+
+
+def _boundary_parameter(content_type: str) -> str | None:
+    for parameter in content_type.split(";")[1:]:
+        key, _, value = parameter.strip().partition("=")
+        if key.strip().lower() == "boundary" and value.strip().strip('"'):
+            return value.strip().strip('"')
+    return None
 
 
 def is_json(request: InboundRequest) -> bool:

@@ -14,10 +14,13 @@ file each in ``store/sql/``), so a callback costs one round trip. Rules they enf
   known; an inbound reply to one of our messages joins that message's conversation
   (``callbox_thread_message``);
 - opt-out pushes and keyword replies (``callbox_keyword_action``) go to the opt-out ledger
-  (``callbox_record_opt_out``);
+  (``callbox_record_opt_out``); an opt-out that names only a message takes its recipient;
 - the parts of a long inbound message delivered in several callbacks wait in
   ``callbox_message_part`` until all are in, then become one message
-  (``callbox_apply_inbound_part``).
+  (``callbox_apply_inbound_part``);
+- only a report of kind STATUS changes a message's status; deferrals, opens, clicks,
+  complaints and unsubscribes are kept in its history, and opens and clicks set its
+  ``opened_at`` / ``clicked_at`` (the first one reported).
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ def _event_document(event: Event) -> dict[str, Any]:
                 "sent_at": event.sent_at,
                 "metadata": dict(event.metadata),
                 "is_test": event.is_test,
+                "report": event.kind.value,
+                "bounce_type": event.bounce_type.value if event.bounce_type else None,
+                "detail": event.detail,
+                "subject": event.subject,
             }
         case MessageReceived():
             return {
@@ -91,6 +98,7 @@ def _event_document(event: Event) -> dict[str, Any]:
                     if event.part is not None
                     else None
                 ),
+                "subject": event.subject,
             }
         case OptOutReported():
             action = OptOutAction.OPT_IN if event.opted_in else OptOutAction.OPT_OUT

@@ -46,6 +46,13 @@ class MessageQuery:
     occurred: TimeRange = TimeRange()
     body_contains: str | None = None
     """Case-insensitive substring of the body."""
+    report_kinds: tuple[str, ...] | None = None
+    """Messages whose history holds a report of one of these kinds (``ReportKind``)."""
+    bounce_types: tuple[str, ...] | None = None
+    """Messages whose history holds a bounce of one of these types (``BounceType``)."""
+    opened: bool | None = None
+    """True: opened at least once; False: never reported opened."""
+    clicked: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from callbox.graphql.data.paging import Page, PageRequest, make_page
 from callbox.graphql.data.params import Params, one_of, where
 from callbox.graphql.data.rows import MessageRow
 from callbox.graphql.data.runner import Sql
+from callbox.model.vocabulary import ReportKind
 
 _COLUMNS = MessageRow.COLUMNS
 _MAX_RECEIVER_BRANCHES = 8
@@ -48,7 +49,22 @@ def _conditions(query: MessageQuery, receivers: tuple[str, ...] | None, p: Param
         conditions.append(f"m.occurred_at < {p(query.occurred.until, 'timestamptz')}")
     if query.body_contains:
         conditions.append(f"strpos(lower(m.body), lower({p(query.body_contains, 'text')})) > 0")
+    for column, wanted in (("m.opened_at", query.opened), ("m.clicked_at", query.clicked)):
+        if wanted is not None:
+            conditions.append(f"{column} IS {'NOT NULL' if wanted else 'NULL'}")
+    # A semi-join on the history. The kinds are written as literals (they are the enum's
+    # own words): with a parameter the planner could not prove `kind <> 'STATUS'`, the
+    # predicate of the partial index on the reports that are not plain statuses.
+    if query.report_kinds is not None:
+        kinds = ", ".join(f"'{ReportKind(kind).value}'" for kind in query.report_kinds)
+        conditions.append(_history_has(f"e.kind IN ({kinds})" if kinds else "false"))
+    if query.bounce_types is not None:
+        conditions.append(_history_has(one_of("e.bounce_type", query.bounce_types, p)))
     return conditions
+
+
+def _history_has(condition: str) -> str:
+    return f"EXISTS (SELECT 1 FROM callbox_status_event e WHERE e.message = m.id AND {condition})"
 
 
 async def page_messages(

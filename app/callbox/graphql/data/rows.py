@@ -42,12 +42,16 @@ class MessageRow:
     in_reply_to: str | None
     metadata: Any
     is_test: bool
+    subject: str | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
 
     COLUMNS = (
         "m.id, m.provider, m.receiver, m.provider_message_id, m.direction, m.channel, m.sender,"
         " m.recipient, m.body, m.status, m.provider_status, m.failure_reason, m.reference,"
         " m.status_occurred_at, m.created_at, m.sent_at, m.delivered_at, m.updated_at,"
-        " m.occurred_at, m.conversation, m.in_reply_to, m.metadata, m.is_test"
+        " m.occurred_at, m.conversation, m.in_reply_to, m.metadata, m.is_test, m.subject,"
+        " m.opened_at, m.clicked_at"
     )
 
     @classmethod
@@ -76,6 +80,9 @@ class MessageRow:
             in_reply_to=record["in_reply_to"],
             metadata=_json(record["metadata"]),
             is_test=record["is_test"],
+            subject=record["subject"],
+            opened_at=record["opened_at"],
+            clicked_at=record["clicked_at"],
         )
 
     @property
@@ -128,10 +135,13 @@ class StatusEventRow:
     received_at: datetime
     notification_id: int | None
     is_test: bool
+    kind: str
+    bounce_type: str | None
+    detail: str | None
 
     COLUMNS = (
         "e.id, e.message, e.status, e.provider_status, e.failure_reason, e.occurred_at,"
-        " e.received_at, e.notification, e.is_test"
+        " e.received_at, e.notification, e.is_test, e.kind, e.bounce_type, e.detail"
     )
 
     @classmethod
@@ -146,6 +156,9 @@ class StatusEventRow:
             received_at=record["received_at"],
             notification_id=record["notification"],
             is_test=record["is_test"],
+            kind=record["kind"],
+            bounce_type=record["bounce_type"],
+            detail=record["detail"],
         )
 
 
@@ -259,6 +272,10 @@ class MessageCounts:
     by_channel: list[KeyCount]
     by_status: list[KeyCount]
     by_failure_reason: list[KeyCount]
+    opened: int
+    """Messages opened at least once (e-mail)."""
+    clicked: int
+    """Messages with at least one click (e-mail)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,3 +286,5 @@ class SeriesBucket:
     outbound: int
     delivered: int
     failed: int
+    opened: int
+    clicked: int

@@ -18,6 +18,11 @@ _LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _STEP = {BucketSize.HOUR: timedelta(hours=1), BucketSize.DAY: timedelta(days=1)}
 _DIMENSIONS = ("provider", "receiver", "direction", "channel", "status", "failure_reason")
+_ENGAGED = (
+    "count(*) FILTER (WHERE m.opened_at IS NOT NULL) AS opened,"
+    " count(*) FILTER (WHERE m.clicked_at IS NOT NULL) AS clicked"
+)
+"""E-mail: messages opened, and clicked, at least once (in the same scan as the counts)."""
 
 
 def _conditions(query: StatsQuery, receivers: tuple[str, ...] | None, p: Params) -> list[str]:
@@ -40,17 +45,17 @@ async def message_counts(
     columns = ", ".join(f"m.{name}" for name in _DIMENSIONS)
     sets = ", ".join(f"(m.{name})" for name in _DIMENSIONS)
     records = await sql.fetch(
-        f"SELECT {groupings}, {columns}, count(*) AS n FROM callbox_message m"
+        f"SELECT {groupings}, {columns}, count(*) AS n, {_ENGAGED} FROM callbox_message m"
         f" {where(_conditions(query, receivers, p))}"
         f" GROUP BY GROUPING SETS ({sets}, ()) ORDER BY n DESC",
         *p.values,
     )
-    total = 0
+    total = opened = clicked = 0
     counts: dict[str, list[KeyCount]] = {name: [] for name in _DIMENSIONS}
     for record in records:
         grouped_by = [name for name in _DIMENSIONS if record[f"grouped_{name}"] == 0]
         if not grouped_by:
-            total = record["n"]
+            total, opened, clicked = record["n"], record["opened"], record["clicked"]
         elif record[grouped_by[0]] is not None:  # messages without a failure reason
             counts[grouped_by[0]].append(KeyCount(record[grouped_by[0]], record["n"]))
     return MessageCounts(
@@ -61,6 +66,8 @@ async def message_counts(
         by_channel=counts["channel"],
         by_status=counts["status"],
         by_failure_reason=counts["failure_reason"],
+        opened=opened,
+        clicked=clicked,
     )
 
 
@@ -124,7 +131,8 @@ async def message_series(
         " count(*) FILTER (WHERE m.direction = 'INBOUND') AS inbound,"
         " count(*) FILTER (WHERE m.direction = 'OUTBOUND') AS outbound,"
         " count(*) FILTER (WHERE m.status = 'DELIVERED') AS delivered,"
-        " count(*) FILTER (WHERE m.status = 'FAILED') AS failed"
+        " count(*) FILTER (WHERE m.status = 'FAILED') AS failed,"
+        f" {_ENGAGED}"
         f" FROM callbox_message m {where(_conditions(window, receivers, p))} GROUP BY 1),"
         f" bounds AS (SELECT COALESCE({first}, CASE WHEN min(bucket) IS NOT NULL"
         f" THEN GREATEST(min(bucket), {earliest}) END) AS first_bucket,"
@@ -133,7 +141,8 @@ async def message_series(
         f" SELECT GREATEST(slot.bucket AT TIME ZONE {tz}, timestamptz '0001-01-01 00:00:00+00')"
         " AS start, COALESCE(c.n, 0) AS n,"
         " COALESCE(c.inbound, 0) AS inbound, COALESCE(c.outbound, 0) AS outbound,"
-        " COALESCE(c.delivered, 0) AS delivered, COALESCE(c.failed, 0) AS failed"
+        " COALESCE(c.delivered, 0) AS delivered, COALESCE(c.failed, 0) AS failed,"
+        " COALESCE(c.opened, 0) AS opened, COALESCE(c.clicked, 0) AS clicked"
         " FROM bounds CROSS JOIN generate_series(bounds.first_bucket, bounds.last_bucket,"
         f" {interval}) AS slot(bucket) LEFT JOIN counted c ON c.bucket = slot.bucket"
         f" ORDER BY slot.bucket LIMIT {MAX_BUCKETS + 1}",
@@ -149,6 +158,8 @@ async def message_series(
             outbound=record["outbound"],
             delivered=record["delivered"],
             failed=record["failed"],
+            opened=record["opened"],
+            clicked=record["clicked"],
         )
         for record in records
     ]

@@ -20,11 +20,13 @@ from callbox.graphql.data.filters import (
 )
 from callbox.graphql.errors import InvalidInput
 from callbox.graphql.types.enums import (
+    BounceType,
     Channel,
     Direction,
     FailureReason,
     NotificationState,
     OptOutAction,
+    ReportKind,
     Status,
 )
 from callbox.graphql.types.ids import parse_id
@@ -73,6 +75,24 @@ class MessageFilter:
     body_contains: str | None = strawberry.field(
         default=None, description="Case-insensitive text in the body."
     )
+    event_kind: ReportKind | None = strawberry.field(
+        default=None, description="Messages whose history holds a report of this kind."
+    )
+    event_kinds: list[ReportKind] | None = None
+    bounce_type: BounceType | None = strawberry.field(
+        default=None,
+        description="Messages whose history holds a bounce of this type (a SOFT bounce"
+        " need not have ended the message).",
+    )
+    bounce_types: list[BounceType] | None = None
+    opened: bool | None = strawberry.field(
+        default=None,
+        description="E-mail: true, opened at least once (openedAt set); false, never"
+        " reported opened.",
+    )
+    clicked: bool | None = strawberry.field(
+        default=None, description="E-mail: true, clicked at least once; false, never."
+    )
 
     def to_query(self, sealer: Sealer) -> MessageQuery:
         return MessageQuery(
@@ -92,6 +112,10 @@ class MessageFilter:
             reference=self.reference,
             occurred=time_range(self.since, self.until, "filter"),
             body_contains=self.body_contains or None,
+            report_kinds=merged(self.event_kind, self.event_kinds),
+            bounce_types=merged(self.bounce_type, self.bounce_types),
+            opened=self.opened,
+            clicked=self.clicked,
         )
 
 

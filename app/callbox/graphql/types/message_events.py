@@ -23,10 +23,11 @@ from callbox.sealing import Sealer
 strawberry.enum(
     EventKind,
     name="MessageEventKind",
-    description="RECEIVED: an inbound message arrived. STATUS_CHANGED: a receipt reported a"
-    " status of one of our messages. RECORDED: the sending application recorded a message"
-    " (recordOutboundMessage). OPTED_OUT: a row was added to the opt-out ledger (an opt-out"
-    " or an opt back in: see optOut.action).",
+    description="RECEIVED: an inbound message arrived. STATUS_CHANGED: a report about one of"
+    " our messages joined its history: a status, or (statusEvent.kind) a deferral, an open, a"
+    " click, a complaint or an unsubscribe, which leave its status as it is. RECORDED: the"
+    " sending application recorded a message (recordOutboundMessage). OPTED_OUT: a row was"
+    " added to the opt-out ledger (an opt-out or an opt back in: see optOut.action).",
 )
 
 

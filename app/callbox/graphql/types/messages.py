@@ -11,7 +11,14 @@ from strawberry.scalars import JSON
 from callbox.graphql.context import Info
 from callbox.graphql.data.cursors import CursorKind
 from callbox.graphql.data.rows import MessageRow, StatusEventRow
-from callbox.graphql.types.enums import Channel, Direction, FailureReason, Status
+from callbox.graphql.types.enums import (
+    BounceType,
+    Channel,
+    Direction,
+    FailureReason,
+    ReportKind,
+    Status,
+)
 from callbox.graphql.types.fields import field
 from callbox.graphql.types.ids import to_id
 
@@ -20,11 +27,28 @@ if TYPE_CHECKING:
     from callbox.graphql.types.notifications import Notification
 
 
-@strawberry.type(description="One status report about a message, as received.")
+@strawberry.type(
+    description="One report about a message, as received: a status, or (kind) a"
+    " deferral, an open, a click, a complaint, an unsubscribe."
+)
 class StatusEvent:
-    status: Status
+    kind: ReportKind = strawberry.field(
+        description="STATUS: a delivery status, which may change the message's status; any"
+        " other kind is kept here and leaves it as it is."
+    )
+    status: Status = strawberry.field(
+        description="The status reported; for other kinds, the status the report implies"
+        " (DELIVERED for an open, SENT for a deferral)."
+    )
     provider_status: str | None = strawberry.field(description="The provider's own word.")
     failure_reason: FailureReason | None
+    bounce_type: BounceType | None = strawberry.field(
+        description="When the report is a bounce: what kind."
+    )
+    detail: str | None = strawberry.field(
+        description="What the provider said of it: a bounce's SMTP answer, a rejection's"
+        " reason, the link clicked."
+    )
     occurred_at: datetime | None = strawberry.field(
         description="When it happened, by the provider's clock (null: not said)."
     )
@@ -35,9 +59,12 @@ class StatusEvent:
     @classmethod
     def from_row(cls, row: StatusEventRow) -> StatusEvent:
         return cls(
+            kind=ReportKind(row.kind),
             status=Status(row.status),
             provider_status=row.provider_status,
             failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
+            bounce_type=BounceType(row.bounce_type) if row.bounce_type else None,
+            detail=row.detail,
             occurred_at=row.occurred_at,
             received_at=row.received_at,
             is_test=row.is_test,
@@ -69,7 +96,8 @@ class Message:
     channel: Channel
     sender: str | None = strawberry.field(name="from", description="E.164, e-mail or name.")
     recipient: str | None = strawberry.field(name="to", description="E.164, e-mail or name.")
-    body: str | None
+    subject: str | None = strawberry.field(description="E-mail: the subject line.")
+    body: str | None = strawberry.field(description="The text (of an e-mail: its plain text).")
     status: Status
     failure_reason: FailureReason | None
     provider_status: str | None = strawberry.field(
@@ -89,6 +117,12 @@ class Message:
     status_occurred_at: datetime | None = strawberry.field(
         description="The provider's time of the current status."
     )
+    opened_at: datetime | None = strawberry.field(
+        description="E-mail: the first open reported (null: none); opens leave the status."
+    )
+    clicked_at: datetime | None = strawberry.field(
+        description="E-mail: the first click reported (null: none)."
+    )
     metadata: JSON
     is_test: bool
     conversation_id: strawberry.Private[int | None]
@@ -104,6 +138,7 @@ class Message:
             channel=Channel(row.channel),
             sender=row.sender,
             recipient=row.recipient,
+            subject=row.subject,
             body=row.body,
             status=Status(row.status),
             failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
@@ -116,6 +151,8 @@ class Message:
             updated_at=row.updated_at,
             occurred_at=row.occurred_at,
             status_occurred_at=row.status_occurred_at,
+            opened_at=row.opened_at,
+            clicked_at=row.clicked_at,
             metadata=JSON(row.metadata),
             is_test=row.is_test,
             conversation_id=row.conversation_id,
@@ -133,7 +170,10 @@ class Message:
         row = await info.context.loaders.conversation.load(self.conversation_id)
         return Conversation.from_row(row) if row is not None else None
 
-    @field(description="Status history, oldest first (by when it happened).")
+    @field(
+        description="History, oldest first (by when it happened): every status and every"
+        " other report (opens, clicks, deferrals...)."
+    )
     async def events(self, info: Info) -> list[StatusEvent]:
         rows = await info.context.loaders.message_events.load(self.row_id)
         return [StatusEvent.from_row(row) for row in rows]

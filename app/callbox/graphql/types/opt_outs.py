@@ -27,7 +27,11 @@ class OptOut:
     channel: Channel
     provider: str
     receiver: str
-    source: str = strawberry.field(description="keyword, or what the provider called it.")
+    source: str = strawberry.field(
+        description="What told us: provider (an opt-out push), keyword (a STOP reply), status,"
+        " complaint (marked as spam), unsubscribe, suppression (the provider's suppression"
+        " list)."
+    )
     text: str | None = strawberry.field(description="The words that did it, when known.")
     occurred_at: datetime
     received_at: datetime

@@ -32,6 +32,8 @@ class StatsBucket:
     outbound: int
     delivered: int
     failed: int
+    opened: int = strawberry.field(description="E-mail: messages opened at least once.")
+    clicked: int = strawberry.field(description="E-mail: messages clicked at least once.")
 
     @classmethod
     def from_row(cls, row: SeriesBucket) -> StatsBucket:
@@ -42,6 +44,8 @@ class StatsBucket:
             outbound=row.outbound,
             delivered=row.delivered,
             failed=row.failed,
+            opened=row.opened,
+            clicked=row.clicked,
         )
 
 
@@ -80,6 +84,17 @@ class Stats:
     @strawberry.field
     async def by_status(self, info: Info) -> list[CountByKey]:
         return CountByKey.many((await self._counts(info)).by_status)
+
+    @field(
+        description="E-mail: messages opened at least once (an open never changes a status,"
+        " so opens are counted here)."
+    )
+    async def opened(self, info: Info) -> int:
+        return (await self._counts(info)).opened
+
+    @field(description="E-mail: messages with at least one click.")
+    async def clicked(self, info: Info) -> int:
+        return (await self._counts(info)).clicked
 
     @field(description="FAILED messages by reason.")
     async def by_failure_reason(self, info: Info) -> list[CountByKey]:

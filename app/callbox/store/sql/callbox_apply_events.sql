@@ -8,6 +8,8 @@ DECLARE
     v_claimed bigint;
     v_message bigint;
     v_opt_out bigint;
+    v_recipient text;
+    v_address text;
 BEGIN
     applied := 0;
     duplicates := 0;
@@ -42,18 +44,24 @@ BEGIN
                     message_ids := message_ids || v_message;
                 END IF;
             WHEN 'opt_out' THEN
-                v_message := (SELECT id FROM callbox_message WHERE receiver = p_receiver
-                    AND direction = 'OUTBOUND'
-                    AND provider_message_id = e->>'provider_message_id');
-                v_opt_out := callbox_record_opt_out(
-                    p_receiver, p_provider, p_notification, p_received_at, e->>'address',
-                    e->>'action', e->>'channel', e->>'source', e->>'text',
-                    (e->>'occurred_at')::timestamptz, v_message);
-                IF v_opt_out IS NOT NULL THEN
-                    PERFORM callbox_emit_event(
-                        'OPTED_OUT', p_receiver, NULL, v_message, NULL,
-                        (SELECT conversation FROM callbox_message WHERE id = v_message),
-                        v_opt_out, e->>'address');
+                SELECT id, recipient INTO v_message, v_recipient FROM callbox_message
+                WHERE receiver = p_receiver AND direction = 'OUTBOUND'
+                    AND provider_message_id = e->>'provider_message_id';
+                -- An opt-out that names only the message is its recipient's; with neither
+                -- known there is no address to record (the report stays in the raw request
+                -- and, where the provider names the message, in its history).
+                v_address := COALESCE(e->>'address', v_recipient);
+                IF v_address IS NOT NULL THEN
+                    v_opt_out := callbox_record_opt_out(
+                        p_receiver, p_provider, p_notification, p_received_at, v_address,
+                        e->>'action', e->>'channel', e->>'source', e->>'text',
+                        (e->>'occurred_at')::timestamptz, v_message);
+                    IF v_opt_out IS NOT NULL THEN
+                        PERFORM callbox_emit_event(
+                            'OPTED_OUT', p_receiver, NULL, v_message, NULL,
+                            (SELECT conversation FROM callbox_message WHERE id = v_message),
+                            v_opt_out, v_address);
+                    END IF;
                 END IF;
             ELSE
                 RAISE EXCEPTION 'unknown event kind %', e->>'kind';

@@ -47,18 +47,19 @@ BEGIN
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient,
         body, status, provider_status, status_occurred_at, created_at, updated_at,
-        occurred_at, received_at, in_reply_to, metadata, is_test, conversation
+        occurred_at, received_at, in_reply_to, metadata, is_test, conversation, subject
     ) VALUES (
         p_provider, p_receiver, e->>'provider_message_id', 'INBOUND', e->>'channel',
         e->>'sender', v_recipient, e->>'body', 'RECEIVED', e->>'provider_status', v_at,
         p_received_at, p_received_at, COALESCE(v_at, p_received_at), p_received_at,
         e->>'in_reply_to',
-        COALESCE(e->'metadata', '{}'), v_is_test, v_known
+        COALESCE(e->'metadata', '{}'), v_is_test, v_known, e->>'subject'
     )
     ON CONFLICT (receiver, direction, provider_message_id) DO UPDATE SET
         sender = COALESCE(cm.sender, excluded.sender),
         recipient = COALESCE(cm.recipient, excluded.recipient),
         body = COALESCE(cm.body, excluded.body),
+        subject = COALESCE(cm.subject, excluded.subject),
         in_reply_to = COALESCE(cm.in_reply_to, excluded.in_reply_to),
         metadata = cm.metadata || excluded.metadata,
         updated_at = excluded.updated_at
