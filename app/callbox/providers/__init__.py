@@ -1,6 +1,6 @@
 """Provider modules and their registry: adding a provider is one module plus one line here."""
 
-from callbox.providers import esendex, notify, octopush, urlnet, wiraya
+from callbox.providers import amazon_ses, esendex, notify, octopush, sendgrid, urlnet, wiraya
 from callbox.providers.base import Provider
 
 _REGISTERED: tuple[Provider, ...] = (
@@ -9,6 +9,8 @@ _REGISTERED: tuple[Provider, ...] = (
     octopush.PROVIDER,
     urlnet.PROVIDER,
     wiraya.PROVIDER,
+    amazon_ses.PROVIDER,
+    sendgrid.PROVIDER,
 )
 
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in _REGISTERED}
