@@ -142,7 +142,7 @@ def parse_event(fields: Mapping[str, Any], where: str, receiver: ReceiverContext
         return []  # processed, deferred, open, click, group_(un|re)subscribe, new names
     recipient = address(_required(fields, "email", where), None, field=f"{where}email")
     occurred_at = _timestamp(fields, where)
-    event_id = _text(fields, "sg_event_id", where) or _fallback_id(fields, name, where)
+    event_id = _text(fields, "sg_event_id", where) or _fallback_id(fields, name, recipient, where)
     message_id = _message_id(fields, where)
     if name in OPT_OUTS:
         return [
@@ -192,12 +192,12 @@ def _message_id(fields: Mapping[str, Any], where: str) -> str | None:
     return smtp_id.strip("<>") or None
 
 
-def _fallback_id(fields: Mapping[str, Any], name: str, where: str) -> str:
+def _fallback_id(fields: Mapping[str, Any], name: str, recipient: str, where: str) -> str:
     """Older events may lack ``sg_event_id``: what identifies the event instead."""
     parts = (
         name,
         _text(fields, "sg_message_id", where) or _text(fields, "smtp-id", where) or "",
-        _text(fields, "email", where) or "",
+        recipient,
         _text(fields, "timestamp", where) or "",
     )
     return ":".join(parts)
