@@ -269,7 +269,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         finally:
             self.request.close()  # (the TLS socket: socketserver closes only the raw one)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:  # (http.server's name for it)
         fake = self.server.fake
         fake.requests.append((self.headers.get("Host", ""), self.path))
         parts = urlsplit(self.path)
@@ -304,7 +304,9 @@ def running_fake_sns(directory: Path) -> Iterator[FakeSns]:
     ca_key, server_key = new_key(), new_key()
     ca = _certificate("Callbox Test CA", ca_key, ca=True)
     hosts = tuple(f"sns.{region}.amazonaws.com" for region in REGIONS)
-    server_certificate = _certificate(hosts[0], server_key, ("Callbox Test CA", ca_key), dns_names=hosts)
+    server_certificate = _certificate(
+        hosts[0], server_key, ("Callbox Test CA", ca_key), dns_names=hosts
+    )
     ca_path = directory / "test-ca.pem"
     ca_path.write_bytes(_pem(ca))
     chain = directory / "sns-server.pem"
@@ -325,7 +327,7 @@ def running_fake_sns(directory: Path) -> Iterator[FakeSns]:
     certificates = {
         CERT_NAME: _pem(_certificate("sns.amazonaws.com", signing_key)),
         ROTATED_CERT_NAME: _pem(_certificate("sns.amazonaws.com", rotated_key)),
-        "not-a-certificate.pem": b"-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n",
+        "not-a-certificate.pem": b"-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----",
     }
     fake = FakeSns(
         ca_path=ca_path,

@@ -60,12 +60,12 @@ def receivers() -> list[Receiver]:
 
 
 async def post_all(
-    database_url: str, sns: FakeSns, posts: list[tuple[str, bytes]], *, timeout: float = 3
+    database_url: str, sns: FakeSns, posts: list[tuple[str, bytes]], *, seconds: float = 3
 ) -> list[Any]:
     settings = settings_for(
         database_url,
         receivers(),
-        outbound=sns.outbound(timeout_seconds=timeout),
+        outbound=sns.outbound(timeout_seconds=seconds),
         graphql=GraphQL(api_keys=[ApiKey(name="reader", key=API_KEY)]),
     )
     async with callbox_client(settings) as client:
@@ -104,7 +104,9 @@ NOTIFICATIONS = """{ notifications(first: 50) { nodes {
 
 
 async def stored(db: asyncpg.Connection) -> list[tuple[str, str, int]]:
-    rows = await db.fetch("SELECT receiver, state, event_count FROM callbox_notification ORDER BY id")
+    rows = await db.fetch(
+        "SELECT receiver, state, event_count FROM callbox_notification ORDER BY id"
+    )
     return [(row["receiver"], row["state"], row["event_count"]) for row in rows]
 
 
@@ -188,11 +190,12 @@ async def test_events_the_model_cannot_express_yet_are_recorded_without_events(
         "mail": {"messageId": "m-1", "destination": ["recipient@example.com"]},
         "open": {"timestamp": "2017-08-09T22:00:19.652Z"},
     }
+    validated = "Successfully validated SNS topic for Amazon SES event publishing."
     posts = [
         ("ses-open", body_of(notification(opened))),
-        ("ses-open", body_of(notification("Successfully validated SNS topic for Amazon SES event publishing."))),
+        ("ses-open", body_of(notification(validated))),
         ("ses-open", body_of(confirmation())),
-    ]  # fmt: skip
+    ]
     answers = await post_all(database_url, sns, posts)
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert await stored(db) == [("ses-open", "ACCEPTED", 0)] * 3
@@ -280,7 +283,7 @@ async def test_a_certificate_that_cannot_be_fetched_now_is_503_and_sns_retries(
     broken = body_of(sns.sign(bounce_of_two(), cert_url=sns.cert_url(name="broken.pem")))
     missing = body_of(sns.sign(bounce_of_two(), cert_url=sns.cert_url(name="missing.pem")))
     answers = await post_all(
-        database_url, sns, [("ses", slow), ("ses", broken), ("ses", missing)], timeout=1
+        database_url, sns, [("ses", slow), ("ses", broken), ("ses", missing)], seconds=1
     )
     assert [(a.status_code, a.headers.get("retry-after"), a.text) for a in answers] == [
         (
@@ -322,7 +325,11 @@ async def test_a_subscription_confirmation_is_confirmed_and_recorded(
     assert not any("token-0123" in line for line in caplog.messages)  # (never logged)
     data = await graphql(database_url, sns, NOTIFICATIONS)
     [recorded] = data["notifications"]["nodes"]
-    assert (recorded["receiver"], recorded["state"], recorded["eventCount"]) == ("ses", "ACCEPTED", 0)
+    assert (recorded["receiver"], recorded["state"], recorded["eventCount"]) == (
+        "ses",
+        "ACCEPTED",
+        0,
+    )
     assert json.loads(recorded["body"])["Type"] == "SubscriptionConfirmation"
     assert recorded["contentType"] == "text/plain; charset=UTF-8"
 
@@ -331,7 +338,9 @@ async def test_auto_confirm_off_records_without_visiting(
     db: asyncpg.Connection, database_url: str, sns: FakeSns, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="callbox.ingest.routes"):
-        [answer] = await post_all(database_url, sns, [("ses-manual", body_of(sns.sign(confirmation())))])
+        [answer] = await post_all(
+            database_url, sns, [("ses-manual", body_of(sns.sign(confirmation())))]
+        )
     assert answer.status_code == 200
     assert [path for _, path in sns.requests if path.startswith("/?")] == []
     assert await stored(db) == [("ses-manual", "ACCEPTED", 0)]

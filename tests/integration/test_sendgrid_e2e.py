@@ -37,9 +37,13 @@ def receivers() -> list[Receiver]:
         Receiver(name="sendgrid-open", provider="sendgrid"),
         # Two keys, as while SendGrid's key is being replaced: either verifies.
         Receiver(
-            name="sendgrid", provider="sendgrid", auth=Auth(signature=[b64_key(OWN_KEY), SDK_PUBLIC_KEY])
+            name="sendgrid",
+            provider="sendgrid",
+            auth=Auth(signature=[b64_key(OWN_KEY), SDK_PUBLIC_KEY]),
         ),
-        Receiver(name="sendgrid-other", provider="sendgrid", auth=Auth(signature=[b64_key(OWN_KEY)])),
+        Receiver(
+            name="sendgrid-other", provider="sendgrid", auth=Auth(signature=[b64_key(OWN_KEY)])
+        ),
     ]
 
 
@@ -67,7 +71,9 @@ async def graphql(database_url: str, query: str) -> dict[str, Any]:
 
 
 async def stored(db: asyncpg.Connection) -> list[tuple[str, str, int]]:
-    rows = await db.fetch("SELECT receiver, state, event_count FROM callbox_notification ORDER BY id")
+    rows = await db.fetch(
+        "SELECT receiver, state, event_count FROM callbox_notification ORDER BY id"
+    )
     return [(row["receiver"], row["state"], row["event_count"]) for row in rows]
 
 
@@ -100,7 +106,10 @@ async def test_every_sample_is_stored_and_served_over_graphql(
         ("14c5d75ce93.dfd.64b469", "example@example.com", "FAILED", "BLOCKED", "dropped"),
         ("LRzXl_NHStOGhQ4kofSm_A", "hello@world.com", "FAILED", "BLOCKED", "dropped"),
         ("Lli-03HcQ5-JLybO9fXsJg", "noreply@example.com", "FAILED", "PERMANENT", "bounce"),
-        ("filter0093p1las1.9128.5717FB8127.0", "invalid@invalid", "FAILED", "INVALID_RECIPIENT", "dropped"),
+        (
+            "filter0093p1las1.9128.5717FB8127.0", "invalid@invalid", "FAILED",
+            "INVALID_RECIPIENT", "dropped",
+        ),
         ("wrfRRvF7Q0GgwUo2CvDmEA", "recipient@example.com", "DELIVERED", None, "delivered"),
     ]  # fmt: skip
     assert {(m["direction"], m["channel"]) for m in data["messages"]["nodes"]} == {

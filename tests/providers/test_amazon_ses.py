@@ -479,7 +479,7 @@ async def verified(
     message: dict[str, Any],
     topics: tuple[str, ...] = (TOPIC,),
     *,
-    timeout: float = 3,
+    seconds: float = 3,
     now: datetime | None = None,
     fetcher: HttpsFetcher | None = None,
     **headers: str,
@@ -488,7 +488,7 @@ async def verified(
     scheme = PROVIDER.signature
     assert scheme is not None and scheme.fetch_keys is not None
     request = signed_request(message, **headers)
-    own = fetcher or HttpsFetcher(sns.outbound(timeout_seconds=timeout))
+    own = fetcher or HttpsFetcher(sns.outbound(timeout_seconds=seconds))
     try:
         keys = list(await scheme.fetch_keys(request, topics, RECEIVER, own))
         scheme.verify(request, keys, RECEIVER, now or datetime.now(UTC))
@@ -637,7 +637,7 @@ async def test_what_the_certificate_url_answers(sns: FakeSns) -> None:
     for name, (error, reason) in cases.items():
         message = sns.sign(delivery_message(), cert_url=sns.cert_url(name=name))
         with pytest.raises(error, match=reason):
-            await verified(sns, message, timeout=1)
+            await verified(sns, message, seconds=1)
 
 
 async def test_a_certificate_is_fetched_once_per_url(sns: FakeSns) -> None:

@@ -43,7 +43,8 @@ SDK_PUBLIC_KEY = (
     "+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
 )
 SDK_SIGNATURE = (
-    "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM="
+    "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtE"
+    "ZtM="
 )
 SDK_TIMESTAMP = "1600112502"
 SDK_BODY = (
@@ -89,7 +90,9 @@ def test_the_sdk_test_vector_verifies() -> None:
 def test_the_sdk_body_matches_the_shared_raw_file_when_at_hand() -> None:
     from pathlib import Path
 
-    raw = Path("/work/shared/payloads/sendgrid/signed_raw_body_with_trailing_CRLF__sendgrid-python_test.raw")
+    raw = Path(
+        "/work/shared/payloads/sendgrid/signed_raw_body_with_trailing_CRLF__sendgrid-python_test.raw"
+    )
     if not raw.exists():
         pytest.skip("the shared payload folder is not available here")
     assert raw.read_bytes() == SDK_BODY

@@ -330,10 +330,8 @@ def _rendering_failure(ses: _Ses) -> list[Event]:
 def _received(ses: _Ses) -> list[Event]:
     receipt = _object(ses.event, "receipt", "")
     recipients = _addresses(receipt, "recipients", "receipt.")
-    action = receipt.get("action")
-    action = action if _is_object(action) else {}
-    headers = ses.mail.get("commonHeaders")
-    headers = headers if _is_object(headers) else {}
+    action = _optional_object(receipt, "action")
+    headers = _optional_object(ses.mail, "commonHeaders")
     sender = _from_header(headers) or ses.sender()
     if sender is None:
         raise PayloadRejected("Received: no sender (mail.commonHeaders.from or mail.source)")
@@ -394,7 +392,9 @@ def _text_body(event: Mapping[str, Any], action: Mapping[str, Any]) -> str | Non
         try:
             raw = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError):
-            raise PayloadRejected("content: not base64 (receipt.action.encoding is BASE64)") from None
+            raise PayloadRejected(
+                "content: not base64 (receipt.action.encoding is BASE64)"
+            ) from None
     else:
         raw = content.encode("utf-8", "surrogateescape")
     message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -425,6 +425,12 @@ def _object(fields: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any
         missing = "missing" if value is None else f"expected a JSON object, got {_kind(value)}"
         raise PayloadRejected(f"{where}{key}: {missing}")
     return value
+
+
+def _optional_object(fields: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """An object SES may leave out (empty then); anything but an object counts as left out."""
+    value = fields.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _objects(fields: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
@@ -549,8 +555,9 @@ def _sns_url(url: str, what: str, *, pem: bool) -> str:
     if parts.netloc != host or not SNS_HOST.fullmatch(host):
         # (netloc == host: no credentials, no port, lower case, nothing for a parser to
         # read differently than urllib does)
+        shown = f"{parts.netloc!r:.80}"
         raise SignatureRejected(
-            f"{what} is not on an Amazon SNS host (sns.<region>.amazonaws.com): {parts.netloc!r:.80}"
+            f"{what} is not on an Amazon SNS host (sns.<region>.amazonaws.com): {shown}"
         )
     if pem and not (parts.path.endswith(".pem") and not parts.query and not parts.fragment):
         raise SignatureRejected(f"{what} does not name a .pem certificate")
@@ -698,8 +705,12 @@ def _notification(message_id: str, topic: str, at: str, event: Mapping[str, Any]
         "Timestamp": at,
         "SignatureVersion": "1",
         "Signature": "EXAMPLE-SIGNATURE==",
-        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-12345abcde.pem",
-        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn...",
+        "SigningCertURL": (
+            "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-12345abcde.pem"
+        ),
+        "UnsubscribeURL": (
+            "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn..."
+        ),
     }
     return json.dumps(envelope, indent=2).encode()
 
@@ -712,19 +723,50 @@ SAMPLES = (
     SamplePayload(
         description="Bounce, permanent (identity notification, AWS's documented example)",
         content_type=SNS_CONTENT_TYPE,
-        body=b"""{
-  "Type": "Notification",
-  "MessageId": "19ba9823-d7f2-53c1-860e-cb10e0d13dfc",
-  "TopicArn": "arn:aws:sns:us-east-1:1234567890:SES_Events",
-  "Subject": "Amazon SES Email Event Notification",
-  "Message": "{\\"notificationType\\": \\"Bounce\\", \\"bounce\\": {\\"bounceType\\": \\"Permanent\\", \\"reportingMTA\\": \\"dns; email.example.com\\", \\"bouncedRecipients\\": [{\\"emailAddress\\": \\"jane@example.com\\", \\"status\\": \\"5.1.1\\", \\"action\\": \\"failed\\", \\"diagnosticCode\\": \\"smtp; 550 5.1.1 <jane@example.com>... User unknown\\"}], \\"bounceSubType\\": \\"General\\", \\"timestamp\\": \\"2016-01-27T14:59:44.101Z\\", \\"feedbackId\\": \\"00000138111222aa-44455566-cccc-cccc-cccc-ddddaaaa068a-000000\\", \\"remoteMtaIp\\": \\"127.0.2.0\\"}, \\"mail\\": {\\"timestamp\\": \\"2016-01-27T14:59:38.237Z\\", \\"source\\": \\"john@example.com\\", \\"sourceArn\\": \\"arn:aws:ses:us-west-2:888888888888:identity/example.com\\", \\"sourceIp\\": \\"127.0.3.0\\", \\"sendingAccountId\\": \\"123456789012\\", \\"messageId\\": \\"00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000\\", \\"destination\\": [\\"jane@example.com\\", \\"mary@example.com\\", \\"richard@example.com\\"], \\"headersTruncated\\": false, \\"headers\\": [{\\"name\\": \\"From\\", \\"value\\": \\"\\\\\\"John Doe\\\\\\" <john@example.com>\\"}, {\\"name\\": \\"To\\", \\"value\\": \\"\\\\\\"Jane Doe\\\\\\" <jane@example.com>, \\\\\\"Mary Doe\\\\\\" <mary@example.com>, \\\\\\"Richard Doe\\\\\\" <richard@example.com>\\"}, {\\"name\\": \\"Message-ID\\", \\"value\\": \\"custom-message-ID\\"}, {\\"name\\": \\"Subject\\", \\"value\\": \\"Hello\\"}, {\\"name\\": \\"Content-Type\\", \\"value\\": \\"text/plain; charset=\\\\\\"UTF-8\\\\\\"\\"}, {\\"name\\": \\"Content-Transfer-Encoding\\", \\"value\\": \\"base64\\"}, {\\"name\\": \\"Date\\", \\"value\\": \\"Wed, 27 Jan 2016 14:05:45 +0000\\"}, {\\"name\\": \\"X-Tag\\", \\"value\\": \\"tag 1\\"}, {\\"name\\": \\"X-Tag\\", \\"value\\": \\"tag 2\\"}, {\\"name\\": \\"X-Metadata\\", \\"value\\": \\"{\\\\\\"meta1\\\\\\":\\\\\\"string\\\\\\",\\\\\\"meta2\\\\\\":2}\\"}], \\"commonHeaders\\": {\\"from\\": [\\"John Doe <john@example.com>\\"], \\"date\\": \\"Wed, 27 Jan 2016 14:05:45 +0000\\", \\"to\\": [\\"Jane Doe <jane@example.com>, Mary Doe <mary@example.com>, Richard Doe <richard@example.com>\\"], \\"messageId\\": \\"custom-message-ID\\", \\"subject\\": \\"Hello\\"}}}\\n",
-  "Timestamp": "2018-03-26T17:58:59.675Z",
-  "SignatureVersion": "1",
-  "Signature": "EXAMPLE-SIGNATURE==",
-  "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-12345abcde.pem",
-  "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn..."
-}
-""",
+        body=(
+            b"{\n"
+            b'  "Type": "Notification",\n'
+            b'  "MessageId": "19ba9823-d7f2-53c1-860e-cb10e0d13dfc",\n'
+            b'  "TopicArn": "arn:aws:sns:us-east-1:1234567890:SES_Events",\n'
+            b'  "Subject": "Amazon SES Email Event Notification",\n'
+            b'  "Message": "{\\"notificationType\\": \\"Bounce\\", \\"bounce\\": {\\"bounceType'
+            b'\\": \\"Permanent\\", \\"reportingMTA\\": \\"dns; email.example.com\\", \\"bo'
+            b'uncedRecipients\\": [{\\"emailAddress\\": \\"jane@example.com\\", \\"status'
+            b'\\": \\"5.1.1\\", \\"action\\": \\"failed\\", \\"diagnosticCode\\": \\"smtp; 55'
+            b'0 5.1.1 <jane@example.com>... User unknown\\"}], \\"bounceSubType\\": \\"Gener'
+            b'al\\", \\"timestamp\\": \\"2016-01-27T14:59:44.101Z\\", \\"feedbackId\\": \\"'
+            b'00000138111222aa-44455566-cccc-cccc-cccc-ddddaaaa068a-000000\\", \\"remoteMt'
+            b'aIp\\": \\"127.0.2.0\\"}, \\"mail\\": {\\"timestamp\\": \\"2016-01-27T14:59:3'
+            b'8.237Z\\", \\"source\\": \\"john@example.com\\", \\"sourceArn\\": \\"arn:aws:'
+            b'ses:us-west-2:888888888888:identity/example.com\\", \\"sourceIp\\": \\"127.0.3'
+            b'.0\\", \\"sendingAccountId\\": \\"123456789012\\", \\"messageId\\": \\"000001'
+            b'38111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000\\", \\"destination\\":'
+            b' [\\"jane@example.com\\", \\"mary@example.com\\", \\"richard@example.com\\"], \\"'
+            b'headersTruncated\\": false, \\"headers\\": [{\\"name\\": \\"From\\", \\"value'
+            b'\\": \\"\\\\\\"John Doe\\\\\\" <john@example.com>\\"}, {\\"name\\": \\"To\\",'
+            b' \\"value\\": \\"\\\\\\"Jane Doe\\\\\\" <jane@example.com>, \\\\\\"Mary Doe\\'
+            b'\\\\" <mary@example.com>, \\\\\\"Richard Doe\\\\\\" <richard@example.com>\\"},'
+            b' {\\"name\\": \\"Message-ID\\", \\"value\\": \\"custom-message-ID\\"}, {\\"nam'
+            b'e\\": \\"Subject\\", \\"value\\": \\"Hello\\"}, {\\"name\\": \\"Content-Type\\",'
+            b' \\"value\\": \\"text/plain; charset=\\\\\\"UTF-8\\\\\\"\\"}, {\\"name\\": \\'
+            b'"Content-Transfer-Encoding\\", \\"value\\": \\"base64\\"}, {\\"name\\": \\"Da'
+            b'te\\", \\"value\\": \\"Wed, 27 Jan 2016 14:05:45 +0000\\"}, {\\"name\\": \\"X'
+            b'-Tag\\", \\"value\\": \\"tag 1\\"}, {\\"name\\": \\"X-Tag\\", \\"value\\": \\"tag'
+            b' 2\\"}, {\\"name\\": \\"X-Metadata\\", \\"value\\": \\"{\\\\\\"meta1\\\\\\":\\\\'
+            b'\\"string\\\\\\",\\\\\\"meta2\\\\\\":2}\\"}], \\"commonHeaders\\": {\\"from\\":'
+            b' [\\"John Doe <john@example.com>\\"], \\"date\\": \\"Wed, 27 Jan 2016 14:05:45 '
+            b'+0000\\", \\"to\\": [\\"Jane Doe <jane@example.com>, Mary Doe <mary@example.co'
+            b'm>, Richard Doe <richard@example.com>\\"], \\"messageId\\": \\"custom-message-'
+            b'ID\\", \\"subject\\": \\"Hello\\"}}}\\n",\n'
+            b'  "Timestamp": "2018-03-26T17:58:59.675Z",\n'
+            b'  "SignatureVersion": "1",\n'
+            b'  "Signature": "EXAMPLE-SIGNATURE==",\n'
+            b'  "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificatio'
+            b'nService-12345abcde.pem",\n'
+            b'  "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscri'
+            b'be&SubscriptionArn=arn..."\n'
+            b"}\n"
+        ),
     ),
     SamplePayload(
         description="Delivery (identity notification)",
@@ -893,7 +935,7 @@ SAMPLES = (
                     },
                 },
                 "content": (
-                    "From: \"Sender, Inc.\" <from@example.org>\r\n"
+                    'From: "Sender, Inc." <from@example.org>\r\n'
                     "Date: Fri, 30 Mar 2018 10:21:50 -0700\r\n"
                     "Message-ID: <CAEPk3RKsi@mail.example.org>\r\n"
                     "Subject: Test inbound message\r\n"

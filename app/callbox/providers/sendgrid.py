@@ -388,11 +388,60 @@ SAMPLES = (
         description="A batch: processed, delivered, opened, clicked, reported as spam",
         content_type=JSON,
         body=b"""[
-  {"email": "recipient@example.com", "timestamp": 1461095246, "smtp-id": "<wrfRRvF7Q0GgwUo2CvDmEA@ismtpd0006p1sjc2.sendgrid.net>", "sg_event_id": "ZyjAM5rnQmuI1KFInHQ3Nw", "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0", "event": "processed", "category": ["tag1", "tag2"], "custom1": "value1", "custom2": "value2"},
-  {"email": "recipient@example.com", "timestamp": 1461095250, "ip": "167.89.17.173", "response": "250 2.0.0 OK", "sg_event_id": "ZGVsaXZlcmVkLTAtMTA5OTQ5MTktd3JmUlJ2Rjc", "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0", "event": "delivered", "custom1": "value1"},
-  {"email": "recipient@example.com", "timestamp": 1461095250, "ip": "66.102.6.229", "sg_event_id": "MjIwNDg5NTgtZGE3OC00NDI1LWFiMmMtMDUyZTU2ZmFkOTFm", "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0", "useragent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0", "event": "open"},
-  {"email": "recipient@example.com", "timestamp": 1461095250, "ip": "24.130.34.103", "sg_event_id": "OTdlOGUzYjctYjc5Zi00OWE4LWE4YWUtNjIxNjk2ZTJlNGVi", "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0", "useragent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_4) AppleWebKit/537.36", "event": "click", "url_offset": {"index": 0, "type": "html"}, "url": "http://www.example.com"},
-  {"email": "recipient@example.com", "timestamp": 1461095251, "sg_event_id": "c3BhbXJlcG9ydC0xMDk5NDkxOS1MUnpYbF9OSFN0", "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0", "event": "spamreport"}
+  {
+    "email": "recipient@example.com",
+    "timestamp": 1461095246,
+    "smtp-id": "<wrfRRvF7Q0GgwUo2CvDmEA@ismtpd0006p1sjc2.sendgrid.net>",
+    "sg_event_id": "ZyjAM5rnQmuI1KFInHQ3Nw",
+    "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0",
+    "event": "processed",
+    "category": [
+      "tag1",
+      "tag2"
+    ],
+    "custom1": "value1",
+    "custom2": "value2"
+  },
+  {
+    "email": "recipient@example.com",
+    "timestamp": 1461095250,
+    "ip": "167.89.17.173",
+    "response": "250 2.0.0 OK",
+    "sg_event_id": "ZGVsaXZlcmVkLTAtMTA5OTQ5MTktd3JmUlJ2Rjc",
+    "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0",
+    "event": "delivered",
+    "custom1": "value1"
+  },
+  {
+    "email": "recipient@example.com",
+    "timestamp": 1461095250,
+    "ip": "66.102.6.229",
+    "sg_event_id": "MjIwNDg5NTgtZGE3OC00NDI1LWFiMmMtMDUyZTU2ZmFkOTFm",
+    "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0",
+    "useragent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0",
+    "event": "open"
+  },
+  {
+    "email": "recipient@example.com",
+    "timestamp": 1461095250,
+    "ip": "24.130.34.103",
+    "sg_event_id": "OTdlOGUzYjctYjc5Zi00OWE4LWE4YWUtNjIxNjk2ZTJlNGVi",
+    "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0",
+    "useragent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_4) AppleWebKit/537.36",
+    "event": "click",
+    "url_offset": {
+      "index": 0,
+      "type": "html"
+    },
+    "url": "http://www.example.com"
+  },
+  {
+    "email": "recipient@example.com",
+    "timestamp": 1461095251,
+    "sg_event_id": "c3BhbXJlcG9ydC0xMDk5NDkxOS1MUnpYbF9OSFN0",
+    "sg_message_id": "wrfRRvF7Q0GgwUo2CvDmEA.filter0425p1mdw1.13037.57168B4A1D.0",
+    "event": "spamreport"
+  }
 ]""",
     ),
     SamplePayload(
