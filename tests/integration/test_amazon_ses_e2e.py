@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
 from callbox.providers.amazon_ses import PROVIDER
-from callbox.settings import ApiKey, Auth, GraphQL, Receiver
+from callbox.receivers import prepare_receiver
+from callbox.settings import ApiKey, Auth, GraphQL, Receiver, settings_from_mapping
 from tests.fake_sns import (
     OTHER_TOPIC,
     TOPIC,
@@ -31,6 +35,7 @@ from tests.fake_sns import (
 from tests.support import callbox_client, settings_for
 
 API_KEY = "ses-reader-key-0123456789"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "amazon-ses.md"
 SNS_HEADERS = {"Content-Type": "text/plain; charset=UTF-8"}
 
 
@@ -375,3 +380,11 @@ async def test_an_unsubscribe_confirmation_is_recorded(
     assert await stored(db) == [("ses", "ACCEPTED", 0)]
     assert [path for _, path in sns.requests if path.startswith("/?")] == []
     assert f"receiver ses: SNS topic {TOPIC} ended its subscription" in caplog.text
+
+
+def test_the_documented_receiver_is_valid() -> None:
+    (block,) = re.findall(r"```toml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+    (receiver,) = settings_from_mapping(tomllib.loads(block)).receivers
+    ready = prepare_receiver(receiver, 0)
+    assert ready.signature_keys == ("arn:aws:sns:eu-west-1:123456789012:ses-events",)
+    assert ready.provider is PROVIDER

@@ -72,8 +72,9 @@ async def test_readme_curl_examples_get_200(create_database) -> None:  # type: i
             ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=True
         )
         codes = result.stdout.split()
-        assert len(codes) == 6
-        assert codes == ["200"] * 6
+        invocations = sum(1 for line in script.splitlines() if line.startswith("curl "))
+        assert invocations >= 6
+        assert codes == ["200"] * invocations
         # The conversation example, as written (a national number, no receiver named), finds
         # the thread of the Notify reply from +447700900123.
         (conversations,) = [part for part in _graphql_examples() if "conversations(" in part]

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from callbox.providers.sendgrid import PROVIDER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from callbox.settings import ApiKey, Auth, GraphQL, Receiver
+from callbox.receivers import prepare_receiver
+from callbox.settings import ApiKey, Auth, GraphQL, Receiver, settings_from_mapping
 from tests.providers.test_sendgrid import SDK_BODY, SDK_PUBLIC_KEY, SDK_SIGNATURE, SDK_TIMESTAMP
 from tests.support import callbox_client, settings_for
 
 API_KEY = "sendgrid-reader-key-0123456789"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "sendgrid.md"
 JSON = {"Content-Type": "application/json"}
 SDK_HEADERS = {**JSON, SIGNATURE_HEADER: SDK_SIGNATURE, TIMESTAMP_HEADER: SDK_TIMESTAMP}
 
@@ -179,3 +185,11 @@ async def test_a_batch_signed_now_with_the_other_key_is_accepted(
     )
     assert [a.status_code for a in answers] == [200, 200]
     assert await stored(db) == [("sendgrid", "ACCEPTED", 2), ("sendgrid-other", "ACCEPTED", 2)]
+
+
+def test_the_documented_receiver_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENDGRID_WEBHOOK_KEY", SDK_PUBLIC_KEY)
+    (block,) = re.findall(r"```toml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+    (receiver,) = settings_from_mapping(tomllib.loads(block)).receivers
+    (key,) = prepare_receiver(receiver, 0).signature_keys
+    assert key.curve.name == "secp256r1"
