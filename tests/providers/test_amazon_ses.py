@@ -437,6 +437,32 @@ def test_every_mapped_word_is_a_ses_status() -> None:
 # --- Configuration -------------------------------------------------------------------------
 
 
+def test_outbound_settings_are_checked_and_read_from_the_environment(tmp_path: Path) -> None:
+    from callbox.settings import Outbound, load_settings
+
+    for bad, problem in (
+        ({"timeout_seconds": 0}, "timeout_seconds must be more than 0"),
+        ({"timeout_seconds": 61}, "at most 60"),
+        ({"ca_bundle": str(tmp_path / "absent.pem")}, "ca_bundle: no such file"),
+        ({"proxy": "127.0.0.1:3128"}, "proxy: expected an http"),
+    ):
+        with pytest.raises(ValueError, match=problem):
+            Outbound(**bad)  # type: ignore[arg-type]
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = load_settings(
+        None,
+        environ={
+            "CALLBOX_OUTBOUND__TIMEOUT_SECONDS": "2.5",
+            "CALLBOX_OUTBOUND__CA_BUNDLE": str(bundle),
+            "CALLBOX_OUTBOUND__PROXY": "http://egress.internal:3128",
+        },
+    )
+    assert settings.outbound == Outbound(
+        timeout_seconds=2.5, ca_bundle=str(bundle), proxy="http://egress.internal:3128"
+    )
+
+
 def test_signature_keys_are_topic_arns() -> None:
     receiver = Receiver(name="ses", provider="amazon_ses", auth=Auth(signature=[TOPIC]))
     assert prepare_receiver(receiver, 0).signature_keys == (TOPIC,)
@@ -598,6 +624,26 @@ async def test_a_topic_not_trusted_is_refused_before_any_request(sns: FakeSns) -
     assert sns.requests == []
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"SignatureVersion": "3"}, "SignatureVersion '3' is not 1 or 2"),
+        ({"SignatureVersion": None}, "SignatureVersion None is not 1 or 2"),
+        ({"Signature": None}, "SNS message without Signature"),
+        ({"Signature": "not base64!"}, "Signature is not base64"),
+        ({"MessageId": None}, "SNS message without MessageId"),
+        ({"Message": {"not": "text"}}, "SNS message without Message"),
+    ],
+)
+async def test_an_incomplete_message_is_refused_before_any_request(
+    sns: FakeSns, change: dict[str, Any], reason: str
+) -> None:
+    message = {**sns.sign(delivery_message()), **change}
+    with pytest.raises(SignatureRejected, match=reason):
+        await verified(sns, {k: v for k, v in message.items() if v is not None})
+    assert sns.requests == []
+
+
 async def test_the_timestamp_must_be_within_the_hour_sns_retries_for(sns: FakeSns) -> None:
     message = sns.sign(delivery_message())
     now = datetime.now(UTC)
@@ -655,6 +701,20 @@ async def test_a_certificate_is_fetched_once_per_url(sns: FakeSns) -> None:
         assert sns.gets("/missing.pem") == 2
     finally:
         await fetcher.aclose()
+
+
+async def test_verify_refuses_a_certificate_fetched_for_another_message(sns: FakeSns) -> None:
+    """The fetched key is bound to its URL and the trusted topics: verify checks both again."""
+    scheme = PROVIDER.signature
+    assert scheme is not None
+    keys = await verified(sns, sns.sign(delivery_message()))
+    other_topic = signed_request(sns.sign(delivery_message(TopicArn=OTHER_TOPIC)))
+    rotated = signed_request(
+        sns.sign(delivery_message(), cert_url=sns.cert_url(name=ROTATED_CERT_NAME))
+    )
+    for request in (other_topic, rotated):
+        with pytest.raises(SignatureRejected, match="signature does not match"):
+            scheme.verify(request, keys, RECEIVER, datetime.now(UTC))
 
 
 async def test_verify_alone_refuses_without_a_fetched_certificate(sns: FakeSns) -> None:

@@ -597,30 +597,25 @@ def _public_key(pem: bytes) -> rsa.RSAPublicKey:
     return key
 
 
-async def fetch_certificate(
-    request: SignedRequest,
-    keys: Sequence[SignatureKey],
-    _: ReceiverContext,
-    fetcher: Fetcher,
-) -> Sequence[SignatureKey]:
-    """Before ``verify``: the topic must be trusted and the certificate URL an SNS one
-    (checked before any request is made), then the certificate is fetched (cached)."""
-    fields = _envelope(request)
-    topics = frozenset(keys)
-    _trusted_topic(fields, topics)
-    url = certificate_url(fields)
-    pem = require_ok(await fetcher.get(url, cache=True), "SigningCertURL")
-    return [SnsSigningKey(url, _public_key(pem), topics)]
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """What a signed SNS message says about its signature, read before anything is fetched."""
+
+    fields: Mapping[str, Any]
+    topic: str
+    certificate_url: str
+    algorithm: type[hashes.HashAlgorithm]
+    signature: bytes
+    signed: bytes
 
 
-def verify(
-    request: SignedRequest, keys: Sequence[SignatureKey], _: ReceiverContext, now: datetime
-) -> None:
+def _signed_message(request: SignedRequest, topics: frozenset[str] | None) -> _Signed:
+    """The message's signature and what it signs; with ``topics``, its topic must be one."""
     fields = _envelope(request)
-    if not keys or not all(isinstance(key, SnsSigningKey) for key in keys):
-        raise SignatureRejected("the SNS signing certificate was not fetched")
+    topic = (
+        _trusted_topic(fields, topics) if topics is not None else _signed_text(fields, "TopicArn")
+    )
     url = certificate_url(fields)
-    topic = _signed_text(fields, "TopicArn")
     version = fields.get("SignatureVersion")
     algorithm = SIGNATURE_HASHES.get(version) if isinstance(version, str) else None
     if algorithm is None:
@@ -629,28 +624,53 @@ def verify(
         signature = base64.b64decode(_signed_text(fields, "Signature"), validate=True)
     except (binascii.Error, ValueError):
         raise SignatureRejected("Signature is not base64") from None
-    signed = string_to_sign(fields)
+    return _Signed(fields, topic, url, algorithm, signature, string_to_sign(fields))
+
+
+async def fetch_certificate(
+    request: SignedRequest,
+    keys: Sequence[SignatureKey],
+    _: ReceiverContext,
+    fetcher: Fetcher,
+) -> Sequence[SignatureKey]:
+    """Before ``verify``: the topic must be trusted, the certificate URL an SNS one and the
+    message complete (all checked before any request is made); then the certificate is
+    fetched (cached per URL)."""
+    topics = frozenset(keys)
+    message = _signed_message(request, topics)
+    pem = require_ok(await fetcher.get(message.certificate_url, cache=True), "SigningCertURL")
+    return [SnsSigningKey(message.certificate_url, _public_key(pem), topics)]
+
+
+def verify(
+    request: SignedRequest, keys: Sequence[SignatureKey], _: ReceiverContext, now: datetime
+) -> None:
+    if not keys or not all(isinstance(key, SnsSigningKey) for key in keys):
+        raise SignatureRejected("the SNS signing certificate was not fetched")
+    message = _signed_message(request, None)
     verified = False
     for key in keys:
-        if key.certificate_url != url or topic not in key.topic_arns:
+        if key.certificate_url != message.certificate_url or message.topic not in key.topic_arns:
             continue
         try:
-            key.public_key.verify(signature, signed, padding.PKCS1v15(), algorithm())
+            key.public_key.verify(
+                message.signature, message.signed, padding.PKCS1v15(), message.algorithm()
+            )
         except InvalidSignature:
             continue
         verified = True
     if not verified:
         raise SignatureRejected(MISMATCH)
     try:
-        signed_at = parse_timestamp(_signed_text(fields, "Timestamp"), field="Timestamp")
+        signed_at = parse_timestamp(_signed_text(message.fields, "Timestamp"), field="Timestamp")
     except PayloadRejected as rejection:
         raise SignatureRejected(rejection.reason) from None
     if not now - MAX_AGE <= signed_at <= now + MAX_SKEW:
         raise SignatureRejected(
             f"Timestamp is more than {MAX_AGE.seconds} s old (or {MAX_SKEW.seconds} s ahead)"
         )
-    if fields["Type"] == SUBSCRIPTION_CONFIRMATION:
-        confirmation_url(fields)
+    if message.fields["Type"] == SUBSCRIPTION_CONFIRMATION:
+        confirmation_url(message.fields)
 
 
 async def confirm_subscription(
