@@ -133,7 +133,7 @@ class FakeSns:
     release: threading.Event = field(default_factory=threading.Event)
     confirm_status: int = 200
 
-    def outbound(self, timeout_seconds: float = 3) -> Outbound:
+    def outbound(self, timeout_seconds: float = 5) -> Outbound:
         return Outbound(
             timeout_seconds=timeout_seconds, ca_bundle=str(self.ca_path), proxy=self.proxy_url
         )

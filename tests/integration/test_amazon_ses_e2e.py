@@ -65,7 +65,7 @@ def receivers() -> list[Receiver]:
 
 
 async def post_all(
-    database_url: str, sns: FakeSns, posts: list[tuple[str, bytes]], *, seconds: float = 3
+    database_url: str, sns: FakeSns, posts: list[tuple[str, bytes]], *, seconds: float = 5
 ) -> list[Any]:
     settings = settings_for(
         database_url,
@@ -287,9 +287,8 @@ async def test_a_certificate_that_cannot_be_fetched_now_is_503_and_sns_retries(
     slow = body_of(sns.sign(bounce_of_two(), cert_url=sns.cert_url(name="slow.pem")))
     broken = body_of(sns.sign(bounce_of_two(), cert_url=sns.cert_url(name="broken.pem")))
     missing = body_of(sns.sign(bounce_of_two(), cert_url=sns.cert_url(name="missing.pem")))
-    answers = await post_all(
-        database_url, sns, [("ses", slow), ("ses", broken), ("ses", missing)], seconds=1
-    )
+    answers = await post_all(database_url, sns, [("ses", slow)], seconds=1)
+    answers += await post_all(database_url, sns, [("ses", broken), ("ses", missing)])
     assert [(a.status_code, a.headers.get("retry-after"), a.text) for a in answers] == [
         (
             503,
