@@ -23,6 +23,7 @@ from litestar.types import ControllerRouterHandler, Middleware, Scope
 from callbox.events.hub import end_subscriptions_for_shutdown
 from callbox.graphql.controller import graphql_routes
 from callbox.inbox import inbox_routes
+from callbox.ingest.fetcher import HttpsFetcher
 from callbox.ingest.routes import receivers_router
 from callbox.ops.components import build_ops
 from callbox.ops.event_hub import attach_event_hub, run_event_hub
@@ -77,15 +78,21 @@ def callbox_parts(settings: Settings) -> CallboxParts:
             yield
 
     store = runtime.store_provider()
+    fetcher = HttpsFetcher(settings.outbound)  # for providers whose keys are fetched (SNS)
     return CallboxParts(
         route_handlers=[
-            receivers_router(runtime.receivers, store),
+            receivers_router(runtime.receivers, store, fetcher),
             *graphql_routes(runtime.settings, runtime.receivers, runtime.events, store),
             *inbox_routes(settings),
             *ops.route_handlers,
         ],
         middleware=list(ops.middleware),
-        lifespan=[lifespan, functools.partial(run_event_hub, runtime), ops.lifespan],
+        lifespan=[
+            lifespan,
+            functools.partial(run_event_hub, runtime),
+            ops.lifespan,
+            fetcher.lifespan,
+        ],
         state={TRUSTED_PROXIES_STATE: runtime.trusted_proxies},
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,6 +10,7 @@ from callbox.model.addresses import AddressRejected, normalise_address
 from callbox.providers import PROVIDERS
 from callbox.providers.base import (
     Event,
+    Fetcher,
     InboundRequest,
     Provider,
     ReceiverContext,
@@ -55,11 +56,29 @@ class ReadyReceiver:
     def verifies_signatures(self) -> bool:
         return bool(self.signature_keys)
 
-    def verify(self, request: SignedRequest, now: datetime) -> None:
-        """Raises SignatureRejected with the reason when the signature does not verify."""
+    async def verify(
+        self, request: SignedRequest, fetcher: Fetcher, now: Callable[[], datetime]
+    ) -> Sequence[SignatureKey]:
+        """The keys the signature verified with (fetched first where the scheme fetches
+        them). Raises SignatureRejected with the reason when it does not verify, and
+        Unreachable when key material cannot be fetched now."""
         scheme = self.provider.signature
         assert scheme is not None  # (keys are only loaded for a provider that signs)
-        scheme.verify(request, self.signature_keys, self.context, now)
+        keys: Sequence[SignatureKey] = self.signature_keys
+        if scheme.fetch_keys is not None:
+            keys = await scheme.fetch_keys(request, keys, self.context, fetcher)
+        scheme.verify(request, keys, self.context, now())
+        return keys
+
+    async def after_accepted(
+        self, request: SignedRequest, keys: Sequence[SignatureKey], fetcher: Fetcher
+    ) -> str | None:
+        """The scheme's follow-up to a verified, stored request (a line for the log);
+        Unreachable propagates."""
+        scheme = self.provider.signature
+        if scheme is None or scheme.after_accepted is None:
+            return None
+        return await scheme.after_accepted(request, keys, self.context, fetcher)
 
     def parse(self, request: InboundRequest) -> Sequence[Event]:
         """Run the provider's pure parser and bound its identifiers (:mod:`bounds`);

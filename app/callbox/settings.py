@@ -89,7 +89,8 @@ class Auth(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     url_token: list[str] = []
     signature: list[str] = []
     """Keys the provider signs with (a list for rotation: any one verifying is enough); what
-    a key is depends on the provider (an HMAC secret, a public key)."""
+    a key is depends on the provider (an HMAC secret, a public key; for Amazon SNS, which
+    signs with AWS's own certificate, the topic ARNs this receiver trusts)."""
 
     def __post_init__(self) -> None:
         for index, value in enumerate(self.signature):
@@ -329,6 +330,39 @@ class Retention(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("purge_interval_minutes must not be negative")
 
 
+class Outbound(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """HTTPS requests Callbox makes itself, for providers that need them: the certificate an
+    Amazon SNS message was signed with, and the link that confirms an SNS subscription. Only
+    to hosts the provider's scheme allows (``sns.<region>.amazonaws.com``), TLS verified,
+    redirects not followed.
+
+    Example::
+
+        Outbound(timeout_seconds=5, proxy="http://egress.internal:3128")
+    """
+
+    timeout_seconds: float = 5
+    """The whole request, connection included; then the callback is answered 503 with
+    ``Retry-After`` (the provider retries)."""
+    ca_bundle: str | None = None
+    """A PEM file of CA certificates to verify servers with *instead of* the public CAs
+    Callbox trusts by default. Leave it unset in production; for tests with a private CA, or
+    behind a TLS-inspecting egress proxy."""
+    proxy: str | None = None
+    """An HTTP proxy for these requests (``http://host:port``); environment variables such
+    as ``HTTPS_PROXY`` are not read."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout_seconds <= 60:
+            raise ValueError("timeout_seconds must be more than 0 and at most 60")
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
+            raise ValueError(f"ca_bundle: no such file: {self.ca_bundle}")
+        if self.proxy is not None:
+            parts = urlsplit(self.proxy)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("proxy: expected an http(s) URL such as http://host:3128")
+
+
 class ApiKey(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     key: str
@@ -416,6 +450,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     logging: Logging = Logging()
     retention: Retention = Retention()
     subscriptions: Subscriptions = Subscriptions()
+    outbound: Outbound = Outbound()
     development: bool = False
     """A development instance: loopback only, unauthenticated receivers allowed."""
 

@@ -7,7 +7,8 @@ does authentication and size checks before the handler runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,7 +20,13 @@ from litestar.handlers import HTTPRouteHandler
 
 from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
 from callbox.ingest.pipeline import IngestOutcome, ingest, reject, remember_outcome
-from callbox.providers.base import SignatureRejected, SignedRequest
+from callbox.providers.base import (
+    Fetcher,
+    SignatureKey,
+    SignatureRejected,
+    SignedRequest,
+    Unreachable,
+)
 from callbox.receivers import ReadyReceiver
 from callbox.store import Store
 from callbox.store.faults import (
@@ -37,6 +44,8 @@ from callbox.web.request_info import (
 
 if TYPE_CHECKING:
     from litestar.types import HTTPReceiveMessage
+
+logger = logging.getLogger(__name__)
 
 UNAVAILABLE_TEXT = (
     "database unavailable; this request is not confirmed as stored (it may or may not have"
@@ -78,21 +87,29 @@ def _raw_request(
 
 
 async def receive_callback(
-    request: Request[Any, Any, Any], store: NamedDependency[Store | None]
+    request: Request[Any, Any, Any],
+    store: NamedDependency[Store | None],
+    fetcher: NamedDependency[Fetcher],
 ) -> Response[str]:
     """Take one provider callback: 200 with an empty body only once it is committed."""
     receiver = receiver_of(request.route_handler)
     if store is None:
         return _unavailable(NOT_STARTED_RETRY_AFTER_SECONDS)
+    verified: tuple[SignedRequest, Sequence[SignatureKey]] | None = None
     try:
         body, size = await _read_body(request, receiver.max_body_bytes)
         too_large = f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes"
         if receiver.verifies_signatures:
             if body is None:  # unverifiable, so unauthenticated: nothing is stored
                 return _plain(413, too_large)
-            refused = _signature_refused(request, receiver, body)
-            if refused is not None:
-                return refused
+            signed = signed_request(request, receiver, body)
+            try:
+                keys = await receiver.verify(signed, fetcher, lambda: datetime.now(UTC))
+            except SignatureRejected as rejection:
+                return _plain(401, rejection.reason)
+            except Unreachable as unreachable:  # nothing stored: the provider retries
+                return _cannot_verify(unreachable)
+            verified = (signed, keys)
         async with asyncio.timeout(store.limits.callback_timeout):
             if body is None:
                 raw = _raw_request(request, receiver, None, size)
@@ -104,18 +121,20 @@ async def receive_callback(
     except TimeoutError:  # the callback's own time limit: the database did not answer
         return _unavailable(DatabaseUnavailable(FaultKind.TIMEOUT).retry_after)
     remember_outcome(request.scope["state"], outcome)  # for the callback log line and metrics
+    if verified is not None and outcome.status_code == 200:
+        try:
+            note = await receiver.after_accepted(*verified, fetcher)
+        except Unreachable as unreachable:  # stored; the retry is stored and followed up again
+            return _cannot_verify(unreachable, "the request is stored, its follow-up failed")
+        if note:
+            logger.info("receiver %s: %s", receiver.name, note)
     return _answer(outcome)
 
 
-def _signature_refused(
-    request: Request[Any, Any, Any], receiver: ReadyReceiver, body: bytes
-) -> Response[str] | None:
-    """401 with the reason when the request's signature does not verify (nothing stored)."""
-    try:
-        receiver.verify(signed_request(request, receiver, body), datetime.now(UTC))
-    except SignatureRejected as rejection:
-        return _plain(401, rejection.reason)
-    return None
+def _cannot_verify(unreachable: Unreachable, what: str = "nothing is stored") -> Response[str]:
+    """503: key material or a follow-up the network failed us on; the provider retries."""
+    text = f"{unreachable.reason}; {what}: retry"
+    return _plain(503, text, headers={"Retry-After": str(unreachable.retry_after)})
 
 
 def signed_request(
@@ -234,15 +253,21 @@ def receiver_handlers(receiver: ReadyReceiver) -> list[HTTPRouteHandler]:
 
 
 def receivers_router(
-    receivers: list[ReadyReceiver], running_store: Callable[[], Store | None]
+    receivers: list[ReadyReceiver],
+    running_store: Callable[[], Store | None],
+    fetcher: Fetcher,
 ) -> Router:
     """Every receiver's routes; ``running_store`` gives the store (``None`` while the
-    database is not up), injected into the handlers as ``store``."""
+    database is not up), injected into the handlers as ``store``; ``fetcher`` makes the
+    HTTPS requests signature schemes ask for (``callbox.ingest.fetcher``)."""
     handlers = [handler for receiver in receivers for handler in receiver_handlers(receiver)]
     return Router(
         path="/",
         route_handlers=handlers,
-        dependencies={"store": Provide(running_store, sync_to_thread=False)},
+        dependencies={
+            "store": Provide(running_store, sync_to_thread=False),
+            "fetcher": Provide(lambda: fetcher, sync_to_thread=False),
+        },
         exception_handlers={HTTPException: _as_plain_text},
         include_in_schema=False,
     )

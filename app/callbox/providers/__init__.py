@@ -1,6 +1,7 @@
 """Provider modules and their registry: adding a provider is one module plus one line here."""
 
 from callbox.providers import (
+    amazon_ses,
     esendex,
     mailgun,
     messagebird,
@@ -8,6 +9,7 @@ from callbox.providers import (
     octopush,
     plivo,
     postmark,
+    sendgrid,
     sinch,
     telnyx,
     twilio,
@@ -31,6 +33,8 @@ _REGISTERED: tuple[Provider, ...] = (
     messagebird.PROVIDER,
     mailgun.PROVIDER,
     postmark.PROVIDER,
+    amazon_ses.PROVIDER,
+    sendgrid.PROVIDER,
 )
 
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in _REGISTERED}

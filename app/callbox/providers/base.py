@@ -11,14 +11,21 @@ request exactly as the provider sent it (:class:`SignedRequest`: raw body, raw q
 header, the URL as the provider sees it), the receiver's keys and the time, and raises
 :class:`SignatureRejected` with a plain reason; the receiver answers 401 and stores nothing.
 It runs before anything is stored, only for receivers that list ``auth.signature`` keys.
+
+Two optional steps serve schemes whose key material is on the network (Amazon SNS names the
+certificate it signed with in each message): ``fetch_keys`` gets it through the app's
+:class:`Fetcher` before ``verify`` runs, and ``after_accepted`` does what the provider expects
+once a verified request is stored (SNS: visit the subscription's confirmation link). Either
+raises :class:`Unreachable` when the network fails it now: the receiver answers 503 with
+``Retry-After`` (the provider retries), never 401 and never an unverified acceptance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -45,6 +52,45 @@ class SignatureRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+UNREACHABLE_RETRY_AFTER_SECONDS = 30
+"""``Retry-After`` of a 503 for key material or a follow-up the network failed us on."""
+
+
+class Unreachable(Exception):
+    """Something a signature scheme needs from the network cannot be had now (a timeout, a
+    refused connection, the server's own error): answered 503 with ``Retry-After``, since the
+    provider retries; never 401, and the request is never accepted unverified. ``reason``
+    names what and why (a host, never a URL's query: it may hold a token)."""
+
+    def __init__(self, reason: str, retry_after: int = UNREACHABLE_RETRY_AFTER_SECONDS) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The answer to a GET the app made for a signature scheme."""
+
+    status_code: int
+    body: bytes
+
+
+@runtime_checkable  # (Litestar checks the type of what it injects)
+class Fetcher(Protocol):
+    """HTTPS GETs a signature scheme asks the app for (``callbox.ingest.fetcher``): TLS
+    verified, a short time limit, no redirects followed, a bounded body."""
+
+    async def get(self, url: str, *, cache: bool = False) -> Fetched:
+        """The answer to ``GET url`` (an ``https://`` URL), whatever its status; with
+        ``cache``, a 200 answer is kept and given again for the same URL without asking.
+
+        Raises:
+            Unreachable: no answer (timeout, network, TLS), or a body over the limit.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +150,28 @@ class SignatureScheme:
     """The configured text made a key; raises ``ValueError`` naming the problem."""
     needs_public_url: bool = False
     """The URL is signed: the receiver must configure ``public_url``."""
+    fetch_keys: (
+        Callable[
+            [SignedRequest, Sequence[SignatureKey], ReceiverContext, Fetcher],
+            Awaitable[Sequence[SignatureKey]],
+        ]
+        | None
+    ) = None
+    """For key material the request names and the app fetches (Amazon SNS: the certificate
+    at ``SigningCertURL``): gets the configured keys and returns the keys ``verify`` gets.
+    Raises :class:`SignatureRejected` (401: a foreign host, a topic not configured...) or
+    :class:`Unreachable` (503: the key material cannot be fetched now)."""
+    after_accepted: (
+        Callable[
+            [SignedRequest, Sequence[SignatureKey], ReceiverContext, Fetcher],
+            Awaitable[str | None],
+        ]
+        | None
+    ) = None
+    """A follow-up the provider expects once a verified request is stored, with the keys
+    ``verify`` used (Amazon SNS: visit ``SubscribeURL`` to confirm a subscription); returns
+    a line for the log or ``None``. Raises :class:`Unreachable` (503; the stored request is
+    kept, and the provider's retry is stored again and followed up again)."""
 
 
 @dataclass(frozen=True, slots=True)

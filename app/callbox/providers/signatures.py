@@ -7,7 +7,13 @@ import hmac
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from callbox.providers.base import SignatureKey, SignatureRejected, SignedRequest
+from callbox.providers.base import (
+    Fetched,
+    SignatureKey,
+    SignatureRejected,
+    SignedRequest,
+    Unreachable,
+)
 
 REPLAY_WINDOW_SECONDS = 300
 """How far a signed timestamp may be from now, either way, where the scheme signs one."""
@@ -68,3 +74,15 @@ def require_within_window(
     too far apart)."""
     if abs((now - signed_at).total_seconds()) > window:
         raise SignatureRejected(f"timestamp outside the {window} s window")
+
+
+def require_ok(fetched: Fetched, what: str) -> bytes:
+    """The body of a 200 answer. A server error or 429 is :class:`Unreachable` (the
+    provider retries later); any other status is :class:`SignatureRejected` (the request
+    named something that is not there: retrying will not help)."""
+    status = fetched.status_code
+    if status == 200:
+        return fetched.body
+    if status == 429 or status >= 500:
+        raise Unreachable(f"{what}: the server answered HTTP {status}")
+    raise SignatureRejected(f"{what}: the server answered HTTP {status}")
