@@ -92,16 +92,17 @@ async def test_every_sample_is_stored_and_served_over_graphql(
     assert [(a.status_code, a.content) for a in answers] == [(200, b"")] * len(PROVIDER.samples)
     assert await stored(db) == [
         ("sendgrid-open", "ACCEPTED", 1),
+        ("sendgrid-open", "ACCEPTED", 2),  # the bounce and its suppression
         ("sendgrid-open", "ACCEPTED", 1),
         ("sendgrid-open", "ACCEPTED", 1),
-        ("sendgrid-open", "ACCEPTED", 1),
-        ("sendgrid-open", "ACCEPTED", 2),  # of five events: delivered and the spam report
+        ("sendgrid-open", "ACCEPTED", 6),  # five reports and the spam report's opt-out
         ("sendgrid-open", "ACCEPTED", 1),
     ]
     data = await graphql(
         database_url,
         """{ messages(first: 50) { nodes { providerMessageId direction channel to status
-            failureReason providerStatus events { providerStatus } } }
+            failureReason providerStatus openedAt clickedAt
+            events { kind providerStatus bounceType detail } } }
             optOuts { nodes { address source text message { providerMessageId status } } } }""",
     )
     summary = sorted(
@@ -121,17 +122,84 @@ async def test_every_sample_is_stored_and_served_over_graphql(
     assert {(m["direction"], m["channel"]) for m in data["messages"]["nodes"]} == {
         ("OUTBOUND", "EMAIL")
     }
-    delivered = next(m for m in data["messages"]["nodes"] if m["status"] == "DELIVERED")
-    # Delivered twice (the sample and the batch, two events): both in its history.
-    assert [e["providerStatus"] for e in delivered["events"]] == ["delivered", "delivered"]
-    assert data["optOuts"]["nodes"] == [
-        {
-            "address": "recipient@example.com",
-            "source": "complaint",
-            "text": "spamreport",
-            "message": {"providerMessageId": "wrfRRvF7Q0GgwUo2CvDmEA", "status": "DELIVERED"},
-        }
+    by_id = {m["providerMessageId"]: m for m in data["messages"]["nodes"]}
+    delivered = by_id["wrfRRvF7Q0GgwUo2CvDmEA"]
+    # Delivered twice (the sample and the batch), processed, opened, clicked, reported as
+    # spam: all in its history, the status still DELIVERED.
+    assert sorted((e["kind"], e["providerStatus"]) for e in delivered["events"]) == [
+        ("CLICKED", "click"),
+        ("COMPLAINED", "spamreport"),
+        ("OPENED", "open"),
+        ("STATUS", "delivered"),
+        ("STATUS", "delivered"),
+        ("STATUS", "processed"),
     ]
+    assert delivered["openedAt"] is not None and delivered["clickedAt"] is not None
+    click = next(e for e in delivered["events"] if e["kind"] == "CLICKED")
+    assert click["detail"] == "http://www.example.com"
+    bounce_types = {
+        m["providerMessageId"]: [e["bounceType"] for e in m["events"]]
+        for m in data["messages"]["nodes"]
+    }
+    assert bounce_types["Lli-03HcQ5-JLybO9fXsJg"] == ["HARD"]
+    assert bounce_types["14c5d75ce93.dfd.64b469"] == ["SUPPRESSED"]
+    assert bounce_types["filter0093p1las1.9128.5717FB8127.0"] == [None]
+    assert sorted(
+        (o["address"], o["source"], o["message"]["status"]) for o in data["optOuts"]["nodes"]
+    ) == [
+        ("noreply@example.com", "suppression", "FAILED"),
+        ("recipient@example.com", "complaint", "DELIVERED"),
+    ]
+
+
+SHARED = Path("/work/shared/payloads/sendgrid")
+SHARED_FILES = {
+    "anymail__setUpClass__raw_events.json",
+    "anymail__test_processed_event__raw_events.json",
+    "anymail__test_open_event__raw_events.json",
+    "anymail__test_click_event__raw_events.json",
+    "anymail__test_delivered_event__raw_events.json",
+    "anymail__test_compatibility_message_id_from_smtp_id__raw_events.json",
+    "anymail__test_bounce_event__raw_events.json",
+    "anymail__test_dropped_bounced__raw_events.json",
+    "anymail__test_dropped_invalid_event__raw_events.json",
+}
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared SendGrid payloads are not at hand")
+async def test_every_shared_payload_is_stored_and_normalised(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    files = sorted(p for p in SHARED.glob("anymail__*.json"))
+    assert {p.name for p in files} == SHARED_FILES
+    answers = await post_all(database_url, [("sendgrid-open", p.read_bytes(), JSON) for p in files])
+    assert [a.status_code for a in answers] == [200] * len(files)
+    # Some files are the same event again (setUpClass's is the processed event's): duplicates.
+    states = [state for _, state, _ in await stored(db)]
+    assert set(states) == {"ACCEPTED", "DUPLICATE"} and len(states) == len(files)
+    rows = await db.fetch(
+        "SELECT e.provider_status, e.kind, e.bounce_type, e.failure_reason, e.status"
+        " FROM callbox_status_event e ORDER BY e.id"
+    )
+    seen = {(r["provider_status"], r["kind"], r["bounce_type"], r["failure_reason"]) for r in rows}
+    assert seen == {
+        ("processed", "STATUS", None, None),
+        ("open", "OPENED", None, None),
+        ("click", "CLICKED", None, None),
+        ("delivered", "STATUS", None, None),
+        ("bounce", "STATUS", "HARD", "PERMANENT"),
+        ("dropped", "STATUS", "SUPPRESSED", "BLOCKED"),
+        ("dropped", "STATUS", None, "INVALID_RECIPIENT"),
+    }
+    rows = await db.fetch("SELECT provider_message_id, status FROM callbox_message")
+    messages = {r["provider_message_id"]: r["status"] for r in rows}
+    # Processed, opened, clicked and delivered: DELIVERED, the open and the click after it
+    # leaving it so.
+    assert messages["wrfRRvF7Q0GgwUo2CvDmEA"] == "DELIVERED"
+    assert messages["Lli-03HcQ5-JLybO9fXsJg"] == "FAILED"
+    assert messages["14c5d75ce93.dfd.64b469"] == "FAILED"
+    opt_outs = await db.fetch("SELECT address, source FROM callbox_opt_out")
+    assert [tuple(r) for r in opt_outs] == [("noreply@example.com", "suppression")]
 
 
 async def test_the_sdk_vector_is_accepted_byte_for_byte(
@@ -184,7 +252,7 @@ async def test_a_batch_signed_now_with_the_other_key_is_accepted(
         database_url, [("sendgrid", body, headers), ("sendgrid-other", body, headers)]
     )
     assert [a.status_code for a in answers] == [200, 200]
-    assert await stored(db) == [("sendgrid", "ACCEPTED", 2), ("sendgrid-other", "ACCEPTED", 2)]
+    assert await stored(db) == [("sendgrid", "ACCEPTED", 6), ("sendgrid-other", "ACCEPTED", 6)]
 
 
 def test_the_documented_receiver_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from callbox.model.vocabulary import Channel, FailureReason, Status
+from callbox.model.vocabulary import (
+    BounceType,
+    Channel,
+    FailureReason,
+    OptOutSource,
+    ReportKind,
+    Status,
+)
 from callbox.providers.base import (
     InboundRequest,
     OptOutReported,
@@ -211,32 +218,87 @@ def test_delivered_is_delivered_under_the_send_apis_message_id() -> None:
             "response": "250 2.0.0 OK 1461095248 m143si2210036ioe.159 - gsmtp",
             "anymail_id": "4ab185c2-0171-492f-9ce0-27de258efc99",
         },
+        detail="250 2.0.0 OK 1461095248 m143si2210036ioe.159 - gsmtp",
     )
 
 
 @pytest.mark.parametrize(
-    ("fields", "word", "reason"),
+    ("fields", "word", "reason", "bounce_type"),
     [
-        (event("bounce", type="bounce", status="5.1.1"), "bounce", FailureReason.PERMANENT),
-        (event("bounce"), "bounce", FailureReason.PERMANENT),
-        (event("bounce", type="blocked", status="4.0.0"), "blocked", FailureReason.BLOCKED),
-        (event("dropped", reason="Bounced Address"), "dropped", FailureReason.BLOCKED),
-        (event("dropped", reason="Unsubscribed Address"), "dropped", FailureReason.BLOCKED),
-        (event("dropped", reason="Invalid"), "dropped", FailureReason.INVALID_RECIPIENT),
+        (
+            event("bounce", type="bounce", status="5.1.1"),
+            "bounce",
+            FailureReason.PERMANENT,
+            BounceType.HARD,
+        ),
+        (event("bounce"), "bounce", FailureReason.PERMANENT, BounceType.HARD),
+        (
+            event("bounce", type="blocked", status="4.0.0"),
+            "blocked",
+            FailureReason.BLOCKED,
+            BounceType.BLOCKED,
+        ),
+        (
+            event("dropped", reason="Bounced Address"),
+            "dropped",
+            FailureReason.BLOCKED,
+            BounceType.SUPPRESSED,
+        ),
+        (
+            event("dropped", reason="Unsubscribed Address"),
+            "dropped",
+            FailureReason.BLOCKED,
+            BounceType.SUPPRESSED,
+        ),
+        (
+            event("dropped", reason="Spam Content (if spam checker app enabled)"),
+            "dropped",
+            FailureReason.BLOCKED,
+            BounceType.BLOCKED,
+        ),
+        (event("dropped", reason="Invalid"), "dropped", FailureReason.INVALID_RECIPIENT, None),
     ],
 )
-def test_failures(fields: dict[str, Any], word: str, reason: FailureReason) -> None:
-    (failed,) = post([fields])
+def test_failures(
+    fields: dict[str, Any], word: str, reason: FailureReason, bounce_type: BounceType | None
+) -> None:
+    failed = post([fields])[0]
+    assert isinstance(failed, StatusReported)
     assert (failed.status, failed.provider_status, failed.failure_reason) == (
         Status.FAILED,
         word,
         reason,
     )
+    assert (failed.kind, failed.bounce_type) == (ReportKind.STATUS, bounce_type)
     assert failed.recipient == "recipient@example.com"
+    assert failed.detail == fields.get("reason")
 
 
-def test_spam_reports_and_unsubscribes_are_opt_outs() -> None:
-    spam, unsubscribe = post([event("spamreport"), event("unsubscribe")])
+def test_a_hard_bounce_also_suppresses_the_address() -> None:
+    bounced, suppressed = post([event("bounce", type="bounce", reason="550 no such user")])
+    assert bounced.dedupe_key == "status:id-bounce"
+    assert suppressed == OptOutReported(
+        dedupe_key="optout:id-bounce",
+        address="recipient@example.com",
+        channel=Channel.EMAIL,
+        occurred_at=datetime(2016, 4, 19, 19, 47, 30, tzinfo=UTC),
+        source=OptOutSource.SUPPRESSION,
+        provider_message_id="wrfRRvF7Q0GgwUo2CvDmEA",
+        text="bounce: 550 no such user",
+    )
+    # Blocked and dropped messages leave the ledger alone.
+    assert len(post([event("bounce", type="blocked"), event("dropped")])) == 2
+
+
+def test_spam_reports_and_unsubscribes_are_reports_and_opt_outs() -> None:
+    spam_report, spam, unsubscribe_report, unsubscribe = post(
+        [event("spamreport"), event("unsubscribe")]
+    )
+    assert (spam_report.kind, spam_report.status, spam_report.dedupe_key) == (
+        ReportKind.COMPLAINED,
+        Status.DELIVERED,
+        "status:id-spamreport",
+    )
     assert spam == OptOutReported(
         dedupe_key="optout:id-spamreport",
         address="recipient@example.com",
@@ -246,29 +308,79 @@ def test_spam_reports_and_unsubscribes_are_opt_outs() -> None:
         provider_message_id="wrfRRvF7Q0GgwUo2CvDmEA",
         text="spamreport",
     )
+    assert unsubscribe_report.kind is ReportKind.UNSUBSCRIBED
     assert (unsubscribe.source, unsubscribe.text) == ("unsubscribe", "unsubscribe")
 
 
-def test_events_the_model_cannot_express_yet_give_no_event() -> None:
-    names = (
-        "processed",
-        "deferred",
-        "open",
-        "click",
-        "group_unsubscribe",
-        "group_resubscribe",
-        "something_new",
+@pytest.mark.parametrize(
+    ("fields", "status", "kind", "bounce_type", "detail"),
+    [
+        (event("processed"), Status.SENT, ReportKind.STATUS, None, None),
+        (
+            event("deferred", response="450 try later", attempt="2"),
+            Status.SENT,
+            ReportKind.DEFERRED,
+            BounceType.SOFT,
+            "450 try later",
+        ),
+        (event("open", sg_machine_open=False), Status.DELIVERED, ReportKind.OPENED, None, None),
+        (
+            event("click", url="http://www.example.com"),
+            Status.DELIVERED,
+            ReportKind.CLICKED,
+            None,
+            "http://www.example.com",
+        ),
+        (
+            event("group_unsubscribe", asm_group_id=42),
+            Status.DELIVERED,
+            ReportKind.UNSUBSCRIBED,
+            None,
+            "unsubscribe group 42",
+        ),
+    ],
+)
+def test_engagement_and_deferrals_are_reports_of_their_kind(
+    fields: dict[str, Any],
+    status: Status,
+    kind: ReportKind,
+    bounce_type: BounceType | None,
+    detail: str | None,
+) -> None:
+    (report,) = post([fields])  # no opt-out: leaving one group is not leaving everything
+    assert isinstance(report, StatusReported)
+    assert (report.status, report.kind, report.bounce_type, report.detail) == (
+        status,
+        kind,
+        bounce_type,
+        detail,
     )
-    assert post([event(name) for name in names]) == []
-    (delivered,) = post([event("processed"), event("delivered"), event("open")])
-    assert delivered.provider_status == "delivered"
+    assert (report.provider_status, report.dedupe_key) == (
+        fields["event"],
+        f"status:id-{fields['event']}",
+    )
+
+
+def test_events_the_model_does_not_record_give_no_event() -> None:
+    assert post([event("group_resubscribe"), event("something_new")]) == []
 
 
 def test_a_batch_gives_one_event_per_mapped_event_in_order() -> None:
     events = parse_sample(PROVIDER, PROVIDER.samples[4])
     assert [(type(e).__name__, e.dedupe_key) for e in events] == [
+        ("StatusReported", "status:ZyjAM5rnQmuI1KFInHQ3Nw"),
         ("StatusReported", "status:ZGVsaXZlcmVkLTAtMTA5OTQ5MTktd3JmUlJ2Rjc"),
+        ("StatusReported", "status:MjIwNDg5NTgtZGE3OC00NDI1LWFiMmMtMDUyZTU2ZmFkOTFm"),
+        ("StatusReported", "status:OTdlOGUzYjctYjc5Zi00OWE4LWE4YWUtNjIxNjk2ZTJlNGVi"),
+        ("StatusReported", "status:c3BhbXJlcG9ydC0xMDk5NDkxOS1MUnpYbF9OSFN0"),
         ("OptOutReported", "optout:c3BhbXJlcG9ydC0xMDk5NDkxOS1MUnpYbF9OSFN0"),
+    ]
+    assert [e.provider_status for e in events if isinstance(e, StatusReported)] == [
+        "processed",
+        "delivered",
+        "open",
+        "click",
+        "spamreport",
     ]
     assert events[0].metadata["custom1"] == "value1"  # a custom argument
 

@@ -16,25 +16,32 @@ check none and a retry may carry the first attempt's timestamp, so none is enfor
 batch is recognised by its events' ``sg_event_id``. SendGrid's keys are public keys: Callbox
 cannot sign (``sign`` is None).
 
-**Events.** One per mapped event of the batch:
+**Events.** One report per event of the batch (``kind`` and ``bounce_type`` as in
+``SENDGRID_STATUSES``; docs/statuses.md, "SendGrid"):
 
-- delivered -> DELIVERED; bounce -> FAILED (``type`` bounce: PERMANENT, blocked: BLOCKED);
-  dropped -> FAILED BLOCKED (SendGrid did not send it: a suppressed address), or
-  INVALID_RECIPIENT when its ``reason`` is ``Invalid``;
-- spamreport -> an opt-out, source ``complaint``; unsubscribe -> an opt-out, source
-  ``unsubscribe``.
+- processed -> SENT; delivered -> DELIVERED; deferred -> a DEFERRED report (bounce type
+  SOFT, SendGrid retries: the message is not ended);
+- bounce -> FAILED PERMANENT, bounce type HARD, and an opt-out of the recipient, source
+  ``suppression`` (SendGrid adds the address to its bounce list); ``type`` blocked -> FAILED
+  BLOCKED, bounce type BLOCKED;
+- dropped -> FAILED BLOCKED, bounce type SUPPRESSED (SendGrid did not send it: a suppressed
+  address), or as its ``reason`` says (``DROPPED_REASONS``: ``Invalid`` is
+  INVALID_RECIPIENT);
+- open, click -> OPENED, CLICKED reports (the link in ``detail``): the status is left alone;
+- spamreport -> a COMPLAINED report and an opt-out, source ``complaint``; unsubscribe -> an
+  UNSUBSCRIBED report and an opt-out, source ``unsubscribe``;
+- group_unsubscribe -> an UNSUBSCRIBED report only (leaving one unsubscribe group is not an
+  opt-out of everything); group_resubscribe and any event name SendGrid adds: no event (kept
+  in the stored batch).
 
-Recorded with no event (the batch is stored; ``callbox reprocess <receiver> --all`` applies
-them once Callbox's e-mail model records engagement and deferrals without changing a
-message's status): **processed, deferred, open, click, group_unsubscribe, group_resubscribe**
-(an unsubscription from one group is not an opt-out of everything, which is all the opt-out
-ledger can say today) and any event name SendGrid adds.
+``detail`` is the SMTP ``response`` (a bounce's or drop's ``reason``, a click's ``url``).
 
 **Identity.** ``provider_message_id`` is the ``X-Message-Id`` the send API returned: the part
 of ``sg_message_id`` before ``.filter`` (``sg_message_id`` itself when it has no such part,
 as for some dropped events), so one send to several recipients is one message with a status
 event per recipient; the whole ``sg_message_id`` is kept in metadata. Dedupe keys:
-``status:{sg_event_id}``, ``optout:{sg_event_id}``.
+``status:{sg_event_id}``, ``optout:{sg_event_id}``. An opt-out without a message id still
+goes to the ledger; any other event without one is rejected.
 """
 
 from __future__ import annotations
@@ -49,7 +56,14 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from callbox.model.vocabulary import Channel, FailureReason, Status
+from callbox.model.vocabulary import (
+    BounceType,
+    Channel,
+    FailureReason,
+    OptOutSource,
+    ReportKind,
+    Status,
+)
 from callbox.providers.base import (
     Event,
     InboundRequest,
@@ -74,21 +88,50 @@ from callbox.providers.payloads import (
 )
 from callbox.providers.signatures import MISMATCH, required_header, unix_time
 
-SENDGRID_STATUSES: dict[str, tuple[Status, FailureReason | None]] = {
-    "delivered": (Status.DELIVERED, None),
+SENDGRID_STATUSES: dict[
+    str, tuple[Status, FailureReason | None, ReportKind, BounceType | None]
+] = {
+    # Accepted by SendGrid, to be sent.
+    "processed": (Status.SENT, None, ReportKind.STATUS, None),
+    # The receiving server refused it for now; SendGrid retries (up to 72 hours).
+    "deferred": (Status.SENT, None, ReportKind.DEFERRED, BounceType.SOFT),
+    "delivered": (Status.DELIVERED, None, ReportKind.STATUS, None),
     # A bounce event of type "bounce": the receiving server refused the address for good.
-    "bounce": (Status.FAILED, FailureReason.PERMANENT),
+    "bounce": (Status.FAILED, FailureReason.PERMANENT, ReportKind.STATUS, BounceType.HARD),
     # A bounce event of type "blocked": refused for the sender's sake (reputation, content);
     # SendGrid does not try that message again.
-    "blocked": (Status.FAILED, FailureReason.BLOCKED),
+    "blocked": (Status.FAILED, FailureReason.BLOCKED, ReportKind.STATUS, BounceType.BLOCKED),
     # Never sent: the address is suppressed (bounced, unsubscribed, reported spam before).
-    "dropped": (Status.FAILED, FailureReason.BLOCKED),
-}
-DROPPED_REASONS: dict[str, FailureReason] = {"Invalid": FailureReason.INVALID_RECIPIENT}
-"""A dropped event's ``reason`` that says more than BLOCKED."""
+    "dropped": (Status.FAILED, FailureReason.BLOCKED, ReportKind.STATUS, BounceType.SUPPRESSED),
+    # Opening and clicking imply delivery (for a message first known from one); neither
+    # changes the status.
+    "open": (Status.DELIVERED, None, ReportKind.OPENED, None),
+    "click": (Status.DELIVERED, None, ReportKind.CLICKED, None),
+    "spamreport": (Status.DELIVERED, None, ReportKind.COMPLAINED, None),
+    "unsubscribe": (Status.DELIVERED, None, ReportKind.UNSUBSCRIBED, None),
+    # Left one unsubscribe group: kept in the history, not an opt-out of everything.
+    "group_unsubscribe": (Status.DELIVERED, None, ReportKind.UNSUBSCRIBED, None),
+}  # fmt: skip
 
-OPT_OUTS: dict[str, str] = {"spamreport": "complaint", "unsubscribe": "unsubscribe"}
-"""Events that are an opt-out, and the opt-out's source."""
+DROPPED_REASONS: dict[str, tuple[FailureReason, BounceType | None]] = {
+    "Invalid": (FailureReason.INVALID_RECIPIENT, None),
+    "Invalid SMTPAPI header": (FailureReason.TECHNICAL, None),
+    "Recipient List over Package Quota": (FailureReason.BLOCKED, None),
+    "Spam Content (if spam checker app enabled)": (FailureReason.BLOCKED, BounceType.BLOCKED),
+}
+"""A dropped event's ``reason`` that is not a suppressed address (``Bounced Address``,
+``Unsubscribed Address``, ``Spam Reporting Address``: BLOCKED, SUPPRESSED)."""
+
+OPT_OUTS: dict[str, OptOutSource] = {
+    "spamreport": OptOutSource.COMPLAINT,
+    "unsubscribe": OptOutSource.UNSUBSCRIBE,
+    # SendGrid puts a hard-bounced address on its bounce list.
+    "bounce": OptOutSource.SUPPRESSION,
+}
+"""Events that are also an opt-out of the recipient, and the opt-out's source."""
+
+_DETAIL_FIELDS: dict[str, str] = {"click": "url", "bounce": "reason", "dropped": "reason"}
+"""Where an event's ``detail`` is (``response`` for the others)."""
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -138,45 +181,59 @@ def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
 
 def parse_event(fields: Mapping[str, Any], where: str, receiver: ReceiverContext) -> list[Event]:
     name = _required(fields, "event", where)
-    if name not in SENDGRID_STATUSES and name not in OPT_OUTS:
-        return []  # processed, deferred, open, click, group_(un|re)subscribe, new names
+    if name not in SENDGRID_STATUSES:
+        return []  # group_resubscribe, new names: kept in the stored batch
     recipient = address(_required(fields, "email", where), None, field=f"{where}email")
     occurred_at = _timestamp(fields, where)
     event_id = _text(fields, "sg_event_id", where) or _fallback_id(fields, name, recipient, where)
     message_id = _message_id(fields, where)
-    if name in OPT_OUTS:
-        return [
+    word = name
+    if name == "bounce" and _text(fields, "type", where) == "blocked":
+        word = "blocked"
+    status, failure_reason, kind, bounce_type = SENDGRID_STATUSES[word]
+    if name == "dropped":
+        failure_reason, bounce_type = DROPPED_REASONS.get(
+            _text(fields, "reason", where) or "",
+            (failure_reason or FailureReason.BLOCKED, bounce_type),
+        )
+    detail = _text(fields, _DETAIL_FIELDS.get(name, "response"), where)
+    if name == "group_unsubscribe":
+        group = fields.get("asm_group_id")
+        detail = f"unsubscribe group {group}" if isinstance(group, int | str) else None
+    source = OPT_OUTS.get(word)
+    events: list[Event] = []
+    if message_id is not None:
+        events.append(
+            StatusReported(
+                dedupe_key=f"status:{event_id}",
+                provider_message_id=message_id,
+                channel=Channel.EMAIL,
+                status=status,
+                provider_status=word,
+                failure_reason=failure_reason,
+                occurred_at=occurred_at,
+                recipient=recipient,
+                metadata=_metadata(fields, where),
+                kind=kind,
+                bounce_type=bounce_type,
+                detail=detail,
+            )
+        )
+    elif source is None:
+        raise PayloadRejected(f"{where}needs sg_message_id (or smtp-id)")
+    if source is not None:
+        events.append(
             OptOutReported(
                 dedupe_key=f"optout:{event_id}",
                 address=recipient,
                 channel=Channel.EMAIL,
                 occurred_at=occurred_at,
-                source=OPT_OUTS[name],
+                source=source,
                 provider_message_id=message_id,
-                text=name,
+                text=f"{word}: {detail}" if detail else word,
             )
-        ]
-    if message_id is None:
-        raise PayloadRejected(f"{where}needs sg_message_id (or smtp-id)")
-    word = name
-    if name == "bounce" and _text(fields, "type", where) == "blocked":
-        word = "blocked"
-    status, failure_reason = SENDGRID_STATUSES[word]
-    if name == "dropped":
-        failure_reason = DROPPED_REASONS.get(_text(fields, "reason", where) or "", failure_reason)
-    return [
-        StatusReported(
-            dedupe_key=f"status:{event_id}",
-            provider_message_id=message_id,
-            channel=Channel.EMAIL,
-            status=status,
-            provider_status=word,
-            failure_reason=failure_reason,
-            occurred_at=occurred_at,
-            recipient=recipient,
-            metadata=_metadata(fields, where),
         )
-    ]
+    return events
 
 
 def _message_id(fields: Mapping[str, Any], where: str) -> str | None:
