@@ -100,8 +100,9 @@ async def graphql(database_url: str, sns: FakeSns, query: str) -> dict[str, Any]
 
 MESSAGES = """{ messages(first: 50) { nodes {
     receiver providerMessageId direction channel from to body status failureReason
-    providerStatus statusOccurredAt metadata
-    events { status providerStatus failureReason occurredAt notification { receiver } } } } }"""
+    providerStatus statusOccurredAt metadata subject
+    events { status providerStatus failureReason occurredAt kind bounceType detail
+    notification { receiver } } } } }"""
 OPT_OUTS = """{ optOuts { nodes { address action channel source text receiver
     message { providerMessageId } } } }"""
 NOTIFICATIONS = """{ notifications(first: 50) { nodes {
@@ -126,10 +127,10 @@ async def test_every_sample_is_stored_and_served_over_graphql(
     )
     assert [(a.status_code, a.content) for a in answers] == [(200, b"")] * len(PROVIDER.samples)
     assert await stored(db) == [
+        ("ses-open", "ACCEPTED", 2),  # a hard bounce: the status and the suppression opt-out
         ("ses-open", "ACCEPTED", 1),
-        ("ses-open", "ACCEPTED", 1),
-        ("ses-open", "ACCEPTED", 2),  # two bounced recipients
-        ("ses-open", "ACCEPTED", 1),
+        ("ses-open", "ACCEPTED", 4),  # two bounced recipients, hard: two of each
+        ("ses-open", "ACCEPTED", 2),  # the complaint: a COMPLAINED report and an opt-out
         ("ses-open", "ACCEPTED", 1),
         ("ses-open", "ACCEPTED", 1),
         ("ses-open", "ACCEPTED", 1),
@@ -160,44 +161,73 @@ async def test_every_sample_is_stored_and_served_over_graphql(
         "jili9m351il3gkburn7o2f0u6788stij94c8ld01": (
             "INBOUND", "EMAIL", "from@example.org", "inbound@example.com", "RECEIVED", None
         ),
+        # First known from the complaint: DELIVERED, what a complaint implies.
+        "000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000": (
+            "OUTBOUND", "EMAIL", "john@example.com", "richard@example.com", "DELIVERED", None
+        ),
     }  # fmt: skip
     # One e-mail to two recipients is one message with a status event for each.
     several = messages["EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000"]
     assert [e["providerStatus"] for e in several["events"]] == ["Bounce/Permanent/NoEmail"] * 2
+    assert {(e["kind"], e["bounceType"]) for e in several["events"]} == {("STATUS", "HARD")}
     bounce = messages["00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000"]
     assert bounce["providerStatus"] == "Bounce/Permanent/General"
     assert bounce["statusOccurredAt"] == "2016-01-27T14:59:44.101000+00:00"
     assert bounce["metadata"]["diagnosticCode"] == (
         "smtp; 550 5.1.1 <jane@example.com>... User unknown"
     )
+    assert bounce["subject"] == "Hello"
+    assert [e["detail"] for e in bounce["events"]] == [bounce["metadata"]["diagnosticCode"]]
+    complaint = messages["000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000"]
+    assert [(e["kind"], e["detail"]) for e in complaint["events"]] == [
+        ("COMPLAINED", "complaint abuse")
+    ]
+    assert complaint["statusOccurredAt"] is None  # no status report for it yet
     inbound = messages["jili9m351il3gkburn7o2f0u6788stij94c8ld01"]
     assert inbound["body"] == "It's a body\N{HORIZONTAL ELLIPSIS}\r\n"
-    assert inbound["metadata"]["subject"] == "Test inbound message"
+    assert inbound["metadata"]["subject"] == inbound["subject"] == "Test inbound message"
     data = await graphql(database_url, sns, OPT_OUTS)
-    assert data["optOuts"]["nodes"] == [
-        {
-            "address": "richard@example.com",
-            "action": "OPT_OUT",
-            "channel": "EMAIL",
-            "source": "complaint",
-            "text": "complaint abuse",
-            "receiver": "ses-open",
-            "message": None,  # the complained-about e-mail was not seen here
-        }
+    opt_outs = sorted(data["optOuts"]["nodes"], key=lambda o: o["address"])
+    assert {(o["receiver"], o["action"], o["channel"]) for o in opt_outs} == {
+        ("ses-open", "OPT_OUT", "EMAIL")
+    }
+    assert [
+        (o["address"], o["source"], o["text"], o["message"]["providerMessageId"]) for o in opt_outs
+    ] == [
+        (
+            "gone@example.org",
+            "suppression",
+            "Bounce/Permanent/NoEmail: smtp; 550 5.1.1 mailbox does not exist",
+            "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000",
+        ),
+        (
+            "jane@example.com",
+            "suppression",
+            "Bounce/Permanent/General: smtp; 550 5.1.1 <jane@example.com>... User unknown",
+            "00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000",
+        ),
+        (
+            "nobody@example.com",
+            "suppression",
+            "Bounce/Permanent/NoEmail: smtp; 550 5.1.1 user unknown",
+            "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000",
+        ),
+        (
+            "richard@example.com",
+            "complaint",
+            "complaint abuse",
+            "000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000",
+        ),
     ]
 
 
-async def test_events_the_model_cannot_express_yet_are_recorded_without_events(
+async def test_sns_messages_and_unknown_events_are_recorded_without_events(
     db: asyncpg.Connection, database_url: str, sns: FakeSns
 ) -> None:
-    opened = {
-        "eventType": "Open",
-        "mail": {"messageId": "m-1", "destination": ["recipient@example.com"]},
-        "open": {"timestamp": "2017-08-09T22:00:19.652Z"},
-    }
+    unknown = {"eventType": "SomethingNew", "mail": {"messageId": "m-1"}}
     validated = "Successfully validated SNS topic for Amazon SES event publishing."
     posts = [
-        ("ses-open", body_of(notification(opened))),
+        ("ses-open", body_of(notification(unknown))),
         ("ses-open", body_of(notification(validated))),
         ("ses-open", body_of(confirmation())),
     ]
@@ -223,7 +253,7 @@ async def test_a_signed_notification_is_verified_and_stored(
     body = body_of(sns.sign(bounce_of_two(), version=version))
     [answer] = await post_all(database_url, sns, [("ses", body)])
     assert (answer.status_code, answer.content) == (200, b"")
-    assert await stored(db) == [("ses", "ACCEPTED", 2)]
+    assert await stored(db) == [("ses", "ACCEPTED", 4)]
     row = await db.fetchrow("SELECT body, content_type FROM callbox_notification")
     assert (bytes(row["body"]), row["content_type"]) == (body, "text/plain; charset=UTF-8")
     recipients = await db.fetch(
@@ -234,10 +264,18 @@ async def test_a_signed_notification_is_verified_and_stored(
         ("nobody@example.com", "Bounce/Permanent/NoEmail", "INVALID_RECIPIENT"),
         ("nobody@example.com", "Bounce/Permanent/NoEmail", "INVALID_RECIPIENT"),
     ]
-    keys = await db.fetch("SELECT dedupe_key FROM callbox_applied_event ORDER BY dedupe_key")
+    keys = await db.fetch(
+        "SELECT dedupe_key FROM callbox_applied_event WHERE dedupe_key LIKE 'status:%'"
+        " ORDER BY dedupe_key"
+    )
     assert [k["dedupe_key"].rsplit(":", 2)[1] for k in keys] == [
         "gone@example.org",
         "nobody@example.com",
+    ]
+    opt_outs = await db.fetch("SELECT address, source FROM callbox_opt_out ORDER BY address")
+    assert [tuple(r) for r in opt_outs] == [
+        ("gone@example.org", "suppression"),
+        ("nobody@example.com", "suppression"),
     ]
     assert sns.connects == ["sns.us-east-1.amazonaws.com:443"]
 
@@ -302,7 +340,7 @@ async def test_a_certificate_that_cannot_be_fetched_now_is_503_and_sns_retries(
     # SNS's retry, once the certificate can be had: accepted.
     [retry] = await post_all(database_url, sns, [("ses", body_of(sns.sign(bounce_of_two())))])
     assert retry.status_code == 200
-    assert await stored(db) == [("ses", "ACCEPTED", 2)]
+    assert await stored(db) == [("ses", "ACCEPTED", 4)]
 
 
 async def test_a_certificate_is_fetched_once_for_many_messages(
@@ -313,7 +351,7 @@ async def test_a_certificate_is_fetched_once_for_many_messages(
     assert [a.status_code for a in answers] == [200] * 4
     assert sns.gets("/SimpleNotificationService-test.pem") == 1
     # The same SES event in four SNS messages: applied once, then recognised.
-    assert await stored(db) == [("ses", "ACCEPTED", 2)] + [("ses", "DUPLICATE", 2)] * 3
+    assert await stored(db) == [("ses", "ACCEPTED", 4)] + [("ses", "DUPLICATE", 4)] * 3
 
 
 async def test_a_subscription_confirmation_is_confirmed_and_recorded(

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from callbox.ingest.fetcher import HttpsFetcher
-from callbox.model.vocabulary import Channel, FailureReason, Status
+from callbox.model.vocabulary import (
+    BounceType,
+    Channel,
+    FailureReason,
+    OptOutSource,
+    ReportKind,
+    Status,
+)
 from callbox.providers import amazon_ses
 from callbox.providers.amazon_ses import PROVIDER, SES_STATUSES, SesOptions, parse
 from callbox.providers.base import (
@@ -138,7 +145,7 @@ def bounce(bounce_type: str, subtype: str, *recipients: str) -> dict[str, Any]:
 
 
 def test_the_documented_permanent_bounce_fails_the_recipient() -> None:
-    (event,) = parse_sample(PROVIDER, PROVIDER.samples[0])
+    event, opt_out = parse_sample(PROVIDER, PROVIDER.samples[0])
     assert event == StatusReported(
         dedupe_key=(
             "status:00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000"
@@ -161,11 +168,33 @@ def test_the_documented_permanent_bounce_fails_the_recipient() -> None:
             "action": "failed",
             "diagnosticCode": "smtp; 550 5.1.1 <jane@example.com>... User unknown",
         },
+        kind=ReportKind.STATUS,
+        bounce_type=BounceType.HARD,
+        detail="smtp; 550 5.1.1 <jane@example.com>... User unknown",
+        subject="Hello",
+    )
+    # SES puts a hard-bounced address on its suppression list: the ledger opts it out too.
+    assert opt_out == OptOutReported(
+        dedupe_key="optout:00000138111222aa-44455566-cccc-cccc-cccc-ddddaaaa068a-000000"
+        ":jane@example.com",
+        address="jane@example.com",
+        channel=Channel.EMAIL,
+        occurred_at=utc("2016-01-27T14:59:44.101Z"),
+        source=OptOutSource.SUPPRESSION,
+        provider_message_id="00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000",
+        text="Bounce/Permanent/General: smtp; 550 5.1.1 <jane@example.com>... User unknown",
     )
 
 
 def test_several_bounced_recipients_are_one_event_each() -> None:
-    events = parse_sample(PROVIDER, PROVIDER.samples[2])
+    everything = parse_sample(PROVIDER, PROVIDER.samples[2])
+    # NoEmail is a hard bounce: each recipient's status, then its suppression opt-out.
+    assert [type(e).__name__ for e in everything] == ["StatusReported", "OptOutReported"] * 2
+    assert [e.address for e in everything if isinstance(e, OptOutReported)] == [
+        "nobody@example.com",
+        "gone@example.org",
+    ]
+    events = [e for e in everything if isinstance(e, StatusReported)]
     assert [(e.recipient, e.status, e.failure_reason) for e in events] == [  # type: ignore[union-attr]
         ("nobody@example.com", Status.FAILED, FailureReason.INVALID_RECIPIENT),
         ("gone@example.org", Status.FAILED, FailureReason.INVALID_RECIPIENT),
@@ -182,39 +211,167 @@ def test_several_bounced_recipients_are_one_event_each() -> None:
 
 
 @pytest.mark.parametrize(
-    ("subtype", "reason"),
+    ("subtype", "reason", "bounce_type"),
     [
-        ("General", FailureReason.PERMANENT),
-        ("NoEmail", FailureReason.INVALID_RECIPIENT),
-        ("Suppressed", FailureReason.BLOCKED),
-        ("OnAccountSuppressionList", FailureReason.BLOCKED),
-        ("UnsubscribedRecipient", FailureReason.BLOCKED),
-        ("SomethingAwsAddsLater", FailureReason.PERMANENT),
+        ("General", FailureReason.PERMANENT, BounceType.HARD),
+        ("NoEmail", FailureReason.INVALID_RECIPIENT, BounceType.HARD),
+        ("Suppressed", FailureReason.BLOCKED, BounceType.SUPPRESSED),
+        ("OnAccountSuppressionList", FailureReason.BLOCKED, BounceType.SUPPRESSED),
+        ("UnsubscribedRecipient", FailureReason.BLOCKED, BounceType.SUPPRESSED),
+        ("SomethingAwsAddsLater", FailureReason.PERMANENT, BounceType.HARD),
     ],
 )
-def test_permanent_bounce_subtypes(subtype: str, reason: FailureReason) -> None:
-    (event,) = events_of(bounce("Permanent", subtype, "jane@example.com"))
+def test_permanent_bounce_subtypes(
+    subtype: str, reason: FailureReason, bounce_type: BounceType
+) -> None:
+    event, *opt_outs = events_of(bounce("Permanent", subtype, "jane@example.com"))
     assert (event.status, event.failure_reason) == (Status.FAILED, reason)
+    assert (event.kind, event.bounce_type) == (ReportKind.STATUS, bounce_type)
     assert event.provider_status == f"Bounce/Permanent/{subtype}"
+    # Only a hard bounce adds an opt-out: a suppressed one was not sent (already on a list).
+    if bounce_type is BounceType.HARD:
+        (opt_out,) = opt_outs
+        assert isinstance(opt_out, OptOutReported)
+        assert (opt_out.address, opt_out.source) == ("jane@example.com", OptOutSource.SUPPRESSION)
+    else:
+        assert opt_outs == []
 
 
 @pytest.mark.parametrize(
-    "ses_event",
+    ("ses_event", "word", "status", "kind", "bounce_type", "detail"),
     [
-        bounce("Transient", "MailboxFull", "jane@example.com"),
-        bounce("Transient", "General", "jane@example.com"),  # e.g. an auto-reply
-        bounce("Undetermined", "Undetermined", "jane@example.com"),
-        SEND_EVENT,
-        OPEN_EVENT,
-        CLICK_EVENT,
-        DELAY_EVENT,
-        {"eventType": "Subscription", "mail": {"messageId": "m-1", "destination": []}},
-        {"eventType": "SomethingNew", "mail": {"messageId": "m-1"}},
+        (
+            bounce("Transient", "MailboxFull", "jane@example.com"),
+            "Bounce/Transient",
+            Status.SENT,
+            ReportKind.DEFERRED,
+            BounceType.SOFT,
+            None,
+        ),
+        (  # e.g. an auto-reply, which can follow a delivery
+            bounce("Transient", "General", "jane@example.com"),
+            "Bounce/Transient",
+            Status.SENT,
+            ReportKind.DEFERRED,
+            BounceType.SOFT,
+            None,
+        ),
+        (
+            bounce("Undetermined", "Undetermined", "jane@example.com"),
+            "Bounce/Undetermined",
+            Status.SENT,
+            ReportKind.DEFERRED,
+            BounceType.UNDETERMINED,
+            None,
+        ),
+        (SEND_EVENT, "Send", Status.SENT, ReportKind.STATUS, None, None),
+        (OPEN_EVENT, "Open", Status.DELIVERED, ReportKind.OPENED, None, None),
+        (
+            CLICK_EVENT,
+            "Click",
+            Status.DELIVERED,
+            ReportKind.CLICKED,
+            None,
+            "https://docs.aws.amazon.com/ses/latest/DeveloperGuide/",
+        ),
+        (DELAY_EVENT, "DeliveryDelay", Status.SENT, ReportKind.DEFERRED, BounceType.SOFT, "smtp"),
     ],
-    ids=lambda event: event.get("eventType") or event["bounce"]["bounceType"],
-)
-def test_events_the_model_cannot_express_yet_give_no_event(ses_event: dict[str, Any]) -> None:
-    assert events_of(ses_event) == []
+    ids=["Transient-MailboxFull", "Transient-General", "Undetermined", "Send", "Open", "Click",
+         "DeliveryDelay"],
+)  # fmt: skip
+def test_sends_deferrals_and_engagement_are_reports_of_their_kind(
+    ses_event: dict[str, Any],
+    word: str,
+    status: Status,
+    kind: ReportKind,
+    bounce_type: BounceType | None,
+    detail: str | None,
+) -> None:
+    (event,) = events_of(ses_event)  # no opt-out: none of them is a hard bounce
+    assert isinstance(event, StatusReported)
+    assert (event.provider_status, event.status, event.failure_reason) == (word, status, None)
+    assert (event.kind, event.bounce_type, event.detail) == (kind, bounce_type, detail)
+    # Open and click name no recipient: the only destination is the one.
+    assert event.recipient in {"jane@example.com", "recipient@example.com"}
+    assert event.provider_message_id == ses_event["mail"]["messageId"]
+
+
+def test_report_dedupe_keys_tell_repeated_reports_apart() -> None:
+    """Each open and click, each deferral, is a report of its own: keys differ by time (and
+    link), and a report sent twice has the same key."""
+    later_open = {**OPEN_EVENT, "open": {**OPEN_EVENT["open"], "timestamp": "2017-08-10T08:00Z"}}
+    other_link = {**CLICK_EVENT, "click": {**CLICK_EVENT["click"], "link": "https://example.com"}}
+    keys = [events_of(e)[0].dedupe_key for e in (OPEN_EVENT, later_open, CLICK_EVENT, other_link)]
+    assert len(set(keys)) == 4
+    assert events_of(OPEN_EVENT)[0].dedupe_key == keys[0]
+    transient = bounce("Transient", "General", "jane@example.com")
+    (first,) = events_of(transient)
+    transient["bounce"]["feedbackId"] = "another-feedback-id"
+    (second,) = events_of(transient)
+    assert first.dedupe_key != second.dedupe_key
+
+
+def test_an_open_of_a_message_sent_to_several_names_no_recipient() -> None:
+    several = {**OPEN_EVENT, "mail": {**OPEN_EVENT["mail"], "destination": ["a@x.org", "b@x.org"]}}
+    (event,) = events_of(several)
+    assert event.recipient is None and event.kind is ReportKind.OPENED
+
+
+def subscription(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eventType": "Subscription",
+        "mail": {
+            "timestamp": "2022-01-12T01:00:14.340Z",
+            "messageId": "EXAMPLEe4bccf770-1b87-4a8b-a1d2-1e0b8a9dd6c7-000000",
+            "source": "sender@example.com",
+            "destination": ["recipient@example.com"],
+        },
+        "subscription": {
+            "contactList": "ContactListName",
+            "timestamp": "2022-01-12T01:00:17.910Z",
+            "source": "UnsubscribeHeader",
+            "newTopicPreferences": new,
+            "oldTopicPreferences": old,
+        },
+    }
+
+
+def test_unsubscribing_from_a_whole_contact_list_opts_out_and_back_in() -> None:
+    subscribed = {"unsubscribeAll": False, "topicSubscriptionStatus": []}
+    report, opt_out = events_of(subscription({"unsubscribeAll": True}, subscribed))
+    assert isinstance(report, StatusReported) and isinstance(opt_out, OptOutReported)
+    assert (report.kind, report.recipient) == (ReportKind.UNSUBSCRIBED, "recipient@example.com")
+    assert report.detail == "unsubscribed from all topics of ContactListName"
+    assert (opt_out.address, opt_out.source, opt_out.opted_in) == (
+        "recipient@example.com",
+        OptOutSource.UNSUBSCRIBE,
+        False,
+    )
+    assert opt_out.occurred_at == utc("2022-01-12T01:00:17.910Z")
+    (opt_in,) = events_of(subscription(subscribed, {"unsubscribeAll": True}))
+    assert isinstance(opt_in, OptOutReported) and opt_in.opted_in is True
+
+
+def test_unsubscribing_from_some_topics_is_kept_in_the_history_only() -> None:
+    topics = {
+        "unsubscribeAll": False,
+        "topicSubscriptionStatus": [
+            {"topicName": "News", "subscriptionStatus": "OptOut"},
+            {"topicName": "Offers", "subscriptionStatus": "OptIn"},
+        ],
+    }
+    (report,) = events_of(subscription(topics, {"unsubscribeAll": False}))
+    assert isinstance(report, StatusReported)
+    assert report.kind is ReportKind.UNSUBSCRIBED
+    assert report.detail == "unsubscribed from News of ContactListName"
+    # Nothing changed: nothing to report; no subscription object: rejected like any other.
+    assert events_of(subscription({"unsubscribeAll": False}, {"unsubscribeAll": False})) == []
+    with pytest.raises(PayloadRejected, match="subscription: missing"):
+        events_of({"eventType": "Subscription", "mail": {"messageId": "m-1", "destination": []}})
+
+
+def test_an_event_type_ses_adds_later_gives_no_event() -> None:
+    assert events_of({"eventType": "SomethingNew", "mail": {"messageId": "m-1"}}) == []
 
 
 def test_delivery_is_delivered_for_each_recipient_it_names() -> None:
@@ -233,14 +390,24 @@ def test_delivery_is_delivered_for_each_recipient_it_names() -> None:
 
 
 def test_complaint_opts_each_complainant_out() -> None:
-    (event,) = parse_sample(PROVIDER, PROVIDER.samples[3])
+    report, event = parse_sample(PROVIDER, PROVIDER.samples[3])
+    assert isinstance(report, StatusReported)
+    assert (report.kind, report.status, report.recipient, report.detail) == (
+        ReportKind.COMPLAINED,
+        Status.DELIVERED,
+        "richard@example.com",
+        "complaint abuse",
+    )
+    assert report.dedupe_key == (
+        "status:000001378603177f-18c07c78-fa81-4a58-9dd1-fedc3cb8f49a-000000:richard@example.com"
+    )
     assert event == OptOutReported(
         dedupe_key="optout:000001378603177f-18c07c78-fa81-4a58-9dd1-fedc3cb8f49a-000000"
         ":richard@example.com",
         address="richard@example.com",
         channel=Channel.EMAIL,
         occurred_at=utc("2016-01-27T14:59:38.237Z"),
-        source="complaint",
+        source=OptOutSource.COMPLAINT,
         provider_message_id="000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000",
         text="complaint abuse",
     )
@@ -284,6 +451,7 @@ def test_received_is_an_inbound_email_with_its_text_part() -> None:
             "spamVerdict": "PASS",
             "virusVerdict": "PASS",
         },
+        subject="Test inbound message",
     )
 
 
@@ -329,7 +497,7 @@ def test_json_is_read_whatever_the_content_type_says() -> None:
 
 
 def test_raw_message_delivery_posts_the_ses_event_itself() -> None:
-    (event,) = parse(sns_post(bounce("Permanent", "General", "jane@example.com")), RECEIVER)
+    event, _ = parse(sns_post(bounce("Permanent", "General", "jane@example.com")), RECEIVER)
     assert event.provider_status == "Bounce/Permanent/General"  # type: ignore[union-attr]
     # Without the envelope there is no SNS Timestamp to fall back on, and none is needed.
     assert event.occurred_at == utc("2016-01-27T14:59:44.101Z")
@@ -408,16 +576,22 @@ def test_every_payload_of_the_shared_folder_is_read_as_documented() -> None:
     expected = {
         "anymail__sns_SubscriptionConfirmation.json": [],
         "anymail__sns_UnsubscribeConfirmation.json": [],
-        "anymail__sns_envelope_notification_bounce.json": ["Bounce/Permanent/General"],
+        "anymail__sns_envelope_notification_bounce.json": [
+            "Bounce/Permanent/General",
+            "OptOutReported",
+        ],
         "anymail__sns_notification_non_json_message_successfully_validated.json": [],
-        "anymail__test_bounce_event__raw_ses_event.json": ["Bounce/Permanent/General"],
-        "anymail__test_click_event__raw_ses_event.json": [],
+        "anymail__test_bounce_event__raw_ses_event.json": [
+            "Bounce/Permanent/General",
+            "OptOutReported",
+        ],
+        "anymail__test_click_event__raw_ses_event.json": ["Click"],
         "anymail__test_delivery_event__raw_ses_event.json": ["Delivery"],
         "anymail__test_incorrect_received_event__raw_sns_message.json": "mail: missing",
-        "anymail__test_open_event__raw_ses_event.json": [],
+        "anymail__test_open_event__raw_ses_event.json": ["Open"],
         "anymail__test_reject_event__raw_ses_event.json": ["Reject"],
         "anymail__test_rendering_failure_event__raw_ses_event.json": ["Rendering Failure"],
-        "anymail__test_send_event__raw_ses_event.json": [],
+        "anymail__test_send_event__raw_ses_event.json": ["Send"],
     }
     files = {path.name: path.read_bytes() for path in PAYLOADS.glob("*.json")}
     assert sorted(files) == sorted(expected)
@@ -427,11 +601,20 @@ def test_every_payload_of_the_shared_folder_is_read_as_documented() -> None:
                 parse(sns_post(files[name]), RECEIVER)
             continue
         events = parse(sns_post(files[name]), RECEIVER)
-        assert [event.provider_status for event in events] == outcome, name  # type: ignore[union-attr]
+        words = [
+            event.provider_status if isinstance(event, StatusReported) else type(event).__name__
+            for event in events
+        ]
+        assert words == outcome, name
 
 
 def test_every_mapped_word_is_a_ses_status() -> None:
-    assert all(status in Status for status, _ in SES_STATUSES.values())
+    for status, reason, kind, bounce_type in SES_STATUSES.values():
+        assert status in Status and kind in ReportKind
+        assert reason is None or reason in FailureReason
+        assert bounce_type is None or bounce_type in BounceType
+        # Only a status report may fail a message; the others leave it as it is.
+        assert kind is ReportKind.STATUS or status is not Status.FAILED
 
 
 # --- Configuration -------------------------------------------------------------------------

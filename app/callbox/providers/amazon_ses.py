@@ -1,5 +1,6 @@
-"""Amazon SES events through Amazon SNS: deliveries, bounces, complaints, rejections, inbound
-e-mail; SNS's own subscription messages; SNS's signature.
+"""Amazon SES events through Amazon SNS: sends, deliveries, bounces, delays, opens, clicks,
+complaints, rejections, subscriptions, inbound e-mail; SNS's own subscription messages; SNS's
+signature.
 
 **What SNS sends.** One POST per message, ``Content-Type: text/plain; charset=UTF-8`` whatever
 the body (it is JSON, and read as JSON whatever the label): an envelope whose ``Type`` is
@@ -29,29 +30,35 @@ SubscriptionConfirmation for a trusted topic is stored, its ``SubscribeURL`` (an
 the receiver sets ``auto_confirm = false``.
 
 **Events.** Recorded with no event (the request is stored, ``event_count`` 0):
-SubscriptionConfirmation, UnsubscribeConfirmation, the validation string, and the SES events
-Callbox's model cannot express today without setting a wrong status: **Send, Open, Click,
-DeliveryDelay, Subscription, Transient and Undetermined bounces, complaints of type
-``not-spam``, and any eventType it does not know**. They are kept raw, so ``callbox reprocess
-<receiver> --all`` applies them once the e-mail model records engagement and bounce types
-(a Transient bounce can follow a delivery, e.g. an auto-reply: mapping it to FAILED would undo
-the DELIVERED). The others, one event per recipient (a bounce lists several recipients in
-``bouncedRecipients``):
+SubscriptionConfirmation, UnsubscribeConfirmation, the validation string, complaints of type
+``not-spam`` and any eventType it does not know (kept raw). The others, onto the e-mail model
+(only kind STATUS changes a message's status; :data:`SES_STATUSES`), one event per recipient:
 
-- Delivery -> DELIVERED, for each of ``delivery.recipients``;
-- Permanent bounce -> FAILED (reason by ``bounceSubType``, :data:`SES_STATUSES`), for each of
-  ``bounce.bouncedRecipients``;
+- Send -> SENT, Delivery -> DELIVERED, for each of ``mail.destination`` /
+  ``delivery.recipients``;
+- Permanent bounce -> FAILED (reason and bounce type by ``bounceSubType``), for each of
+  ``bounce.bouncedRecipients``; a hard one (General, NoEmail, a subtype AWS adds) also an
+  opt-out, source ``suppression``;
+- Transient bounce -> DEFERRED, bounce type SOFT; Undetermined -> DEFERRED, UNDETERMINED (a
+  Transient bounce can follow a delivery, e.g. an auto-reply: it does not end the message);
+- DeliveryDelay -> DEFERRED (SOFT), for each of ``deliveryDelay.delayedRecipients``;
+- Open -> OPENED, Click -> CLICKED (``detail`` the link), for the only ``mail.destination``;
 - Reject, Rendering Failure -> FAILED (BLOCKED, TECHNICAL), for each of ``mail.destination``;
-- Complaint -> an opt-out (source ``complaint``) of each of ``complaint.complainedRecipients``;
+- Complaint -> COMPLAINED and an opt-out (source ``complaint``) of each of
+  ``complaint.complainedRecipients``;
+- Subscription -> UNSUBSCRIBED when the recipient left all of a contact list's topics (also an
+  opt-out, source ``unsubscribe``) or some (history only); subscribing again to all is an opt-in;
 - Received -> an inbound e-mail from the ``From`` header's address to the first of
   ``receipt.recipients``, its text part as the body (when the SNS action carries the content;
-  an S3 action's message is not fetched), its subject in metadata.
+  an S3 action's message is not fetched), with its subject.
 
 **Identity.** ``provider_message_id`` is ``mail.messageId``, the id SES's SendEmail returned, so
 one e-mail to several recipients is one message with a status event per recipient. Dedupe keys
 are built from the SES event, not from the SNS message, so the same event published both ways
 (configuration set and identity notification) is applied once: ``status:{messageId}:{recipient}
-:{provider status}``, ``optout:{feedbackId}:{recipient}``, ``inbound:{messageId}``.
+:{provider status}``, ``status:{feedbackId}:{recipient}`` (transient bounces, complaints), with
+the event's timestamp for delays, opens, clicks and subscriptions,
+``optout:{feedbackId}:{recipient}``, ``inbound:{messageId}`` (docs/statuses.md).
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ import base64
 import binascii
 import email
 import email.policy
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -76,7 +84,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from callbox.model.vocabulary import Channel, FailureReason, Status
+from callbox.model.vocabulary import (
+    BounceType,
+    Channel,
+    FailureReason,
+    OptOutSource,
+    ReportKind,
+    Status,
+)
 from callbox.providers.base import (
     Event,
     Fetcher,
@@ -104,23 +119,49 @@ from callbox.providers.payloads import (
 )
 from callbox.providers.signatures import MISMATCH, REPLAY_WINDOW_SECONDS, require_ok
 
-SES_STATUSES: dict[str, tuple[Status, FailureReason | None]] = {
-    "Delivery": (Status.DELIVERED, None),
+SES_STATUSES: dict[
+    str, tuple[Status, FailureReason | None, ReportKind, BounceType | None]
+] = {
+    # Accepted by SES, to be sent.
+    "Send": (Status.SENT, None, ReportKind.STATUS, None),
+    "Delivery": (Status.DELIVERED, None, ReportKind.STATUS, None),
     # AWS: "a general hard bounce": remove the address from your list.
-    "Bounce/Permanent/General": (Status.FAILED, FailureReason.PERMANENT),
+    "Bounce/Permanent/General": (
+        Status.FAILED, FailureReason.PERMANENT, ReportKind.STATUS, BounceType.HARD,
+    ),
     # The receiving domain says the address does not exist.
-    "Bounce/Permanent/NoEmail": (Status.FAILED, FailureReason.INVALID_RECIPIENT),
+    "Bounce/Permanent/NoEmail": (
+        Status.FAILED, FailureReason.INVALID_RECIPIENT, ReportKind.STATUS, BounceType.HARD,
+    ),
     # Not sent: the address is on SES's (or the account's) suppression list.
-    "Bounce/Permanent/Suppressed": (Status.FAILED, FailureReason.BLOCKED),
-    "Bounce/Permanent/OnAccountSuppressionList": (Status.FAILED, FailureReason.BLOCKED),
+    "Bounce/Permanent/Suppressed": (
+        Status.FAILED, FailureReason.BLOCKED, ReportKind.STATUS, BounceType.SUPPRESSED,
+    ),
+    "Bounce/Permanent/OnAccountSuppressionList": (
+        Status.FAILED, FailureReason.BLOCKED, ReportKind.STATUS, BounceType.SUPPRESSED,
+    ),
     # Not sent: the recipient unsubscribed through SES's list management.
-    "Bounce/Permanent/UnsubscribedRecipient": (Status.FAILED, FailureReason.BLOCKED),
+    "Bounce/Permanent/UnsubscribedRecipient": (
+        Status.FAILED, FailureReason.BLOCKED, ReportKind.STATUS, BounceType.SUPPRESSED,
+    ),
+    # Transient bounces (any subtype: General, MailboxFull, MessageTooLarge,
+    # ContentRejected, AttachmentRejected) do not end the message: SES or the sender may try
+    # again, and one can follow a delivery (an auto-reply).
+    "Bounce/Transient": (Status.SENT, None, ReportKind.DEFERRED, BounceType.SOFT),
+    # SES could not tell what the bounce was: kept, the message not ended.
+    "Bounce/Undetermined": (Status.SENT, None, ReportKind.DEFERRED, BounceType.UNDETERMINED),
     # SES found a virus and did not try to deliver.
-    "Reject": (Status.FAILED, FailureReason.BLOCKED),
+    "Reject": (Status.FAILED, FailureReason.BLOCKED, ReportKind.STATUS, BounceType.BLOCKED),
     # The template could not be rendered: nothing was sent.
-    "Rendering Failure": (Status.FAILED, FailureReason.TECHNICAL),
-}
-PERMANENT_BOUNCE = (Status.FAILED, FailureReason.PERMANENT)
+    "Rendering Failure": (Status.FAILED, FailureReason.TECHNICAL, ReportKind.STATUS, None),
+    # The receiving server delays it; SES keeps trying.
+    "DeliveryDelay": (Status.SENT, None, ReportKind.DEFERRED, BounceType.SOFT),
+    "Open": (Status.DELIVERED, None, ReportKind.OPENED, None),
+    "Click": (Status.DELIVERED, None, ReportKind.CLICKED, None),
+    "Complaint": (Status.DELIVERED, None, ReportKind.COMPLAINED, None),
+    "Subscription": (Status.DELIVERED, None, ReportKind.UNSUBSCRIBED, None),
+}  # fmt: skip
+PERMANENT_BOUNCE = (Status.FAILED, FailureReason.PERMANENT, ReportKind.STATUS, BounceType.HARD)
 """A Permanent bounce of a subtype not in :data:`SES_STATUSES` (a new one AWS adds)."""
 
 VALIDATION_MESSAGE = "Successfully validated SNS topic for Amazon SES event publishing."
@@ -213,7 +254,7 @@ def ses_events(
         raise PayloadRejected("an SES event needs eventType or notificationType")
     parse_kind = _PARSERS.get(kind)
     if parse_kind is None:
-        return []  # Send, Open, Click, DeliveryDelay, Subscription, new types: kept raw
+        return []  # an eventType SES adds: kept raw
     mail = _object(event, "mail", "")
     message_id = _required_text(mail, "messageId", "mail.")
     fallback = _time(sns, "Timestamp", "", receiver) if sns is not None else None
@@ -239,12 +280,23 @@ class _Ses:
         subject = _text(headers, "subject", "mail.commonHeaders.") if _is_object(headers) else None
         return {"subject": subject} if subject is not None else {}
 
+    def subject(self) -> str | None:
+        headers = self.mail.get("commonHeaders")
+        return _text(headers, "subject", "mail.commonHeaders.") if _is_object(headers) else None
+
     def status(
-        self, word: str, recipient: str, at: datetime | None, extra: Mapping[str, JSONValue]
+        self,
+        word: str,
+        recipient: str | None,
+        at: datetime | None,
+        extra: Mapping[str, JSONValue],
+        *,
+        detail: str | None = None,
+        key: str | None = None,
     ) -> StatusReported:
-        status, reason = SES_STATUSES.get(word, PERMANENT_BOUNCE)
+        status, reason, kind, bounce_type = SES_STATUSES.get(word, PERMANENT_BOUNCE)
         return StatusReported(
-            dedupe_key=f"status:{self.message_id}:{recipient}:{word}",
+            dedupe_key=key or f"status:{self.message_id}:{recipient}:{word}",
             provider_message_id=self.message_id,
             channel=Channel.EMAIL,
             status=status,
@@ -254,6 +306,10 @@ class _Ses:
             recipient=recipient,
             sender=self.sender(),
             metadata={**self.common_metadata(), **extra},
+            kind=kind,
+            bounce_type=bounce_type,
+            detail=detail,
+            subject=self.subject(),
         )
 
 
@@ -272,17 +328,36 @@ def _bounce(ses: _Ses) -> list[Event]:
     bounce_type = _required_text(bounce, "bounceType", "bounce.")
     subtype = _text(bounce, "bounceSubType", "bounce.") or "Undetermined"
     recipients = _objects(bounce, "bouncedRecipients", "bounce.")
-    if bounce_type != "Permanent":
-        return []  # Transient, Undetermined: not a final status (see the module's docstring)
-    word = f"Bounce/{bounce_type}/{subtype}"
+    if bounce_type == "Permanent":
+        word = f"Bounce/{bounce_type}/{subtype}"
+    elif bounce_type == "Transient":
+        word = "Bounce/Transient"
+    else:
+        word = "Bounce/Undetermined"
+    hard = SES_STATUSES.get(word, PERMANENT_BOUNCE)[3] is BounceType.HARD
     at = _time(bounce, "timestamp", "bounce.", ses.receiver)
+    feedback_id = _text(bounce, "feedbackId", "bounce.") or f"{ses.message_id}:bounce"
     common = _texts(bounce, ("bounceType", "bounceSubType", "feedbackId"), "bounce.")
     events: list[Event] = []
     for index, bounced in enumerate(recipients):
         where = f"bounce.bouncedRecipients[{index}]."
         recipient = _email(bounced, "emailAddress", where)
         extra = _texts(bounced, ("status", "action", "diagnosticCode"), where)
-        events.append(ses.status(word, recipient, at, {**common, **extra}))
+        detail = _text(bounced, "diagnosticCode", where)
+        key = None if bounce_type == "Permanent" else f"status:{feedback_id}:{recipient}"
+        events.append(ses.status(word, recipient, at, {**common, **extra}, detail=detail, key=key))
+        if hard:  # SES puts a hard-bounced address on its suppression list
+            events.append(
+                OptOutReported(
+                    dedupe_key=f"optout:{feedback_id}:{recipient}",
+                    address=recipient,
+                    channel=Channel.EMAIL,
+                    occurred_at=at or ses.mail_time,
+                    source=OptOutSource.SUPPRESSION,
+                    provider_message_id=ses.message_id,
+                    text=f"{word}: {detail}" if detail else word,
+                )
+            )
     return events
 
 
@@ -294,20 +369,127 @@ def _complaint(ses: _Ses) -> list[Event]:
         return []  # the reporter says it is *not* spam: no opt-out
     feedback_id = _text(complaint, "feedbackId", "complaint.") or f"{ses.message_id}:complaint"
     at = _time(complaint, "timestamp", "complaint.", ses.receiver) or ses.mail_time
+    text = f"complaint {feedback_type or 'without a feedback type'}"
     events: list[Event] = []
     for index, complained in enumerate(recipients):
         recipient = _email(complained, "emailAddress", f"complaint.complainedRecipients[{index}].")
+        extra = _texts(complaint, ("complaintFeedbackType", "feedbackId"), "complaint.")
+        events.append(
+            ses.status(
+                "Complaint",
+                recipient,
+                at,
+                extra,
+                detail=text,
+                key=f"status:{feedback_id}:{recipient}",
+            )
+        )
         events.append(
             OptOutReported(
                 dedupe_key=f"optout:{feedback_id}:{recipient}",
                 address=recipient,
                 channel=Channel.EMAIL,
                 occurred_at=at,
-                source="complaint",
+                source=OptOutSource.COMPLAINT,
                 provider_message_id=ses.message_id,
-                text=f"complaint {feedback_type or 'without a feedback type'}",
+                text=text,
             )
         )
+    return events
+
+
+def _send(ses: _Ses) -> list[Event]:
+    return [
+        ses.status("Send", recipient, None, {})
+        for recipient in _addresses(ses.mail, "destination", "mail.")
+    ]
+
+
+def _single_destination(ses: _Ses) -> str | None:
+    """An open or click names no recipient: the one it was sent to, when only one."""
+    destination = _addresses(ses.mail, "destination", "mail.")
+    return destination[0] if len(destination) == 1 else None
+
+
+def _open(ses: _Ses) -> list[Event]:
+    opened = _object(ses.event, "open", "")
+    at_text = _text(opened, "timestamp", "open.")
+    at = _time(opened, "timestamp", "open.", ses.receiver)
+    extra = _texts(opened, ("userAgent", "ipAddress"), "open.")
+    key = f"status:{ses.message_id}:Open:{at_text}"
+    return [ses.status("Open", _single_destination(ses), at, extra, key=key)]
+
+
+def _click(ses: _Ses) -> list[Event]:
+    click = _object(ses.event, "click", "")
+    at_text = _text(click, "timestamp", "click.")
+    at = _time(click, "timestamp", "click.", ses.receiver)
+    link = _text(click, "link", "click.")
+    extra = _texts(click, ("userAgent", "ipAddress"), "click.")
+    digest = hashlib.sha256((link or "").encode()).hexdigest()[:12]
+    key = f"status:{ses.message_id}:Click:{at_text}:{digest}"
+    return [ses.status("Click", _single_destination(ses), at, extra, detail=link, key=key)]
+
+
+def _delivery_delay(ses: _Ses) -> list[Event]:
+    delay = _object(ses.event, "deliveryDelay", "")
+    at_text = _text(delay, "timestamp", "deliveryDelay.")
+    at = _time(delay, "timestamp", "deliveryDelay.", ses.receiver)
+    delay_type = _text(delay, "delayType", "deliveryDelay.")
+    common = _texts(delay, ("delayType", "expirationTime", "reportingMTA"), "deliveryDelay.")
+    events: list[Event] = []
+    for index, delayed in enumerate(_objects(delay, "delayedRecipients", "deliveryDelay.")):
+        where = f"deliveryDelay.delayedRecipients[{index}]."
+        recipient = _email(delayed, "emailAddress", where)
+        extra = _texts(delayed, ("status", "diagnosticCode"), where)
+        detail = _text(delayed, "diagnosticCode", where) or delay_type
+        key = f"status:{ses.message_id}:{recipient}:DeliveryDelay:{at_text}"
+        events.append(
+            ses.status("DeliveryDelay", recipient, at, {**common, **extra}, detail=detail, key=key)
+        )
+    return events
+
+
+def _subscription(ses: _Ses) -> list[Event]:
+    """A change of subscription through SES's list management: unsubscribing from all of a
+    contact list's topics is an opt-out (subscribing again, an opt-in); from some topics, an
+    UNSUBSCRIBED report only (the ledger has no topics)."""
+    subscription = _object(ses.event, "subscription", "")
+    at_text = _text(subscription, "timestamp", "subscription.")
+    at = _time(subscription, "timestamp", "subscription.", ses.receiver) or ses.mail_time
+    new = _optional_object(subscription, "newTopicPreferences")
+    old = _optional_object(subscription, "oldTopicPreferences")
+    contact_list = _text(subscription, "contactList", "subscription.")
+    all_now, all_before = new.get("unsubscribeAll") is True, old.get("unsubscribeAll") is True
+    topics = new.get("topicSubscriptionStatus")
+    left = [
+        str(t.get("topicName"))
+        for t in (topics if isinstance(topics, list) else [])
+        if _is_object(t) and t.get("subscriptionStatus") == "OptOut"
+    ]
+    extra = _texts(subscription, ("contactList", "source"), "subscription.")
+    events: list[Event] = []
+    for recipient in _addresses(ses.mail, "destination", "mail."):
+        key = f"{ses.message_id}:{recipient}:Subscription:{at_text}"
+        if all_now or left:
+            what = "all topics" if all_now else ", ".join(left)
+            detail = f"unsubscribed from {what} of {contact_list or 'the contact list'}"
+            events.append(
+                ses.status("Subscription", recipient, at, extra, detail=detail, key=f"status:{key}")
+            )
+        if all_now != all_before:
+            events.append(
+                OptOutReported(
+                    dedupe_key=f"optout:{key}",
+                    address=recipient,
+                    channel=Channel.EMAIL,
+                    occurred_at=at,
+                    source=OptOutSource.UNSUBSCRIBE,
+                    opted_in=not all_now,
+                    provider_message_id=ses.message_id,
+                    text=f"Subscription: {contact_list or 'contact list'}",
+                )
+            )
     return events
 
 
@@ -359,12 +541,18 @@ def _received(ses: _Ses) -> list[Event]:
             occurred_at=_time(receipt, "timestamp", "receipt.", ses.receiver) or ses.mail_time,
             provider_status="Received",
             metadata=metadata,
+            subject=ses.subject(),
         )
     ]
 
 
 _PARSERS = {
+    "Send": _send,
     "Delivery": _delivery,
+    "DeliveryDelay": _delivery_delay,
+    "Open": _open,
+    "Click": _click,
+    "Subscription": _subscription,
     "Bounce": _bounce,
     "Complaint": _complaint,
     "Reject": _reject,
