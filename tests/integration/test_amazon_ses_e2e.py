@@ -425,3 +425,74 @@ def test_the_documented_receiver_is_valid() -> None:
     ready = prepare_receiver(receiver, 0)
     assert ready.signature_keys == ("arn:aws:sns:eu-west-1:123456789012:ses-events",)
     assert ready.provider is PROVIDER
+
+
+# --- The shared payload folder -------------------------------------------------------------------
+
+SHARED = Path("/work/shared/payloads/aws-sns-ses")
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the shared SES payloads are not at hand")
+async def test_every_shared_payload_is_stored_and_normalised(
+    db: asyncpg.Connection, database_url: str, sns: FakeSns
+) -> None:
+    files = sorted(SHARED.glob("anymail__*.json"))
+    assert len(files) == 12
+    answers = await post_all(database_url, sns, [("ses-open", p.read_bytes()) for p in files])
+    outcomes = {p.name: (a.status_code, a.text) for p, a in zip(files, answers, strict=True)}
+    # Only the "incorrect received event" (a Received notification with nothing) is refused.
+    assert {name for name, (code, _) in outcomes.items() if code != 200} == {
+        "anymail__test_incorrect_received_event__raw_sns_message.json"
+    }
+    assert outcomes["anymail__test_incorrect_received_event__raw_sns_message.json"] == (
+        400,
+        "mail: missing",
+    )
+    states = dict(zip((p.name for p in files), await stored(db), strict=True))
+    assert {name: (state, count) for name, (_, state, count) in states.items()} == {
+        "anymail__sns_SubscriptionConfirmation.json": ("ACCEPTED", 0),
+        "anymail__sns_UnsubscribeConfirmation.json": ("ACCEPTED", 0),
+        "anymail__sns_envelope_notification_bounce.json": ("ACCEPTED", 2),  # status + opt-out
+        "anymail__sns_notification_non_json_message_successfully_validated.json": ("ACCEPTED", 0),
+        # The same bounce, raw: recognised by its SES-built dedupe keys.
+        "anymail__test_bounce_event__raw_ses_event.json": ("DUPLICATE", 2),
+        "anymail__test_click_event__raw_ses_event.json": ("ACCEPTED", 1),
+        "anymail__test_delivery_event__raw_ses_event.json": ("ACCEPTED", 1),
+        "anymail__test_incorrect_received_event__raw_sns_message.json": ("REJECTED", 0),
+        "anymail__test_open_event__raw_ses_event.json": ("ACCEPTED", 1),
+        "anymail__test_reject_event__raw_ses_event.json": ("ACCEPTED", 1),
+        "anymail__test_rendering_failure_event__raw_ses_event.json": ("ACCEPTED", 1),
+        "anymail__test_send_event__raw_ses_event.json": ("ACCEPTED", 1),
+    }
+    rows = await db.fetch(
+        "SELECT e.provider_status, e.kind, e.bounce_type, e.failure_reason, e.status"
+        " FROM callbox_status_event e ORDER BY e.provider_status"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("Bounce/Permanent/General", "STATUS", "HARD", "PERMANENT", "FAILED"),
+        ("Click", "CLICKED", None, None, "DELIVERED"),
+        ("Delivery", "STATUS", None, None, "DELIVERED"),
+        ("Open", "OPENED", None, None, "DELIVERED"),
+        ("Reject", "STATUS", "BLOCKED", "BLOCKED", "FAILED"),
+        ("Rendering Failure", "STATUS", None, "TECHNICAL", "FAILED"),
+        ("Send", "STATUS", None, None, "SENT"),
+    ]
+    rows = await db.fetch(
+        "SELECT provider_message_id, status, subject, opened_at IS NOT NULL AS opened,"
+        " clicked_at IS NOT NULL AS clicked FROM callbox_message"
+    )
+    messages = {r["provider_message_id"]: tuple(r)[1:] for r in rows}
+    assert messages == {
+        "00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000": (
+            "FAILED", "Hello", False, False
+        ),
+        "0000014644fe5ef6-9a483358-9170-4cb4-a269-f5dcdf415321-000000": (
+            "DELIVERED", None, False, False
+        ),
+        "c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000": ("FAILED", None, False, False),
+        # AWS's examples share one messageId: sent, opened, clicked and rejected. The open and
+        # the click only set openedAt and clickedAt; the rejection's FAILED stands.
+        "7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000": ("FAILED", None, True, True),
+    }  # fmt: skip
+    opt_outs = await db.fetch("SELECT address, source, action FROM callbox_opt_out")
+    assert [tuple(r) for r in opt_outs] == [("jane@example.com", "suppression", "OPT_OUT")]
