@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -86,49 +86,58 @@ def _raw_request(
     )
 
 
-async def receive_callback(
-    request: Request[Any, Any, Any],
-    store: NamedDependency[Store | None],
-    fetcher: NamedDependency[Fetcher],
-) -> Response[str]:
-    """Take one provider callback: 200 with an empty body only once it is committed."""
-    receiver = receiver_of(request.route_handler)
-    if store is None:
-        return _unavailable(NOT_STARTED_RETRY_AFTER_SECONDS)
-    verified: tuple[SignedRequest, Sequence[SignatureKey]] | None = None
-    try:
-        body, size = await _read_body(request, receiver.max_body_bytes)
-        too_large = f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes"
-        if receiver.verifies_signatures:
-            if body is None:  # unverifiable, so unauthenticated: nothing is stored
-                return _plain(413, too_large)
-            signed = signed_request(request, receiver, body)
-            try:
-                keys = await receiver.verify(signed, fetcher, lambda: datetime.now(UTC))
-            except SignatureRejected as rejection:
-                return _plain(401, rejection.reason)
-            except Unreachable as unreachable:  # nothing stored: the provider retries
-                return _cannot_verify(unreachable)
-            verified = (signed, keys)
-        async with asyncio.timeout(store.limits.callback_timeout):
-            if body is None:
-                raw = _raw_request(request, receiver, None, size)
-                outcome = await reject(store, raw, too_large, status_code=413)
-            else:
-                outcome = await ingest(store, _raw_request(request, receiver, body, size))
-    except DatabaseUnavailable as fault:
-        return _unavailable(fault.retry_after)
-    except TimeoutError:  # the callback's own time limit: the database did not answer
-        return _unavailable(DatabaseUnavailable(FaultKind.TIMEOUT).retry_after)
-    remember_outcome(request.scope["state"], outcome)  # for the callback log line and metrics
-    if verified is not None and outcome.status_code == 200:
+def callback_handler(fetcher: Fetcher) -> Callable[..., Awaitable[Response[str]]]:
+    """The handler of every receiver's callbacks, with the app's :class:`Fetcher` (for the
+    signature schemes that fetch keys) held by the closure: a constant, so it is neither
+    resolved by dependency injection on every callback nor copied with the route's opt
+    (Litestar deep-copies both, which would leave the copies' clients unclosed)."""
+
+    async def receive_callback(
+        request: Request[Any, Any, Any], store: NamedDependency[Store | None]
+    ) -> Response[str]:
+        """Take one provider callback: 200 with an empty body only once it is committed."""
+        receiver = receiver_of(request.route_handler)
+        if store is None:
+            return _unavailable(NOT_STARTED_RETRY_AFTER_SECONDS)
+        verified: tuple[SignedRequest, Sequence[SignatureKey]] | None = None
         try:
-            note = await receiver.after_accepted(*verified, fetcher)
-        except Unreachable as unreachable:  # stored; the retry is stored and followed up again
-            return _cannot_verify(unreachable, "the request is stored, its follow-up failed")
-        if note:
-            logger.info("receiver %s: %s", receiver.name, note)
-    return _answer(outcome)
+            body, size = await _read_body(request, receiver.max_body_bytes)
+            if receiver.verifies_signatures:
+                if body is None:  # unverifiable, so unauthenticated: nothing is stored
+                    return _plain(413, _too_large(receiver))
+                signed = signed_request(request, receiver, body)
+                try:
+                    keys = await receiver.verify(signed, fetcher, lambda: datetime.now(UTC))
+                except SignatureRejected as rejection:
+                    return _plain(401, rejection.reason)
+                except Unreachable as unreachable:  # nothing stored: the provider retries
+                    return _cannot_verify(unreachable)
+                verified = (signed, keys)
+            async with asyncio.timeout(store.limits.callback_timeout):
+                if body is None:
+                    raw = _raw_request(request, receiver, None, size)
+                    outcome = await reject(store, raw, _too_large(receiver), status_code=413)
+                else:
+                    outcome = await ingest(store, _raw_request(request, receiver, body, size))
+        except DatabaseUnavailable as fault:
+            return _unavailable(fault.retry_after)
+        except TimeoutError:  # the callback's own time limit: the database did not answer
+            return _unavailable(DatabaseUnavailable(FaultKind.TIMEOUT).retry_after)
+        remember_outcome(request.scope["state"], outcome)  # for the callback log line and metrics
+        if verified is not None and outcome.status_code == 200:
+            try:
+                note = await receiver.after_accepted(*verified, fetcher)
+            except Unreachable as unreachable:  # stored; the retry is stored and followed up again
+                return _cannot_verify(unreachable, "the request is stored, its follow-up failed")
+            if note:
+                logger.info("receiver %s: %s", receiver.name, note)
+        return _answer(outcome)
+
+    return receive_callback
+
+
+def _too_large(receiver: ReadyReceiver) -> str:
+    return f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes"
 
 
 def _cannot_verify(unreachable: Unreachable, what: str = "nothing is stored") -> Response[str]:
@@ -228,7 +237,9 @@ def receiver_paths(receiver: ReadyReceiver) -> list[str]:
     return [base, base + "/{token:str}"] if receiver.url_tokens else [base]
 
 
-def receiver_handlers(receiver: ReadyReceiver) -> list[HTTPRouteHandler]:
+def receiver_handlers(
+    receiver: ReadyReceiver, receive_callback: Callable[..., Awaitable[Response[str]]]
+) -> list[HTTPRouteHandler]:
     methods = [HttpMethod(method) for method in sorted(receiver.provider.methods)]
     opt = {RECEIVER_OPT: receiver}
     guards = guards_for(receiver)
@@ -260,14 +271,16 @@ def receivers_router(
     """Every receiver's routes; ``running_store`` gives the store (``None`` while the
     database is not up), injected into the handlers as ``store``; ``fetcher`` makes the
     HTTPS requests signature schemes ask for (``callbox.ingest.fetcher``)."""
-    handlers = [handler for receiver in receivers for handler in receiver_handlers(receiver)]
+    receive_callback = callback_handler(fetcher)
+    handlers = [
+        handler
+        for receiver in receivers
+        for handler in receiver_handlers(receiver, receive_callback)
+    ]
     return Router(
         path="/",
         route_handlers=handlers,
-        dependencies={
-            "store": Provide(running_store, sync_to_thread=False),
-            "fetcher": Provide(lambda: fetcher, sync_to_thread=False),
-        },
+        dependencies={"store": Provide(running_store, sync_to_thread=False)},
         exception_handlers={HTTPException: _as_plain_text},
         include_in_schema=False,
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -78,7 +78,6 @@ class Fetched:
     body: bytes
 
 
-@runtime_checkable  # (Litestar checks the type of what it injects)
 class Fetcher(Protocol):
     """HTTPS GETs a signature scheme asks the app for (``callbox.ingest.fetcher``): TLS
     verified, a short time limit, no redirects followed, a bounded body."""
