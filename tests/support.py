@@ -419,3 +419,14 @@ def run_callbox(
     finally:
         os.close(leader)
     return CommandRun(process.returncode, out.decode(), b"".join(chunks).decode())
+
+
+async def graphql_data(client: Any, query: str, **variables: Any) -> dict[str, Any]:
+    """The ``data`` of a GraphQL query through ``client`` (an ASGI test client), asserting
+    a 200 without errors."""
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    assert "errors" not in document, document
+    data: dict[str, Any] = document["data"]
+    return data

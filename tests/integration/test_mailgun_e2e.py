@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 
 from callbox.settings import Auth, Receiver
 from tests.providers.captured import MAILGUN_SAMPLES, mailgun
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, graphql_data, settings_for
 
 KEY = "mailgun-webhook-signing-key-0123456789"
 OLD_KEY = "mailgun-previous-signing-key-0123456789"
@@ -99,14 +99,6 @@ async def post_every_sample(client: AsyncTestClient[Any]) -> dict[str, tuple[int
         )
         answers[name] = (response.status_code, response.text, captured.body)
     return answers
-
-
-async def graphql(client: AsyncTestClient[Any], query: str, **variables: Any) -> Any:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    document = response.json()
-    assert "errors" not in document, document
-    return document["data"]
 
 
 async def test_every_sample_is_stored_and_answered(
@@ -245,7 +237,7 @@ query($filter: MessageFilter) {
 
 
 async def ids(client: AsyncTestClient[Any], **filter_: Any) -> list[str]:
-    data = await graphql(client, EMAIL_QUERY, filter=filter_)
+    data = await graphql_data(client, EMAIL_QUERY, filter=filter_)
     nodes = data["messages"]["nodes"]
     assert data["messages"]["totalCount"] == len(nodes)
     return sorted(node["providerMessageId"] for node in nodes)
@@ -262,7 +254,7 @@ async def test_graphql_reads_it_back(client: AsyncTestClient[Any]) -> None:
         [COMPLAINED_ID, UNSUBSCRIBED_ID]
     )
     assert await ids(client, status="FAILED", channel="EMAIL") == sorted([BOUNCED_ID, REJECTED_ID])
-    data = await graphql(client, EMAIL_QUERY, filter={"bounceType": "SOFT"})
+    data = await graphql_data(client, EMAIL_QUERY, filter={"bounceType": "SOFT"})
     (node,) = data["messages"]["nodes"]
     assert node["status"] == "SENT"
     assert node["events"] == [
@@ -274,11 +266,11 @@ async def test_graphql_reads_it_back(client: AsyncTestClient[Any]) -> None:
             "providerStatus": "failed",
         }
     ]
-    data = await graphql(client, EMAIL_QUERY, filter={"direction": "INBOUND"})
+    data = await graphql_data(client, EMAIL_QUERY, filter={"direction": "INBOUND"})
     (inbound,) = data["messages"]["nodes"]
     assert (inbound["status"], inbound["subject"]) == ("RECEIVED", None)
 
-    opt_outs = await graphql(
+    opt_outs = await graphql_data(
         client,
         """{ complained: isOptedOut(address: "Recipient@Example.com")
              bounced: isOptedOut(address: "invalid@example.com")
@@ -292,7 +284,7 @@ async def test_graphql_reads_it_back(client: AsyncTestClient[Any]) -> None:
         ("invalid@example.com", "suppression"),
         ("recipient@example.com", "unsubscribe"),
     }
-    stats = await graphql(
+    stats = await graphql_data(
         client, "{ stats { total opened clicked byChannel { key count } byStatus { key count } } }"
     )
     assert stats["stats"]["opened"] == 1

@@ -16,7 +16,7 @@ from callbox.providers.base import SignedRequest
 from callbox.providers.plivo import PROVIDER
 from callbox.receivers import prepare_receiver
 from callbox.settings import Auth, Receiver
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, graphql_data, settings_for
 
 TOKEN = "MjQ2YTNkZWJlOWQyNzI3OTg2ZWVmZmEyNjE0YWFi"
 OLD_TOKEN = "ZTk3ZDY0NzJiOWYyNzI3OTg2ZWVmZmEyNjE0YWFi"
@@ -70,17 +70,8 @@ async def send(client: AsyncTestClient[Any], request: SignedRequest) -> Any:
     )
 
 
-async def graphql(client: AsyncTestClient[Any], query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    document: dict[str, Any] = response.json()
-    assert "errors" not in document, document
-    data: dict[str, Any] = document["data"]
-    return data
-
-
 async def message(client: AsyncTestClient[Any], provider_message_id: str) -> dict[str, Any]:
-    data = await graphql(
+    data = await graphql_data(
         client,
         "query($id: String!) { messages(filter: {providerMessageId: $id}, first: 2) {"
         f" nodes {{ {MESSAGE_FIELDS} }} }} }}",
@@ -166,7 +157,7 @@ async def test_a_failure_blocked_by_stop_is_an_opt_out(
     async with app(database_url) as client:
         assert (await send(client, sign(body))).status_code == 200
         failed = await message(client, "m-200")
-        opted = await graphql(
+        opted = await graphql_data(
             client,
             "query($a: String!) { isOptedOut(address: $a)"
             " optOuts(first: 5) { nodes { address action source occurredAt } } }",

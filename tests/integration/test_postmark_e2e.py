@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from callbox.settings import Auth, Receiver
 from tests.providers.captured import names, postmark
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, graphql_data, settings_for
 
 CREDENTIALS = "postmark:pm-webhook-password-0123456789"
 AUTH = {"Authorization": "Basic " + base64.b64encode(CREDENTIALS.encode()).decode()}
@@ -59,17 +59,9 @@ async def post_every_sample(client: AsyncTestClient[Any]) -> dict[str, tuple[int
     return answers
 
 
-async def graphql(client: AsyncTestClient[Any], query: str, **variables: Any) -> Any:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    document = response.json()
-    assert "errors" not in document, document
-    return document["data"]
-
-
 async def record_the_unsubscribed_message(client: AsyncTestClient[Any]) -> None:
     """The message the unsubscribe bounce names, as the sending application records it."""
-    await graphql(
+    await graphql_data(
         client,
         """mutation($input: RecordOutboundMessageInput!) {
              recordOutboundMessage(input: $input) { created } }""",
@@ -198,7 +190,7 @@ async def test_every_sample_is_stored_and_normalised(
 async def test_graphql_reads_it_back(client: AsyncTestClient[Any]) -> None:
     await record_the_unsubscribed_message(client)
     await post_every_sample(client)
-    data = await graphql(
+    data = await graphql_data(
         client,
         """{
           engaged: messages(filter: {opened: true, clicked: true}) {

@@ -17,7 +17,7 @@ from callbox.providers.base import SignedRequest
 from callbox.providers.twilio import PROVIDER
 from callbox.receivers import prepare_receiver
 from callbox.settings import Auth, Receiver
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, graphql_data, settings_for
 
 TOKEN = "twilio-auth-token-0123456789abcdef"
 OLD_TOKEN = "twilio-old-auth-token-fedcba9876543210"
@@ -71,17 +71,8 @@ async def send(
     return await client.post(url, content=request.body, headers=dict(request.headers))
 
 
-async def graphql(client: AsyncTestClient[Any], query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    document: dict[str, Any] = response.json()
-    assert "errors" not in document, document
-    data: dict[str, Any] = document["data"]
-    return data
-
-
 async def message(client: AsyncTestClient[Any], provider_message_id: str) -> dict[str, Any]:
-    data = await graphql(
+    data = await graphql_data(
         client,
         "query($id: String!) { messages(filter: {providerMessageId: $id}, first: 2) {"
         f" nodes {{ {MESSAGE_FIELDS} }} }} }}",
@@ -190,7 +181,7 @@ async def test_an_unsubscribed_recipient_fails_blocked_and_is_opted_out(
     async with app(database_url) as client:
         assert (await send(client, sign(failed))).status_code == 200
         outbound = await message(client, "SMout2")
-        opted = await graphql(
+        opted = await graphql_data(
             client,
             "query($a: String!) { isOptedOut(address: $a)"
             " optOuts(first: 5) { nodes { address action source } } }",
@@ -221,7 +212,7 @@ async def test_advanced_opt_out_is_one_ledger_row(
     )
     async with app(database_url) as client:
         assert (await send(client, sign(body))).status_code == 200
-        opted = await graphql(
+        opted = await graphql_data(
             client,
             "query($a: String!) { isOptedOut(address: $a)"
             " optOuts(first: 5) { nodes { address action source text } } }",

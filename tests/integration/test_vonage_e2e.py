@@ -19,7 +19,7 @@ from callbox.providers.base import SamplePayload, SignedRequest
 from callbox.providers.vonage import PROVIDER
 from callbox.receivers import prepare_receiver
 from callbox.settings import Auth, Receiver
-from tests.support import callbox_client, settings_for
+from tests.support import callbox_client, graphql_data, settings_for
 
 SECRET = "vonage-e2e-signature-secret-0123456789"
 OTHER_SECRET = "not-the-accounts-signature-secret-98765"
@@ -102,17 +102,8 @@ async def post(client: AsyncTestClient[Any], receiver: str, request: SignedReque
     )
 
 
-async def graphql(client: AsyncTestClient[Any], query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    document: dict[str, Any] = response.json()
-    assert "errors" not in document, document
-    data: dict[str, Any] = document["data"]
-    return data
-
-
 async def messages(client: AsyncTestClient[Any], receiver: str = "vonage") -> dict[str, Any]:
-    data = await graphql(client, MESSAGES_QUERY, receiver=receiver)
+    data = await graphql_data(client, MESSAGES_QUERY, receiver=receiver)
     return {node["providerMessageId"]: node for node in data["messages"]["nodes"]}
 
 
@@ -143,7 +134,7 @@ async def test_every_sample_signed_is_stored_and_normalised(
             response = await post(client, "vonage", signed_sample(sample))
             assert (response.status_code, response.text) == (200, ""), sample.description
         found = await messages(client)
-        opted_out = await graphql(
+        opted_out = await graphql_data(
             client,
             'query { isOptedOut(address: "+447700900000")'
             " optOuts(first: 10) { nodes { address action source channel message {"
@@ -376,7 +367,7 @@ async def test_stop_split_over_two_parts_opts_out_when_whole(
         await post_form(client, part("ST", 1, 2, "0A00000000000A01", ref="7"))
         assert await db.fetchval("SELECT count(*) FROM callbox_opt_out") == 0
         await post_form(client, part("OP", 2, 2, "0A00000000000A02", ref="7"))
-        data = await graphql(client, 'query { isOptedOut(address: "+447700900001") }')
+        data = await graphql_data(client, 'query { isOptedOut(address: "+447700900001") }')
     assert data == {"isOptedOut": True}
     assert await db.fetchval("SELECT source FROM callbox_opt_out") == "keyword"
 
