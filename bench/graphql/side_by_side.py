@@ -629,6 +629,10 @@ def measure(
     return figures
 
 
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}" if denominator else "n/a"
+
+
 def print_table(pairs: list[Pair], figures: Figures, connections: list[int]) -> None:
     cb, pg = CALLBOX, POSTGRAPHILE
     header = "| query | median ms (Callbox / PostGraphile) | latency ratio"
@@ -646,11 +650,11 @@ def print_table(pairs: list[Pair], figures: Figures, connections: list[int]) -> 
         cb95, pg95 = (figures.median(name, side, 1, "p95_ms") for side in (cb, pg))
         line = (
             f"| {name} | {cb_ms:.1f} / {pg_ms:.1f} (p95 {cb95:.1f} / {pg95:.1f})"
-            f" | {cb_ms / pg_ms:.2f}"
+            f" | {ratio(cb_ms, pg_ms)}"
         )
         for level in connections:
             cb_rate, pg_rate = (figures.median(name, side, level, "rate") for side in (cb, pg))
-            line += f" | {cb_rate:,.0f} / {pg_rate:,.0f} | {cb_rate / pg_rate:.2f}"
+            line += f" | {cb_rate:,.0f} / {pg_rate:,.0f} | {ratio(cb_rate, pg_rate)}"
         cb99, pg99 = (figures.median(name, side, top, "p99_ms") for side in (cb, pg))
         line += f" | {cb99:,.0f} / {pg99:,.0f} |"
         print(line)
@@ -690,10 +694,13 @@ def main() -> None:
         if args.check_only:
             return
         workdir = Path(tempfile.mkdtemp(prefix="callbox-side-by-side-bodies-"))
+        load_before = os.getloadavg()[0]
         figures = measure(pairs, running, connections, args.rounds, args.duration, workdir)
+        load_after = os.getloadavg()[0]
     print(
         f"\n{args.rounds} rounds, wrk {args.duration:g} s per run; one process each,"
-        f" {POOL_SIZE} database connections each"
+        f" {POOL_SIZE} database connections each; load average {load_before:.1f} before,"
+        f" {load_after:.1f} after ({os.cpu_count()} CPUs)"
     )
     print_table(pairs, figures, connections)
 
