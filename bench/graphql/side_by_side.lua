@@ -1,6 +1,7 @@
 -- wrk script for bench/graphql/side_by_side.py: POST one GraphQL document again and again.
 -- BENCH_BODY_FILE holds the JSON body; BENCH_AUTHORIZATION, when set, the Authorization
--- header. An answer counts as good when it is a 200 without a top-level "errors" member.
+-- header. An answer counts as good when it is a 200 without a top-level "errors" member;
+-- the first bad one of each thread is printed (WRK_SAMPLE) for the runner to show.
 local threads = {}
 
 function setup(thread)
@@ -20,6 +21,7 @@ end
 function init(args)
   ok = 0
   bad = 0
+  sample = ""
 end
 
 function response(status, headers, body)
@@ -27,6 +29,9 @@ function response(status, headers, body)
     ok = ok + 1
   else
     bad = bad + 1
+    if sample == "" then
+      sample = status .. " " .. string.sub(string.gsub(body, "[\r\n]", " "), 1, 300)
+    end
   end
 end
 
@@ -35,6 +40,9 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do
     total_ok = total_ok + thread:get("ok")
     total_bad = total_bad + thread:get("bad")
+    if thread:get("sample") ~= "" then
+      io.write("WRK_SAMPLE " .. thread:get("sample") .. "\n")
+    end
   end
   io.write(string.format(
     'WRK_JSON {"requests": %d, "ok": %d, "bad": %d, "errors": %d, "duration_us": %d, ' ..

@@ -554,6 +554,10 @@ class Run:
     p95_ms: float
     p99_ms: float
     bad: int
+    """Answers that were not a 200 without errors, and socket errors (connect, read, write,
+    timeout)."""
+    samples: list[str]
+    """The first bad answer of each wrk thread (status and the start of the body)."""
 
 
 def run_wrk(server: Server, body: Path, connections: int, duration: float) -> Run:
@@ -576,6 +580,11 @@ def run_wrk(server: Server, body: Path, connections: int, duration: float) -> Ru
         p95_ms=summary["p95_us"] / 1000,
         p99_ms=summary["p99_us"] / 1000,
         bad=summary["bad"] + summary["errors"],
+        samples=[
+            x.removeprefix("WRK_SAMPLE ")
+            for x in result.stdout.splitlines()
+            if x.startswith("WRK_SAMPLE ")
+        ],
     )
 
 
@@ -592,8 +601,15 @@ class Figures:
         values: list[float] = [getattr(run, what) for run in self.runs[(pair, side, connections)]]
         return statistics.median(values)
 
-    def bad(self) -> int:
-        return sum(run.bad for runs in self.runs.values() for run in runs)
+    def bad(self, pair: str, side: str) -> tuple[int, list[str]]:
+        """Bad answers over every run of this pair on this side, and samples of them."""
+        runs = [
+            run
+            for (name, on, _), kept in self.runs.items()
+            if (name, on) == (pair, side)
+            for run in kept
+        ]
+        return sum(run.bad for run in runs), [sample for run in runs for sample in run.samples]
 
 
 def measure(
@@ -663,9 +679,14 @@ def print_table(pairs: list[Pair], figures: Figures, connections: list[int]) -> 
         " Callbox is slower); throughput ratio: Callbox's req/s / PostGraphile's (above 1:"
         " Callbox serves more). Medians over the rounds."
     )
-    bad = figures.bad()
-    if bad:
-        print(f"WARNING: {bad} answers were not a 200 without errors (or failed on the socket)")
+    for pair in pairs:
+        for side in SIDES:
+            bad, samples = figures.bad(pair.name, side)
+            if bad:
+                print(
+                    f"WARNING: {side}, {pair.name}: {bad} answers were not a 200 without"
+                    f" errors (or failed on the socket); first: {samples[:1]}"
+                )
 
 
 def main() -> None:
