@@ -657,8 +657,8 @@ def print_table(pairs: list[Pair], figures: Figures, connections: list[int]) -> 
         header += f" | req/s at {level} (Callbox / PostGraphile) | throughput ratio at {level}"
         rule += "| ---: | ---: "
     top = max(connections)
-    header += f" | p99 ms at {top} (Callbox / PostGraphile) |"
-    rule += "| ---: |"
+    header += f" | median ms at {top} (Callbox / PostGraphile) | p99 ms at {top} (same) |"
+    rule += "| ---: | ---: |"
     print(f"\n{header}\n{rule}")
     for pair in pairs:
         name = pair.name
@@ -671,8 +671,9 @@ def print_table(pairs: list[Pair], figures: Figures, connections: list[int]) -> 
         for level in connections:
             cb_rate, pg_rate = (figures.median(name, side, level, "rate") for side in (cb, pg))
             line += f" | {cb_rate:,.0f} / {pg_rate:,.0f} | {ratio(cb_rate, pg_rate)}"
+        cb50, pg50 = (figures.median(name, side, top, "p50_ms") for side in (cb, pg))
         cb99, pg99 = (figures.median(name, side, top, "p99_ms") for side in (cb, pg))
-        line += f" | {cb99:,.0f} / {pg99:,.0f} |"
+        line += f" | {cb50:,.0f} / {pg50:,.0f} | {cb99:,.0f} / {pg99:,.0f} |"
         print(line)
     print(
         "\nlatency ratio: Callbox's median / PostGraphile's, one request at a time (above 1:"
