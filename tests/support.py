@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -29,7 +30,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from callbox.app import create_app
 from callbox.sealing import Sealer
-from callbox.settings import Database, Receiver, Server, Settings
+from callbox.settings import Database, Ingest, Receiver, Server, Settings
 
 
 @contextlib.contextmanager
@@ -63,6 +64,9 @@ def notify_receipt(message_id: str, **fields: Any) -> bytes:
     return json.dumps(receipt | fields).encode()
 
 
+ACKNOWLEDGE_ENV = "CALLBOX_INGEST__ACKNOWLEDGE"
+
+
 def settings_for(
     database_url: str,
     receivers: list[Receiver],
@@ -70,6 +74,9 @@ def settings_for(
     trusted_proxies: list[str] | None = None,
     **extra: Any,
 ) -> Settings:
+    """Settings for a test app; callbacks are answered once applied unless ``ingest`` says
+    otherwise (tests read what a callback did right after posting it)."""
+    extra.setdefault("ingest", Ingest(acknowledge="applied"))
     return Settings(
         receivers=receivers,
         database=Database(url=database_url, migrate_on_start=True, pool_min_size=1),
@@ -430,3 +437,20 @@ async def graphql_data(client: Any, query: str, **variables: Any) -> dict[str, A
     assert "errors" not in document, document
     data: dict[str, Any] = document["data"]
     return data
+
+
+async def store_and_apply(
+    connection: asyncpg.Connection, items: list[dict[str, Any]], bodies: list[bytes]
+) -> list[asyncpg.Record]:
+    """Store callbacks as the ingest writer does (``callbox_accept_batch``), then apply them
+    as the applier does (``callbox_apply_pending``): one row per callback, in order, with
+    ``state``, ``applied``, ``duplicates`` and ``message_ids``."""
+    stored = await connection.fetch(
+        "SELECT notification_id FROM callbox_accept_batch($1::jsonb, $2::bytea[]) ORDER BY ordinal",
+        json.dumps(items),
+        bodies,
+    )
+    return await connection.fetch(
+        "SELECT * FROM callbox_apply_pending($1::bigint[]) ORDER BY notification_id",
+        [row["notification_id"] for row in stored],
+    )

@@ -61,6 +61,7 @@ class Notification(Table, tablename="callbox_notification", db=DB):
     reason = Text(null=True)
     event_count = Integer()
     processed_at = Timestamptz(null=True)
+    pending = JSONB(null=True)
 
 
 class Conversation(Table, tablename="callbox_conversation", db=DB):

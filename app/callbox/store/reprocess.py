@@ -40,7 +40,7 @@ FROM callbox_notification WHERE id = $1 FOR UPDATE
 
 _UPDATE = """
 UPDATE callbox_notification
-SET state = $2, reason = $3, event_count = $4, processed_at = now()
+SET state = $2, reason = $3, event_count = $4, processed_at = now(), pending = NULL
 WHERE id = $1
 """
 
@@ -50,6 +50,8 @@ async def reprocess_notification(
 ) -> ReprocessOutcome:
     """Parse the stored body again and apply what is new, in one transaction."""
     async with connection.transaction():
+        # One application at a time (callbox_lock_apply): no deadlock with the appliers.
+        await connection.execute("SELECT callbox_lock_apply()")
         row = await connection.fetchrow(_SELECT, notification_id)
         if row is None:
             raise LookupError(f"no notification {notification_id}")
@@ -106,8 +108,8 @@ async def reprocess_receiver(
     include_accepted: bool,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[ReprocessOutcome]:
-    """Reprocess a receiver's rejected notifications (or all of them), oldest first."""
-    condition = "" if include_accepted else " AND state = 'REJECTED'"
+    """Reprocess a receiver's rejected and failed notifications (or all), oldest first."""
+    condition = "" if include_accepted else " AND state IN ('REJECTED', 'FAILED')"
     async with pool.acquire() as connection:
         ids = [
             row["id"]
