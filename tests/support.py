@@ -277,14 +277,15 @@ class CallboxProcess:
     port: int = field(default_factory=free_port)
     log: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    """Variables set for the process on top of :func:`callbox_environment`'s."""
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
-        env["CALLBOX_DATABASE_URL"] = self.database_url
+        env = callbox_environment(CALLBOX_DATABASE_URL=self.database_url, **self.environment)
         command = [sys.executable, "-m", "callbox"]
         if self.config is not None:
             command += ["--config", str(self.config)]
@@ -383,8 +384,11 @@ class CommandRun:
 
 
 def callbox_environment(**variables: str) -> dict[str, str]:
-    """This process's environment without its ``CALLBOX_`` variables, plus ``variables``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
+    """This process's environment without its ``CALLBOX_`` variables (but for when callbacks
+    are answered, see tests/conftest.py), plus ``variables``."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_") or k == ACKNOWLEDGE_ENV
+    }
     env.update(variables)
     return env
 
