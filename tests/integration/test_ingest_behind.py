@@ -18,9 +18,18 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
-from callbox.settings import Ingest
-from tests.ops.support import NOTIFY_HEADERS, NOTIFY_TOKEN, notify_inbound, notify_receiver
+from callbox.settings import Ingest, Metrics
+from tests.ops.support import (
+    METRICS_TOKEN,
+    NOTIFY_HEADERS,
+    NOTIFY_TOKEN,
+    SCRAPE,
+    notify_inbound,
+    notify_receiver,
+    samples,
+)
 from tests.support import (
     CallboxProcess,
     callbox_client,
@@ -217,3 +226,36 @@ async def _deadlocks(db: asyncpg.Connection) -> int:
         "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
     )
     return count
+
+
+async def test_apply_lag_backlog_and_readiness_are_reported(
+    db: asyncpg.Connection, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLBOX_TEST_METRICS_TOKEN", METRICS_TOKEN)
+    settings = settings_for(
+        database_url,
+        [notify_receiver()],
+        ingest=Ingest(acknowledge="stored", backlog_alert=2),
+        metrics=Metrics(enabled=True, bearer=["env:CALLBOX_TEST_METRICS_TOKEN"]),
+    )
+    async with served(settings) as base, httpx.AsyncClient(base_url=base) as client:
+        async with appliers_held(db):
+            for index in range(3):
+                answer = await client.post(
+                    "/hooks/notify", content=notify_receipt(f"b-{index}"), headers=NOTIFY_HEADERS
+                )
+                assert answer.status_code == 200
+            ready = await client.get("/ready")
+            assert ready.status_code == 503
+            assert "3 stored callbacks wait to be applied (over 2)" in ready.text
+        await until_applied(db)
+        deadline = time.monotonic() + 10
+        while (await client.get("/ready")).status_code != 200:
+            assert time.monotonic() < deadline, "still not ready once applied"
+            await asyncio.sleep(0.1)
+        found = samples((await client.get("/metrics", headers=SCRAPE)).text)
+    assert found[("callbox_apply_lag_seconds_count", ())] == 3
+    # Held for a while: every lag is at least the time the appliers were stopped.
+    assert found[("callbox_apply_lag_seconds_sum", ())] > 0
+    assert ("callbox_apply_backlog", ()) in found
+    assert found.get(("callbox_apply_failed_total", ()), 0) == 0

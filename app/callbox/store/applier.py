@@ -140,6 +140,7 @@ class Applier:
         self._waiting = _Waiting()
         self._task: asyncio.Task[None] | None = None
         self._next_claim = 0.0
+        self._in_flight = 0
         self._alerting = False
         self.health = WriteHealth()
         self.backlog = 0
@@ -150,8 +151,8 @@ class Applier:
 
     @property
     def own_backlog(self) -> int:
-        """Ids this process stored and has not applied yet."""
-        return len(self._ids)
+        """Requests this process stored and has not applied yet."""
+        return len(self._ids) + self._in_flight
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="callbox-applier")
@@ -195,7 +196,12 @@ class Applier:
                 self._wake.clear()
             try:
                 if self._ids:
-                    await self._apply_batch(self._take())
+                    batch = self._take()
+                    self._in_flight = len(batch)
+                    try:
+                        await self._apply_batch(batch)
+                    finally:
+                        self._in_flight = 0
                 if time.monotonic() >= self._next_claim:
                     self._next_claim = time.monotonic() + self._claim_interval
                     await self._claim_round()
