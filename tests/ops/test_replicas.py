@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import socket
@@ -20,9 +19,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support import callbox_environment
 from tests.ops.support import NOTIFY_HEADERS, NOTIFY_TOKEN, notify_inbound, notify_receipt
 from tests.subscriptions.support import transport_ws
+from tests.support import callbox_environment
 
 REPO = Path(__file__).resolve().parents[2]
 READ_KEY = "replicas-read-key-0123456789abcdef"
