@@ -93,11 +93,15 @@ class PurgeReport:
         return sum(part.conversations for part in self.receivers)
 
 
+# A request whose events wait to be applied is kept whatever its age: purging it would lose
+# them (a database down for longer than the retention leaves such requests behind).
 _COUNT_RAW = """
-SELECT count(*) FROM callbox_notification WHERE receiver = $1 AND received_at < $2
+SELECT count(*) FROM callbox_notification
+WHERE receiver = $1 AND received_at < $2 AND state <> 'PENDING'
 """
 _PICK_RAW = """
-SELECT id FROM callbox_notification WHERE receiver = $1 AND received_at < $2
+SELECT id FROM callbox_notification
+WHERE receiver = $1 AND received_at < $2 AND state <> 'PENDING'
 LIMIT $3 FOR UPDATE SKIP LOCKED
 """
 _FORGET_DEDUPE_KEYS = "DELETE FROM callbox_applied_event WHERE notification = ANY($1::bigint[])"
