@@ -143,11 +143,10 @@ CREATE TABLE callbox_notification (
     reason text,
     event_count integer NOT NULL DEFAULT 0,
     processed_at timestamp with time zone,
-    pending jsonb,
     CONSTRAINT callbox_notification_pkey PRIMARY KEY (id)
 );
 
-CREATE INDEX callbox_notification_pending ON public.callbox_notification USING btree (id) WHERE ((state)::text = ANY ((ARRAY['PENDING'::character varying, 'FAILED'::character varying])::text[]));
+CREATE INDEX callbox_notification_failed ON public.callbox_notification USING btree (receiver, id) WHERE ((state)::text = 'FAILED'::text);
 CREATE INDEX callbox_notification_received ON public.callbox_notification USING btree (received_at, id);
 CREATE INDEX callbox_notification_receiver_received ON public.callbox_notification USING btree (receiver, received_at DESC, id DESC);
 CREATE INDEX callbox_notification_rejected ON public.callbox_notification USING btree (receiver, id) WHERE ((state)::text = 'REJECTED'::text);
@@ -175,6 +174,17 @@ CREATE INDEX callbox_opt_out_address_occurred ON public.callbox_opt_out USING bt
 CREATE INDEX callbox_opt_out_message ON public.callbox_opt_out USING btree (message) WHERE (message IS NOT NULL);
 CREATE INDEX callbox_opt_out_notification ON public.callbox_opt_out USING btree (notification);
 CREATE INDEX callbox_opt_out_occurred ON public.callbox_opt_out USING btree (occurred_at DESC, id DESC);
+
+CREATE TABLE callbox_pending_apply (
+    notification bigint NOT NULL,
+    receiver character varying(64) NOT NULL,
+    provider character varying(32) NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    our_address text,
+    events jsonb NOT NULL,
+    CONSTRAINT callbox_pending_apply_pkey PRIMARY KEY (notification),
+    CONSTRAINT callbox_pending_apply_notification_fkey FOREIGN KEY (notification) REFERENCES callbox_notification(id) ON DELETE CASCADE
+);
 
 CREATE TABLE callbox_status_event (
     id bigint NOT NULL DEFAULT nextval('callbox_status_event_id_seq'::regclass),
@@ -209,21 +219,27 @@ BEGIN
     FOR item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
         ordinal := ordinal + 1;
         v_count := jsonb_array_length(item->'events');
-        state := CASE WHEN v_count > 0 THEN 'PENDING' ELSE 'ACCEPTED' END;
         INSERT INTO callbox_notification (
             receiver, provider, received_at, peer_address, client_address, method,
             content_type, headers, body, body_size, query_string, state, event_count,
-            processed_at, pending
+            processed_at
         ) VALUES (
             item->>'receiver', item->>'provider', (item->>'received_at')::timestamptz,
             item->>'peer', item->>'client', item->>'method', item->>'content_type',
             item->'headers', p_bodies[ordinal], (item->>'body_size')::bigint,
-            item->>'query_string', state, v_count,
-            CASE WHEN v_count = 0 THEN clock_timestamp() END,
-            CASE WHEN v_count > 0 THEN
-                jsonb_build_object('our_address', item->'our_address', 'events', item->'events')
-            END
+            item->>'query_string', 'ACCEPTED', v_count, clock_timestamp()
         ) RETURNING id INTO notification_id;
+        IF v_count > 0 THEN
+            INSERT INTO callbox_pending_apply (
+                notification, receiver, provider, received_at, our_address, events
+            ) VALUES (
+                notification_id, item->>'receiver', item->>'provider',
+                (item->>'received_at')::timestamptz, item->>'our_address', item->'events'
+            );
+            state := 'PENDING';
+        ELSE
+            state := 'ACCEPTED';
+        END IF;
         RETURN NEXT;
     END LOOP;
 END
@@ -453,25 +469,31 @@ DECLARE
 BEGIN
     PERFORM callbox_lock_apply();
     FOR r IN
-        SELECT n.id, n.receiver, n.provider, n.received_at, n.pending
-        FROM callbox_notification n
-        WHERE n.id = ANY(p_ids) AND n.state = 'PENDING'
-        ORDER BY n.id
-        FOR UPDATE SKIP LOCKED
+        WITH claimed AS (
+            SELECT w.notification FROM callbox_pending_apply w
+            WHERE w.notification = ANY(p_ids)
+            ORDER BY w.notification
+            FOR UPDATE SKIP LOCKED
+        ), taken AS (
+            DELETE FROM callbox_pending_apply w USING claimed c
+            WHERE w.notification = c.notification
+            RETURNING w.*
+        )
+        SELECT * FROM taken ORDER BY notification  -- in arrival order
     LOOP
         SELECT * INTO a FROM callbox_apply_events(
-            r.receiver, r.provider, r.id, r.received_at, r.pending->>'our_address',
-            r.pending->'events'
+            r.receiver, r.provider, r.notification, r.received_at, r.our_address, r.events
         );
-        notification_id := r.id;
+        notification_id := r.notification;
         received_at := r.received_at;
         applied := a.applied;
         duplicates := a.duplicates;
         message_ids := a.message_ids;
-        state := CASE WHEN a.applied = 0 AND a.duplicates > 0 THEN 'DUPLICATE' ELSE 'ACCEPTED' END;
-        UPDATE callbox_notification
-        SET state = callbox_apply_pending.state, processed_at = clock_timestamp(), pending = NULL
-        WHERE id = r.id;
+        state := 'ACCEPTED';
+        IF a.applied = 0 AND a.duplicates > 0 THEN
+            state := 'DUPLICATE';
+            UPDATE callbox_notification SET state = 'DUPLICATE' WHERE id = r.notification;
+        END IF;
         v_any := v_any OR a.applied > 0;
         RETURN NEXT;
     END LOOP;

@@ -1,11 +1,11 @@
 """Callbacks are acknowledged once stored and applied behind the acknowledgement.
 
-A request the ingest writer stores waits in state ``PENDING`` with its parsed events in
-``pending`` (``{"our_address": ..., "events": [...]}``) until an applier applies them
-(``callbox_apply_pending``, app/callbox/store/sql/); the row then becomes ``ACCEPTED`` or
-``DUPLICATE`` and ``pending`` is cleared, or ``FAILED`` with its reason (``pending`` kept for
-``callbox reprocess``). The partial index finds what is waiting: any process claims a crashed
-one's rows from it.
+The ingest writer stores a request (``callbox_notification``, written once) and, when it has
+events, its parsed events in ``callbox_pending_apply``: the queue of work. An applier
+(``callbox_apply_pending``, app/callbox/store/sql/) deletes the row in the transaction that
+applies it, so the queue holds only what waits, and any process claims what a crashed one
+left (oldest first, by ``received_at``). A request is ``PENDING`` while its row is there;
+``DUPLICATE`` and ``FAILED`` (rare) are written on the request itself.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -16,14 +16,25 @@ VERSION = "1.38.0"
 DESCRIPTION = "acknowledge on the raw commit, apply behind it"
 
 STATEMENTS = [
-    "ALTER TABLE callbox_notification ADD COLUMN pending jsonb",
-    "CREATE INDEX callbox_notification_pending ON callbox_notification (id)"
-    " WHERE state IN ('PENDING', 'FAILED')",
+    """
+    CREATE TABLE callbox_pending_apply (
+        notification bigint PRIMARY KEY
+            REFERENCES callbox_notification (id) ON DELETE CASCADE,
+        receiver varchar(64) NOT NULL,
+        provider varchar(32) NOT NULL,
+        received_at timestamptz NOT NULL,
+        our_address text,
+        events jsonb NOT NULL
+    )
+    """,
+    # `notifications(state: FAILED)`: the requests `callbox reprocess` should see.
+    "CREATE INDEX callbox_notification_failed ON callbox_notification (receiver, id)"
+    " WHERE state = 'FAILED'",
 ]
 
 ROLLBACK = [
-    "DROP INDEX IF EXISTS callbox_notification_pending",
-    "ALTER TABLE callbox_notification DROP COLUMN IF EXISTS pending",
+    "DROP INDEX IF EXISTS callbox_notification_failed",
+    "DROP TABLE IF EXISTS callbox_pending_apply",
 ]
 
 

@@ -582,6 +582,6 @@ async def test_a_failed_request_is_applied_by_reprocessing(
         pool, prepare_receiver(unmapped(), 0), include_accepted=False
     )
     assert (outcome.state.value, outcome.applied) == ("ACCEPTED", 1)
-    row = await db.fetchrow("SELECT state, reason, pending FROM callbox_notification")
-    assert (row["state"], row["reason"], row["pending"]) == ("ACCEPTED", None, None)
+    row = await db.fetchrow("SELECT state, reason FROM callbox_notification")
+    assert (row["state"], row["reason"]) == ("ACCEPTED", None)
     assert await db.fetchval("SELECT count(*) FROM callbox_message") == 1

@@ -1,17 +1,17 @@
 """Apply stored callbacks' events behind the acknowledgement.
 
-The ingest writer (:mod:`callbox.store.writer`) stores each callback with its parsed events
-as ``PENDING`` and the provider is answered; the process then hands the notification's id
-to its :class:`Applier`, which applies what is waiting in batches of up to ``max_batch``
-with one ``callbox_apply_pending`` statement (one transaction) per batch:
+The ingest writer (:mod:`callbox.store.writer`) stores each callback, its parsed events
+waiting in ``callbox_pending_apply``, and the provider is answered; the process then hands
+the notification's id to its :class:`Applier`, which applies what is waiting in batches of
+up to ``max_batch`` with one ``callbox_apply_pending`` statement (one transaction) per
+batch:
 
 - **its own first, without polling**: ids arrive in memory the moment they are stored, and
   the applier wakes for them;
-- **nothing left behind**: a request stored by a process that died (or whose in-memory
-  queue was full) stays ``PENDING`` in the table; every applier claims such rows once they
-  are ``claim_after`` seconds old (the partial index ``callbox_notification_pending``). A
-  row is claimed under a row lock in the transaction that applies it, so it is applied
-  once whichever process gets there first;
+- **nothing left behind**: what a process that died (or whose in-memory queue was full)
+  stored stays in ``callbox_pending_apply``; every applier claims rows once they are
+  ``claim_after`` seconds old. A row is claimed under a row lock and deleted by the
+  transaction that applies it, so it is applied once whichever process gets there first;
 - **one bad item fails alone**: a batch the database refuses is applied again one item at a
   time; an item that fails alone becomes ``FAILED`` with the reason (``callbox reprocess``
   applies it once the cause is fixed) and the rest apply;
@@ -37,6 +37,7 @@ from datetime import datetime
 from callbox.db.connection import Pool
 from callbox.store.faults import WriteHealth, fault_kind
 from callbox.store.writer import TRANSIENT, VALUE_REFUSED
+from callbox.tracebacks import traceback_without_values
 
 logger = logging.getLogger(__name__)
 
@@ -46,22 +47,24 @@ FROM callbox_apply_pending($1::bigint[])
 """
 
 _WAITING = """
-SELECT id FROM callbox_notification
-WHERE state = 'PENDING' AND received_at < now() - make_interval(secs => $1)
-ORDER BY id LIMIT $2
+SELECT notification FROM callbox_pending_apply
+WHERE received_at < now() - make_interval(secs => $1)
+ORDER BY notification LIMIT $2
 """
 
-_BACKLOG = """
-SELECT count(*) FROM (
-    SELECT 1 FROM callbox_notification WHERE state = 'PENDING' LIMIT $1
-) AS waiting
+_BACKLOG = "SELECT count(*) FROM (SELECT 1 FROM callbox_pending_apply LIMIT $1) AS waiting"
+
+_STATES = """
+SELECT n.id, n.state, n.reason,
+    EXISTS (SELECT 1 FROM callbox_pending_apply w WHERE w.notification = n.id) AS waiting
+FROM callbox_notification n WHERE n.id = ANY($1::bigint[])
 """
 
-_STATES = "SELECT id, state, reason FROM callbox_notification WHERE id = ANY($1::bigint[])"
-
+# Its events stay out of the model; `callbox reprocess` parses the stored body again.
 _FAIL = """
-UPDATE callbox_notification SET state = 'FAILED', reason = $2, processed_at = now()
-WHERE id = $1 AND state = 'PENDING'
+WITH failed AS (DELETE FROM callbox_pending_apply WHERE notification = $1 RETURNING notification)
+UPDATE callbox_notification SET state = 'FAILED', reason = $2
+WHERE id IN (SELECT notification FROM failed)
 """
 
 _MEMORY_LIMIT = 100_000
@@ -209,7 +212,12 @@ class Applier:
                 raise
             except Exception as error:  # the database is out of reach: try again later
                 self.health.failed(error)
-                logger.warning("applying stored callbacks failed: %s", type(error).__name__)
+                if fault_kind(error) is not None:
+                    logger.warning("applying stored callbacks failed: %s", type(error).__name__)
+                else:  # a bug: where it is, without the values (they may be personal data)
+                    logger.error(
+                        "applying stored callbacks failed: %s", traceback_without_values(error)
+                    )
                 await asyncio.sleep(self._claim_interval)
 
     async def _claim_round(self) -> None:
@@ -218,7 +226,7 @@ class Applier:
             self.backlog = await connection.fetchval(_BACKLOG, self.backlog_alert + 1)
             ids = (
                 [
-                    row["id"]
+                    row["notification"]
                     for row in await connection.fetch(_WAITING, self._claim_after, self._max_batch)
                 ]
                 if self.backlog
@@ -330,7 +338,7 @@ class Applier:
             record = found.get(notification_id)
             if record is None:
                 self._waiting.fail(notification_id, LookupError("the request is gone"))
-            elif record["state"] == "PENDING":
+            elif record["waiting"]:
                 self._ids.append(notification_id)
                 self._wake.set()
             else:

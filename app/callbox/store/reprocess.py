@@ -39,8 +39,11 @@ FROM callbox_notification WHERE id = $1 FOR UPDATE
 """
 
 _UPDATE = """
+WITH applied AS (  -- applied here: nothing is left for an applier
+    DELETE FROM callbox_pending_apply WHERE notification = $1
+)
 UPDATE callbox_notification
-SET state = $2, reason = $3, event_count = $4, processed_at = now(), pending = NULL
+SET state = $2, reason = $3, event_count = $4, processed_at = now()
 WHERE id = $1
 """
 

@@ -1,9 +1,9 @@
 -- Apply stored requests' events (callbox_apply_events), in one transaction for the lot.
--- Only rows still PENDING are taken, locked as they are claimed, so a request is applied
--- once whichever process (its own, or another claiming a crashed one's) gets there first;
--- rows another transaction holds (reprocessing) are skipped and stay PENDING. Each row then
--- becomes ACCEPTED, or DUPLICATE when every event had been applied before. Listeners are
--- woken once for the lot (after commit).
+-- Each request's row in callbox_pending_apply is claimed (locked; rows another transaction
+-- holds are skipped) and deleted by the transaction that applies it, so a request is applied
+-- once whichever process gets there first. A request whose events had all been applied
+-- before becomes DUPLICATE; the others stay ACCEPTED (as stored). Listeners are woken once
+-- for the lot (after commit).
 CREATE OR REPLACE FUNCTION callbox_apply_pending(p_ids bigint[])
 RETURNS TABLE (
     notification_id bigint, state text, received_at timestamptz, applied integer,
@@ -16,25 +16,31 @@ DECLARE
 BEGIN
     PERFORM callbox_lock_apply();
     FOR r IN
-        SELECT n.id, n.receiver, n.provider, n.received_at, n.pending
-        FROM callbox_notification n
-        WHERE n.id = ANY(p_ids) AND n.state = 'PENDING'
-        ORDER BY n.id
-        FOR UPDATE SKIP LOCKED
+        WITH claimed AS (
+            SELECT w.notification FROM callbox_pending_apply w
+            WHERE w.notification = ANY(p_ids)
+            ORDER BY w.notification
+            FOR UPDATE SKIP LOCKED
+        ), taken AS (
+            DELETE FROM callbox_pending_apply w USING claimed c
+            WHERE w.notification = c.notification
+            RETURNING w.*
+        )
+        SELECT * FROM taken ORDER BY notification  -- in arrival order
     LOOP
         SELECT * INTO a FROM callbox_apply_events(
-            r.receiver, r.provider, r.id, r.received_at, r.pending->>'our_address',
-            r.pending->'events'
+            r.receiver, r.provider, r.notification, r.received_at, r.our_address, r.events
         );
-        notification_id := r.id;
+        notification_id := r.notification;
         received_at := r.received_at;
         applied := a.applied;
         duplicates := a.duplicates;
         message_ids := a.message_ids;
-        state := CASE WHEN a.applied = 0 AND a.duplicates > 0 THEN 'DUPLICATE' ELSE 'ACCEPTED' END;
-        UPDATE callbox_notification
-        SET state = callbox_apply_pending.state, processed_at = clock_timestamp(), pending = NULL
-        WHERE id = r.id;
+        state := 'ACCEPTED';
+        IF a.applied = 0 AND a.duplicates > 0 THEN
+            state := 'DUPLICATE';
+            UPDATE callbox_notification SET state = 'DUPLICATE' WHERE id = r.notification;
+        END IF;
         v_any := v_any OR a.applied > 0;
         RETURN NEXT;
     END LOOP;
