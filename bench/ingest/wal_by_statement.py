@@ -89,10 +89,8 @@ async def measure(url: str, batch: int, rounds: int) -> dict[str, list[int]]:
             async with connection.transaction():
                 stored = wal(await connection.fetchval(ACCEPT, documents, [b for _, b in items]))
             ids = [
-                row["id"]
-                for row in await connection.fetch(
-                    "SELECT id FROM callbox_notification WHERE state = 'PENDING'"
-                )
+                row["notification"]
+                for row in await connection.fetch("SELECT notification FROM callbox_pending_apply")
             ]
             async with connection.transaction():
                 applied = wal(await connection.fetchval(APPLY, ids))
