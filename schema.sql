@@ -146,6 +146,7 @@ CREATE TABLE callbox_notification (
     CONSTRAINT callbox_notification_pkey PRIMARY KEY (id)
 );
 
+CREATE INDEX callbox_notification_failed ON public.callbox_notification USING btree (receiver, id) WHERE ((state)::text = 'FAILED'::text);
 CREATE INDEX callbox_notification_received ON public.callbox_notification USING btree (received_at, id);
 CREATE INDEX callbox_notification_receiver_received ON public.callbox_notification USING btree (receiver, received_at DESC, id DESC);
 CREATE INDEX callbox_notification_rejected ON public.callbox_notification USING btree (receiver, id) WHERE ((state)::text = 'REJECTED'::text);
@@ -174,6 +175,17 @@ CREATE INDEX callbox_opt_out_message ON public.callbox_opt_out USING btree (mess
 CREATE INDEX callbox_opt_out_notification ON public.callbox_opt_out USING btree (notification);
 CREATE INDEX callbox_opt_out_occurred ON public.callbox_opt_out USING btree (occurred_at DESC, id DESC);
 
+CREATE TABLE callbox_pending_apply (
+    notification bigint NOT NULL,
+    receiver character varying(64) NOT NULL,
+    provider character varying(32) NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    our_address text,
+    events jsonb NOT NULL,
+    CONSTRAINT callbox_pending_apply_pkey PRIMARY KEY (notification),
+    CONSTRAINT callbox_pending_apply_notification_fkey FOREIGN KEY (notification) REFERENCES callbox_notification(id) ON DELETE CASCADE
+);
+
 CREATE TABLE callbox_status_event (
     id bigint NOT NULL DEFAULT nextval('callbox_status_event_id_seq'::regclass),
     message bigint NOT NULL,
@@ -196,6 +208,42 @@ CREATE INDEX callbox_status_event_bounce ON public.callbox_status_event USING bt
 CREATE INDEX callbox_status_event_kind ON public.callbox_status_event USING btree (kind, message) WHERE ((kind)::text <> 'STATUS'::text);
 CREATE INDEX callbox_status_event_message ON public.callbox_status_event USING btree (message, id);
 CREATE INDEX callbox_status_event_notification ON public.callbox_status_event USING btree (notification);
+
+CREATE OR REPLACE FUNCTION callbox_accept_batch(p_items jsonb, p_bodies bytea[])
+RETURNS TABLE(ordinal integer, notification_id bigint, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    item jsonb;
+    v_count integer;
+BEGIN
+    ordinal := 0;
+    FOR item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
+        ordinal := ordinal + 1;
+        v_count := jsonb_array_length(item->'events');
+        INSERT INTO callbox_notification (
+            receiver, provider, received_at, peer_address, client_address, method,
+            content_type, headers, body, body_size, query_string, state, event_count,
+            processed_at
+        ) VALUES (
+            item->>'receiver', item->>'provider', (item->>'received_at')::timestamptz,
+            item->>'peer', item->>'client', item->>'method', item->>'content_type',
+            item->'headers', p_bodies[ordinal], (item->>'body_size')::bigint,
+            item->>'query_string', 'ACCEPTED', v_count, clock_timestamp()
+        ) RETURNING id INTO notification_id;
+        IF v_count > 0 THEN
+            INSERT INTO callbox_pending_apply (
+                notification, receiver, provider, received_at, our_address, events
+            ) VALUES (
+                notification_id, item->>'receiver', item->>'provider',
+                (item->>'received_at')::timestamptz, item->>'our_address', item->'events'
+            );
+            state := 'PENDING';
+        ELSE
+            state := 'ACCEPTED';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION callbox_apply_events(p_receiver text, p_provider text, p_notification bigint, p_received_at timestamp with time zone, p_our_address text, p_events jsonb, OUT applied integer, OUT duplicates integer, OUT message_ids bigint[])
 RETURNS record LANGUAGE plpgsql AS $$
@@ -412,6 +460,50 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION callbox_apply_pending(p_ids bigint[])
+RETURNS TABLE(notification_id bigint, state text, received_at timestamp with time zone, applied integer, duplicates integer, message_ids bigint[]) LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    a record;
+    v_any boolean := false;
+BEGIN
+    PERFORM callbox_lock_apply();
+    FOR r IN
+        WITH claimed AS (
+            SELECT w.notification FROM callbox_pending_apply w
+            WHERE w.notification = ANY(p_ids)
+            ORDER BY w.notification
+            FOR UPDATE SKIP LOCKED
+        ), taken AS (
+            DELETE FROM callbox_pending_apply w USING claimed c
+            WHERE w.notification = c.notification
+            RETURNING w.*
+        )
+        SELECT * FROM taken ORDER BY notification  -- in arrival order
+    LOOP
+        SELECT * INTO a FROM callbox_apply_events(
+            r.receiver, r.provider, r.notification, r.received_at, r.our_address, r.events
+        );
+        notification_id := r.notification;
+        received_at := r.received_at;
+        applied := a.applied;
+        duplicates := a.duplicates;
+        message_ids := a.message_ids;
+        state := 'ACCEPTED';
+        IF a.applied = 0 AND a.duplicates > 0 THEN
+            state := 'DUPLICATE';
+            UPDATE callbox_notification SET state = 'DUPLICATE' WHERE id = r.notification;
+        END IF;
+        v_any := v_any OR a.applied > 0;
+        RETURN NEXT;
+    END LOOP;
+    IF v_any THEN
+        -- Listeners wake up after commit and read callbox_event from their cursor.
+        PERFORM pg_notify('callbox_events', '');
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION callbox_apply_status(p_receiver text, p_provider text, p_notification bigint, p_received_at timestamp with time zone, p_our_address text, e jsonb)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -540,59 +632,6 @@ RETURNS bigint LANGUAGE sql STABLE AS $$
     WHERE channel = p_channel AND our_address = p_our AND their_address = p_their
 $$;
 
-CREATE OR REPLACE FUNCTION callbox_ingest(p_receiver text, p_provider text, p_received_at timestamp with time zone, p_peer text, p_client text, p_method text, p_content_type text, p_headers jsonb, p_body bytea, p_body_size bigint, p_query_string text, p_our_address text, p_events jsonb, OUT notification_id bigint, OUT state text, OUT applied integer, OUT duplicates integer, OUT message_ids bigint[])
-RETURNS record LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO callbox_notification (
-        receiver, provider, received_at, peer_address, client_address, method,
-        content_type, headers, body, body_size, query_string, state, event_count,
-        processed_at
-    ) VALUES (
-        p_receiver, p_provider, p_received_at, p_peer, p_client, p_method, p_content_type,
-        p_headers, p_body, p_body_size, p_query_string, 'ACCEPTED',
-        jsonb_array_length(p_events), clock_timestamp()
-    ) RETURNING id INTO notification_id;
-    SELECT a.applied, a.duplicates, a.message_ids INTO applied, duplicates, message_ids
-    FROM callbox_apply_events(
-        p_receiver, p_provider, notification_id, p_received_at, p_our_address, p_events
-    ) AS a;
-    state := 'ACCEPTED';
-    IF applied > 0 THEN
-        -- Listeners wake up after commit and read callbox_event from their cursor.
-        PERFORM pg_notify('callbox_events', notification_id::text);
-    END IF;
-    IF applied = 0 AND duplicates > 0 THEN
-        state := 'DUPLICATE';
-        UPDATE callbox_notification SET state = 'DUPLICATE' WHERE id = notification_id;
-    END IF;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION callbox_ingest_batch(p_items jsonb, p_bodies bytea[])
-RETURNS TABLE(ordinal integer, notification_id bigint, state text, applied integer, duplicates integer, message_ids bigint[]) LANGUAGE plpgsql AS $$
-DECLARE
-    item jsonb;
-    r record;
-BEGIN
-    ordinal := 0;
-    FOR item IN SELECT value FROM jsonb_array_elements(p_items) LOOP
-        ordinal := ordinal + 1;
-        SELECT * INTO r FROM callbox_ingest(
-            item->>'receiver', item->>'provider', (item->>'received_at')::timestamptz,
-            item->>'peer', item->>'client', item->>'method', item->>'content_type',
-            item->'headers', p_bodies[ordinal], (item->>'body_size')::bigint,
-            item->>'query_string', item->>'our_address', item->'events'
-        );
-        notification_id := r.notification_id;
-        state := r.state;
-        applied := r.applied;
-        duplicates := r.duplicates;
-        message_ids := r.message_ids;
-        RETURN NEXT;
-    END LOOP;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION callbox_is_opted_out(p_addresses text[], p_receivers text[])
 RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT COALESCE((
@@ -638,6 +677,11 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
+CREATE OR REPLACE FUNCTION callbox_lock_apply()
+RETURNS void LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(7204901633187521536)
+$$;
+
 CREATE OR REPLACE FUNCTION callbox_record_opt_out(p_receiver text, p_provider text, p_notification bigint, p_received_at timestamp with time zone, p_address text, p_action text, p_channel text, p_source text, p_text text, p_at timestamp with time zone, p_message bigint)
 RETURNS bigint LANGUAGE sql AS $$
     INSERT INTO callbox_opt_out (
@@ -661,6 +705,7 @@ DECLARE
     m record;
     v_conversation bigint;
 BEGIN
+    PERFORM callbox_lock_apply();  -- one application at a time: no deadlocks with appliers
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient, body,
         status, reference, created_at, sent_at, updated_at, occurred_at, received_at,

@@ -16,7 +16,12 @@ import asyncpg
 import pytest
 
 from callbox.store.migrate import run_migrations
-from tests.support import postgres_tmp_dir
+from tests.support import ACKNOWLEDGE_ENV, postgres_tmp_dir
+
+# Most tests read what a callback did right after posting it: servers they start answer once
+# the events are applied. Tests of the default (answer once stored) ask for it explicitly
+# (tests/store/test_acknowledge.py).
+os.environ.setdefault(ACKNOWLEDGE_ENV, "applied")
 
 CALLBOX_TABLES = (
     "callbox_event",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -29,7 +30,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from callbox.app import create_app
 from callbox.sealing import Sealer
-from callbox.settings import Database, Receiver, Server, Settings
+from callbox.settings import Database, Ingest, Receiver, Server, Settings
 
 
 @contextlib.contextmanager
@@ -63,6 +64,9 @@ def notify_receipt(message_id: str, **fields: Any) -> bytes:
     return json.dumps(receipt | fields).encode()
 
 
+ACKNOWLEDGE_ENV = "CALLBOX_INGEST__ACKNOWLEDGE"
+
+
 def settings_for(
     database_url: str,
     receivers: list[Receiver],
@@ -70,6 +74,9 @@ def settings_for(
     trusted_proxies: list[str] | None = None,
     **extra: Any,
 ) -> Settings:
+    """Settings for a test app; callbacks are answered once applied unless ``ingest`` says
+    otherwise (tests read what a callback did right after posting it)."""
+    extra.setdefault("ingest", Ingest(acknowledge="applied"))
     return Settings(
         receivers=receivers,
         database=Database(url=database_url, migrate_on_start=True, pool_min_size=1),
@@ -270,14 +277,15 @@ class CallboxProcess:
     port: int = field(default_factory=free_port)
     log: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    """Variables set for the process on top of :func:`callbox_environment`'s."""
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
-        env["CALLBOX_DATABASE_URL"] = self.database_url
+        env = callbox_environment(CALLBOX_DATABASE_URL=self.database_url, **self.environment)
         command = [sys.executable, "-m", "callbox"]
         if self.config is not None:
             command += ["--config", str(self.config)]
@@ -376,8 +384,11 @@ class CommandRun:
 
 
 def callbox_environment(**variables: str) -> dict[str, str]:
-    """This process's environment without its ``CALLBOX_`` variables, plus ``variables``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
+    """This process's environment without its ``CALLBOX_`` variables (but for when callbacks
+    are answered, see tests/conftest.py), plus ``variables``."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_") or k == ACKNOWLEDGE_ENV
+    }
     env.update(variables)
     return env
 
@@ -430,3 +441,20 @@ async def graphql_data(client: Any, query: str, **variables: Any) -> dict[str, A
     assert "errors" not in document, document
     data: dict[str, Any] = document["data"]
     return data
+
+
+async def store_and_apply(
+    connection: asyncpg.Connection, items: list[dict[str, Any]], bodies: list[bytes]
+) -> list[asyncpg.Record]:
+    """Store callbacks as the ingest writer does (``callbox_accept_batch``), then apply them
+    as the applier does (``callbox_apply_pending``): one row per callback, in order, with
+    ``state``, ``applied``, ``duplicates`` and ``message_ids``."""
+    stored = await connection.fetch(
+        "SELECT notification_id FROM callbox_accept_batch($1::jsonb, $2::bytea[]) ORDER BY ordinal",
+        json.dumps(items),
+        bodies,
+    )
+    return await connection.fetch(
+        "SELECT * FROM callbox_apply_pending($1::bigint[]) ORDER BY notification_id",
+        [row["notification_id"] for row in stored],
+    )

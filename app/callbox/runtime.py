@@ -16,6 +16,7 @@ from callbox.events.hub import EventHub
 from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Database, IPNetwork, Settings, parse_network
 from callbox.store import Store
+from callbox.store.applier import Applier
 from callbox.store.faults import StoreLimits
 from callbox.store.instance_key import InstanceKey
 from callbox.store.migrate import run_migrations
@@ -113,15 +114,25 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
             )
         assert DB.pool is not None
         writer = IngestWriter(DB.pool, acquire_timeout=limits.acquire_timeout)
+        ingest = runtime.settings.ingest
+        applier = Applier(
+            DB.pool,
+            max_batch=ingest.apply_batch,
+            claim_after_seconds=ingest.claim_after_seconds,
+            backlog_alert=ingest.backlog_alert,
+            acquire_timeout=limits.acquire_timeout,
+        )
         await writer.start()
+        await applier.start()
         key = InstanceKey(DB.pool, limits.acquire_timeout)
         await key.read_early()
-        runtime.store = Store(DB.pool, writer, key, limits)
+        runtime.store = Store(DB.pool, writer, applier, key, limits, ingest.acknowledge)
         try:
             yield
         finally:
             runtime.store = None
             await writer.stop()
+            await applier.stop()
             await DB.close_connection_pool()
     finally:
         if embedded is not None:

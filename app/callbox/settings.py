@@ -330,6 +330,36 @@ class Retention(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("purge_interval_minutes must not be negative")
 
 
+class Ingest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """When a provider is answered, and how the events behind the answer are applied.
+
+    Example::
+
+        Ingest(acknowledge="applied", backlog_alert=50_000)
+    """
+
+    acknowledge: Literal["stored", "applied"] = "stored"
+    """``stored``: answer 200 once the raw request and its parsed events are committed; the
+    events are applied right behind it (milliseconds when keeping up). ``applied``: answer
+    only once they are applied, for users who read right after the provider's request."""
+    apply_batch: int = 500
+    """Stored requests one application transaction takes at most."""
+    claim_after_seconds: float = 5
+    """A stored request still waiting this long (its process died, or fell behind) is
+    applied by whichever process gets to it first."""
+    backlog_alert: int = 10_000
+    """Stored requests waiting to be applied past which a warning is logged, and past which
+    a process's own waiting requests make ``/ready`` report ``apply`` not ready."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.apply_batch <= 10_000:
+            raise ValueError("apply_batch must be between 1 and 10000")
+        if self.claim_after_seconds <= 0:
+            raise ValueError("claim_after_seconds must be positive")
+        if self.backlog_alert < 1:
+            raise ValueError("backlog_alert must be at least 1")
+
+
 class Outbound(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """HTTPS requests Callbox makes itself, for providers that need them: the certificate an
     Amazon SNS message was signed with, and the link that confirms an SNS subscription. Only
@@ -449,6 +479,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     metrics: Metrics = Metrics()
     logging: Logging = Logging()
     retention: Retention = Retention()
+    ingest: Ingest = Ingest()
     subscriptions: Subscriptions = Subscriptions()
     outbound: Outbound = Outbound()
     development: bool = False

@@ -563,3 +563,25 @@ async def test_cli_reprocess_reports_rows_it_cannot_apply_and_goes_on(
     assert output.out.strip() == f"{RECEIVER}: 1 notification reprocessed (1 rejected)"
     [dated, _] = await notifications(db)
     assert dated[1] == "REJECTED" and "timestamp out of range" in dated[2]
+
+
+async def test_a_failed_request_is_applied_by_reprocessing(
+    db: asyncpg.Connection, pool: asyncpg.Pool, database_url: str
+) -> None:
+    """A stored request whose application failed (FAILED, with its reason) is taken by a plain
+    ``reprocess`` (not only with ``--all``) and applied once the cause is gone."""
+    async with callbox_client(settings_for(database_url, [unmapped()])) as client:
+        answer = await client.post(f"/hooks/{RECEIVER}", content=RECOMMENDED, headers=JSON)
+    assert answer.status_code == 200
+    # As the applier leaves a request PostgreSQL refused: FAILED, its events not applied.
+    await db.execute(
+        "TRUNCATE callbox_message, callbox_applied_event, callbox_status_event CASCADE"
+    )
+    await db.execute("UPDATE callbox_notification SET state = 'FAILED', reason = 'refused'")
+    (outcome,) = await reprocess_receiver(
+        pool, prepare_receiver(unmapped(), 0), include_accepted=False
+    )
+    assert (outcome.state.value, outcome.applied) == ("ACCEPTED", 1)
+    row = await db.fetchrow("SELECT state, reason FROM callbox_notification")
+    assert (row["state"], row["reason"]) == ("ACCEPTED", None)
+    assert await db.fetchval("SELECT count(*) FROM callbox_message") == 1

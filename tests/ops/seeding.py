@@ -13,6 +13,7 @@ from callbox.ingest.pipeline import IngestOutcome, ingest
 from callbox.receivers import ReadyReceiver, prepare_receiver
 from callbox.settings import Settings
 from callbox.store import Store
+from callbox.store.applier import Applier
 from callbox.store.instance_key import InstanceKey
 from callbox.store.raw_requests import RawRequest
 from callbox.store.writer import IngestWriter
@@ -20,8 +21,7 @@ from callbox.store.writer import IngestWriter
 
 @dataclass
 class Seeder:
-    pool: asyncpg.Pool
-    writer: IngestWriter
+    store: Store
     receivers: dict[str, ReadyReceiver]
 
     async def post(
@@ -39,7 +39,7 @@ class Seeder:
             body_size=len(body),
             query_string="",
         )
-        outcome = await ingest(Store(self.pool, self.writer, InstanceKey(self.pool)), raw)
+        outcome = await ingest(self.store, raw)
         assert outcome.status_code == 200, outcome.reason
         return outcome
 
@@ -48,13 +48,15 @@ class Seeder:
 async def seeder(database_url: str, settings: Settings) -> AsyncIterator[Seeder]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     writer = IngestWriter(pool)
+    applier = Applier(pool)
     await writer.start()
+    await applier.start()
     try:
         yield Seeder(
-            pool,
-            writer,
+            Store(pool, writer, applier, InstanceKey(pool), acknowledge="applied"),
             {r.name: prepare_receiver(r, i) for i, r in enumerate(settings.receivers)},
         )
     finally:
         await writer.stop()
+        await applier.stop()
         await pool.close()

@@ -48,7 +48,7 @@ async def test_health_and_ready_need_no_receiver_credentials(
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "migrations": "ok", "listener": "ok"},
+        "checks": {"database": "ok", "migrations": "ok", "apply": "ok", "listener": "ok"},
     }
 
 

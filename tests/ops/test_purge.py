@@ -495,3 +495,23 @@ async def test_event_purge_deletes_batch_after_batch_up_to_the_cutoff_exactly(
     assert deleted == 3
     left = await db.fetch("SELECT kind FROM callbox_event ORDER BY created_at")
     assert [row["kind"] for row in left] == ["inside", "fresh"]
+
+
+async def test_a_request_waiting_to_be_applied_is_not_purged(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """Past its retention but not applied yet (its events would be lost): kept."""
+    await seed(database_url)
+    old = await db.fetchval("SELECT min(id) FROM callbox_notification")
+    await db.execute(
+        "INSERT INTO callbox_pending_apply (notification, receiver, provider, received_at, events)"
+        " SELECT id, receiver, provider, received_at, '[]' FROM callbox_notification WHERE id = $1",
+        old,
+    )
+    connection = await asyncpg.connect(database_url)
+    try:
+        report = await purge(connection, retention_policies(purge_settings(database_url)), now=NOW)
+    finally:
+        await connection.close()
+    assert report.raw_requests == 8  # of the 9 past retention (test_dry_run)
+    assert await db.fetchval("SELECT count(*) FROM callbox_notification WHERE id = $1", old) == 1

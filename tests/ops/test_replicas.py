@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import socket
@@ -22,6 +21,7 @@ import pytest
 
 from tests.ops.support import NOTIFY_HEADERS, NOTIFY_TOKEN, notify_inbound, notify_receipt
 from tests.subscriptions.support import transport_ws
+from tests.support import callbox_environment
 
 REPO = Path(__file__).resolve().parents[2]
 READ_KEY = "replicas-read-key-0123456789abcdef"
@@ -72,8 +72,7 @@ async def test_two_replicas_share_one_database(create_database, tmp_path: Path) 
     url: str = await create_database()  # fresh: neither replica finds it migrated
     config = tmp_path / "callbox.toml"
     config.write_text(CONFIG)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
-    env["CALLBOX_DATABASE_URL"] = url
+    env = callbox_environment(CALLBOX_DATABASE_URL=url)
     ports = [_free_port(), _free_port()]
     replicas = [
         subprocess.Popen(
@@ -174,8 +173,7 @@ async def test_docker_nginx_config_balances_two_replicas(
     url: str = await create_database()
     config = tmp_path / "callbox.toml"
     config.write_text(CONFIG.replace('host = "127.0.0.1"', 'trusted_proxies = ["127.0.0.1"]'))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
-    env["CALLBOX_DATABASE_URL"] = url
+    env = callbox_environment(CALLBOX_DATABASE_URL=url)
     ports = [_free_port(), _free_port()]
     lb_port = _free_port()
     nginx_conf = (REPO / "docker" / "nginx.conf").read_text()

@@ -6,7 +6,8 @@ unsubscribes go to the opt-out ledger with their source, and one that names only
 takes its recipient.
 
 Events are the providers' own dataclasses, encoded by ``encode_events`` and applied by
-``callbox_ingest_batch``: the statement the ingest writer runs.
+``callbox_accept_batch`` then ``callbox_apply_pending``: the statements the ingest writer
+and the applier run.
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from callbox.model.vocabulary import (
 )
 from callbox.providers.base import Event, MessageReceived, OptOutReported, StatusReported
 from callbox.store.apply import encode_events
+from tests.support import store_and_apply
 
 RECEIVER = "mail"
 OURS = "news@example.org"
 THEIRS = "jane@example.com"
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-
-_INGEST = "SELECT state, applied FROM callbox_ingest_batch($1::jsonb, $2::bytea[])"
 
 
 class Mailbox:
@@ -61,7 +61,7 @@ class Mailbox:
             "our_address": OURS,
             "events": json.loads(encode_events(list(events))),
         }
-        rows = await self.db.fetch(_INGEST, json.dumps([item]), [b"{}"])
+        rows = await store_and_apply(self.db, [item], [b"{}"])
         assert [(row["state"], row["applied"]) for row in rows] == [("ACCEPTED", len(events))]
 
     async def message(self, provider_message_id: str = "m-1") -> dict[str, Any]:

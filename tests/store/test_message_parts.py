@@ -13,12 +13,7 @@ import asyncpg
 from callbox.model.vocabulary import Channel
 from callbox.providers.base import MessagePart, MessageReceived
 from callbox.store.apply import encode_events
-
-_INGEST = """
-SELECT notification_id, applied, message_ids FROM callbox_ingest(
-    'parts', 'vonage', $1, '127.0.0.1', '127.0.0.1', 'POST', 'application/json', '{}'::jsonb,
-    ''::bytea, 0, '', NULL, $2::jsonb)
-"""
+from tests.support import store_and_apply
 
 
 def part(number: int, count: int, text: str, *, group: str = "+447700900001>#5") -> str:
@@ -37,8 +32,22 @@ def part(number: int, count: int, text: str, *, group: str = "+447700900001>#5")
 
 
 async def ingest(connection: asyncpg.Connection, events: str) -> list[int]:
-    row = await connection.fetchrow(_INGEST, datetime.now(UTC), events)
-    assert row is not None and row["applied"] == 1
+    item = {
+        "receiver": "parts",
+        "provider": "vonage",
+        "received_at": datetime.now(UTC).isoformat(),
+        "peer": "127.0.0.1",
+        "client": "127.0.0.1",
+        "method": "POST",
+        "content_type": "application/json",
+        "headers": {},
+        "body_size": 0,
+        "query_string": "",
+        "our_address": None,
+        "events": json.loads(events),
+    }
+    (row,) = await store_and_apply(connection, [item], [b""])
+    assert row["applied"] == 1
     return list(row["message_ids"])
 
 

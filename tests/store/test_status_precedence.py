@@ -6,13 +6,13 @@ the later provider timestamp wins, and on a tie or a missing timestamp the later
 
 The expected table below is written from that prose, not from the SQL: every ordered pair
 (current, new) of statuses, under every kind of timing, in one query; then a few pairs go
-through the real write path (``callbox_ingest_batch``, the statement the ingest writer runs)
+through the real write path (``callbox_accept_batch`` then
+``callbox_apply_pending``, the statements the ingest writer and the applier run)
 in both arrival orders.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 
 from callbox.model.vocabulary import Status
+from tests.support import store_and_apply
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "statuses.md"
 
@@ -191,7 +192,6 @@ def _verdict(takes_over: bool | None) -> str:
 
 # --- End to end: reports through the ingest statement, in both arrival orders ---------------------
 
-_INGEST = "SELECT state, applied FROM callbox_ingest_batch($1::jsonb, $2::bytea[])"
 _RECEIVER = "precedence"
 _PROVIDER_WORDS = {
     Status.PENDING: "created",
@@ -247,7 +247,7 @@ class Arrivals:
             "our_address": "+447700900000",
             "events": [event],
         }
-        rows = await self.db.fetch(_INGEST, json.dumps([item]), [b"{}"])
+        rows = await store_and_apply(self.db, [item], [b"{}"])
         assert [(row["state"], row["applied"]) for row in rows] == [("ACCEPTED", 1)]
 
     async def current(self, message: str) -> tuple[Status, str | None, str | None, int]:

@@ -1,4 +1,4 @@
-"""One item PostgreSQL refuses does not sink the group-commit batch it was written in."""
+"""One item PostgreSQL refuses does not sink the batch it was stored or applied in."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from callbox.providers.base import InboundRequest
 from callbox.receivers import prepare_receiver
 from callbox.settings import Receiver
+from callbox.store.applier import Applier
 from callbox.store.apply import encode_events
 from callbox.store.writer import IngestItem, IngestWriter
 from tests.support import notify_receipt
@@ -45,6 +46,9 @@ def _item(receiver_name: str, body: bytes) -> IngestItem:
 async def test_an_oversized_index_value_fails_only_its_own_item(
     db: asyncpg.Connection, database_url: str
 ) -> None:
+    """Issue 15's repro: a 3,200-character Notify id among 40 good callbacks of two receivers,
+    stored in one group commit and applied in one batch: the 40 are applied, the bad one is
+    kept FAILED with the database's reason (PostgreSQL refused its index row)."""
     # Incompressible, so PostgreSQL cannot squeeze it under the B-tree row limit (~2.7 kB).
     rng = random.Random(7)
     huge_id = "".join(rng.choices(string.ascii_letters + string.digits, k=3200))
@@ -58,20 +62,29 @@ async def test_an_oversized_index_value_fails_only_its_own_item(
 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     writer = IngestWriter(pool, writers=1, max_batch=64)
+    applier = Applier(pool, max_batch=64)
     await writer.start()
     try:
-        results = await asyncio.gather(
-            *(writer.write(item) for item in items), return_exceptions=True
+        stored = await asyncio.gather(*(writer.write(item) for item in items))
+        assert {row.state for row in stored} == {"PENDING"}
+        await applier.start()
+        applied = await asyncio.gather(
+            *(applier.submit(row.notification_id, wait=True) for row in stored)
         )
     finally:
         await writer.stop()
+        await applier.stop()
         await pool.close()
 
-    failures = [result for result in results if isinstance(result, BaseException)]
-    assert len(failures) == 1
-    assert isinstance(failures[0], asyncpg.ProgramLimitExceededError)
-    assert results[17] is failures[0]
-    assert await db.fetchval("SELECT count(*) FROM callbox_notification") == 40
+    states = [row.state for row in applied]
+    assert states[17] == "FAILED"
+    assert states[:17] + states[18:] == ["ACCEPTED"] * 40
+    assert applied[17].reason is not None
+    assert applied[17].reason.startswith("value refused by the database: index row")
+    rows = await db.fetch("SELECT state, reason FROM callbox_notification ORDER BY id")
+    assert [row["state"] for row in rows] == states
+    assert rows[17]["reason"] == applied[17].reason  # for `callbox reprocess`
+    assert await db.fetchval("SELECT count(*) FROM callbox_pending_apply") == 0
     assert await db.fetchval("SELECT count(*) FROM callbox_message") == 40
 
 

@@ -1,5 +1,7 @@
-"""The ingest pipeline: parse, then in one transaction store the raw request and apply its
-events; only after commit is the provider answered 200.
+"""The ingest pipeline: parse, store the raw request with its parsed events (group commit),
+answer 200 once that is committed, and apply the events behind the answer
+(:mod:`callbox.store.applier`). With ``[ingest] acknowledge = "applied"`` the answer waits
+until they are applied too.
 
 A payload that cannot be parsed is stored as rejected in its own short transaction and
 answered 400 with the reason, so it can be reprocessed once the cause is fixed.
@@ -48,7 +50,8 @@ def outcome_of(scope_state: dict[str, Any]) -> IngestOutcome | None:
 
 
 async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
-    """Store and apply one request; the outcome says how to answer the provider.
+    """Store one request (and with ``acknowledge = "applied"`` apply it); the outcome says
+    how to answer the provider.
 
     Raises:
         DatabaseUnavailable: a database fault; whether the request was stored is not
@@ -79,13 +82,25 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
     except VALUE_REFUSED as error:
         # A value Postgres refuses (e.g. an impossible date): the request is kept, rejected.
         return await reject(store, raw, f"value refused by the database: {error}", status_code=400)
+    state = NotificationState(row.state)
+    if state is not NotificationState.PENDING:  # nothing to apply
+        return IngestOutcome(200, state, None, row.notification_id)
+    waiting = store.applier.submit(row.notification_id, wait=store.acknowledge == "applied")
+    if store.acknowledge != "applied":
+        return IngestOutcome(200, state, None, row.notification_id)
+    with faults_as_unavailable():
+        applied = await waiting
+    if applied.state == NotificationState.FAILED:
+        # Stored, and kept FAILED with the reason for `callbox reprocess`: the provider's
+        # retry would fail the same way.
+        return IngestOutcome(400, NotificationState.FAILED, applied.reason, row.notification_id)
     return IngestOutcome(
         200,
-        NotificationState(row.state),
+        NotificationState(applied.state),
         None,
         row.notification_id,
-        applied=row.applied,
-        duplicates=row.duplicates,
+        applied=applied.applied,
+        duplicates=applied.duplicates,
     )
 
 

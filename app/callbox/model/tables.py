@@ -63,6 +63,18 @@ class Notification(Table, tablename="callbox_notification", db=DB):
     processed_at = Timestamptz(null=True)
 
 
+class PendingApply(Table, tablename="callbox_pending_apply", db=DB):
+    """A stored request's parsed events, waiting to be applied (the queue of work: a row
+    lives from the acknowledgement to the commit of its application)."""
+
+    notification = BigInt(primary_key=True)
+    receiver = Varchar(length=64)
+    provider = Varchar(length=32)
+    received_at = Timestamptz()
+    our_address = Text(null=True)
+    events = JSONB()
+
+
 class Conversation(Table, tablename="callbox_conversation", db=DB):
     """The thread between one of our addresses and one other party on one channel."""
 
@@ -205,6 +217,7 @@ class InstanceKey(Table, tablename="callbox_instance_key", db=DB):
 
 ALL_TABLES: tuple[type[Table], ...] = (
     Notification,
+    PendingApply,
     Conversation,
     Message,
     StatusEvent,

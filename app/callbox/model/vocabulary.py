@@ -109,6 +109,12 @@ class OptOutAction(StrEnum):
 
 
 class NotificationState(StrEnum):
+    """Where a stored request stands. Acknowledged requests are PENDING until their events
+    are applied; then ACCEPTED, DUPLICATE (every event had been applied before) or FAILED
+    (applying them failed; ``reason`` says why, ``callbox reprocess`` tries again)."""
+
+    PENDING = "PENDING"
     ACCEPTED = "ACCEPTED"
     DUPLICATE = "DUPLICATE"
     REJECTED = "REJECTED"
+    FAILED = "FAILED"

@@ -46,6 +46,10 @@ class OpsComponents:
     async def lifespan(self, _: Litestar) -> AsyncIterator[None]:
         """Runs inside the database lifespan: the pool is open."""
         async with contextlib.AsyncExitStack() as stack:
+            store = self.runtime.store
+            if store is not None:
+                store.applier.listeners.append(self.metrics.record_applied)
+                stack.callback(store.applier.listeners.remove, self.metrics.record_applied)
             if self.purge_job is not None:
                 await stack.enter_async_context(self.purge_job.running())
             if multiprocess_dir() is not None:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from callbox.db.connection import Pool
+from callbox.store.applier import ApplyReport
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -62,6 +63,26 @@ class CallboxMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.apply_lag_seconds = Histogram(
+            "callbox_apply_lag_seconds",
+            "Time from a stored callback's arrival to the commit of its events' application"
+            " (when it is queryable).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.apply_backlog = Gauge(
+            "callbox_apply_backlog",
+            "Stored callbacks waiting to be applied, all processes (counted up to"
+            " [ingest] backlog_alert + 1).",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.apply_failed = Counter(
+            "callbox_apply_failed",
+            "Stored callbacks whose events could not be applied (state FAILED, see"
+            " `callbox reprocess`).",
+            registry=self.registry,
+        )
         self.subscriptions_open = Gauge(
             "callbox_subscriptions_open",
             "Live-update subscriptions currently open.",
@@ -107,6 +128,13 @@ class CallboxMetrics:
     ) -> None:
         self.callbacks.labels(receiver=receiver, outcome=outcome, reason=reason).inc()
         self.ingest_seconds.labels(receiver=receiver).observe(duration_seconds)
+
+    def record_applied(self, report: ApplyReport) -> None:
+        for lag in report.lags:
+            self.apply_lag_seconds.observe(lag)
+        if report.failed:
+            self.apply_failed.inc(report.failed)
+        self.apply_backlog.set(report.backlog)
 
     def refresh_pool(self, pool: Pool | None) -> None:
         """Read the asyncpg pool's size and free connections into the gauges."""

@@ -142,8 +142,25 @@ def migrations_check(runtime: CallboxRuntime) -> ReadinessCheck:
     return check
 
 
+def apply_check(runtime: CallboxRuntime) -> ReadinessCheck:
+    """This process keeps up applying what it stored: no more than ``[ingest]
+    backlog_alert`` of its own stored callbacks wait (a process past it sheds new callbacks
+    to the others; what it stored is applied whatever it reports)."""
+
+    async def check() -> None:
+        store = runtime.store
+        if store is None:
+            raise NotReady("not started")
+        waiting, bound = store.applier.own_backlog, store.applier.backlog_alert
+        if waiting > bound:
+            raise NotReady(f"{waiting} stored callbacks wait to be applied (over {bound})")
+
+    return check
+
+
 def standard_checks(runtime: CallboxRuntime) -> ReadinessChecks:
     checks = ReadinessChecks()
     checks.register("database", database_check(runtime))
     checks.register("migrations", migrations_check(runtime))
+    checks.register("apply", apply_check(runtime))
     return checks

@@ -93,11 +93,16 @@ class PurgeReport:
         return sum(part.conversations for part in self.receivers)
 
 
-_COUNT_RAW = """
-SELECT count(*) FROM callbox_notification WHERE receiver = $1 AND received_at < $2
+# A request whose events wait to be applied is kept whatever its age: purging it would lose
+# them (a database down for longer than the retention leaves such requests behind).
+_WAITING = "EXISTS (SELECT 1 FROM callbox_pending_apply w WHERE w.notification = n.id)"
+_COUNT_RAW = f"""
+SELECT count(*) FROM callbox_notification n
+WHERE receiver = $1 AND received_at < $2 AND NOT {_WAITING}
 """
-_PICK_RAW = """
-SELECT id FROM callbox_notification WHERE receiver = $1 AND received_at < $2
+_PICK_RAW = f"""
+SELECT id FROM callbox_notification n
+WHERE receiver = $1 AND received_at < $2 AND NOT {_WAITING}
 LIMIT $3 FOR UPDATE SKIP LOCKED
 """
 _FORGET_DEDUPE_KEYS = "DELETE FROM callbox_applied_event WHERE notification = ANY($1::bigint[])"

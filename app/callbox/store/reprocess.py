@@ -39,6 +39,9 @@ FROM callbox_notification WHERE id = $1 FOR UPDATE
 """
 
 _UPDATE = """
+WITH applied AS (  -- applied here: nothing is left for an applier
+    DELETE FROM callbox_pending_apply WHERE notification = $1
+)
 UPDATE callbox_notification
 SET state = $2, reason = $3, event_count = $4, processed_at = now()
 WHERE id = $1
@@ -50,6 +53,8 @@ async def reprocess_notification(
 ) -> ReprocessOutcome:
     """Parse the stored body again and apply what is new, in one transaction."""
     async with connection.transaction():
+        # One application at a time (callbox_lock_apply): no deadlock with the appliers.
+        await connection.execute("SELECT callbox_lock_apply()")
         row = await connection.fetchrow(_SELECT, notification_id)
         if row is None:
             raise LookupError(f"no notification {notification_id}")
@@ -106,8 +111,8 @@ async def reprocess_receiver(
     include_accepted: bool,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[ReprocessOutcome]:
-    """Reprocess a receiver's rejected notifications (or all of them), oldest first."""
-    condition = "" if include_accepted else " AND state = 'REJECTED'"
+    """Reprocess a receiver's rejected and failed notifications (or all), oldest first."""
+    condition = "" if include_accepted else " AND state IN ('REJECTED', 'FAILED')"
     async with pool.acquire() as connection:
         ids = [
             row["id"]

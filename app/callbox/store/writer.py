@@ -1,11 +1,12 @@
-"""Group commit for the ingest path.
+"""Group commit for the ingest path: the acknowledgement.
 
-Every accepted callback becomes one item in a queue. A few writer tasks each take all the
-items waiting (up to ``max_batch``) and store them with one ``callbox_ingest_batch`` call:
-one statement, one transaction, one commit for the lot. A callback's future resolves only
-after that statement returned, that is after its transaction committed, so nothing is
-acknowledged before it is durable. When a batch fails on one item's data, or on a deadlock
-with another process, its items are written again one by one, so one bad item rejects
+Every parsed callback becomes one item in a queue. A few writer tasks each take all the
+items waiting (up to ``max_batch``) and store them with one ``callbox_accept_batch`` call:
+one statement, one transaction, one commit for the lot, raw requests with their parsed
+events (``PENDING``). A callback's future resolves only after that statement returned, that
+is after its transaction committed, so nothing is acknowledged before it is durable. The
+events are applied behind the acknowledgement (:mod:`callbox.store.applier`). When a batch
+fails on one item's data, its items are written again one by one, so one bad item rejects
 only itself.
 """
 
@@ -28,9 +29,8 @@ logger = logging.getLogger(__name__)
 
 _ENCODER = msgspec.json.Encoder()
 
-_INGEST_BATCH = """
-SELECT ordinal, notification_id, state, applied, duplicates, message_ids
-FROM callbox_ingest_batch($1::jsonb, $2::bytea[])
+_ACCEPT_BATCH = """
+SELECT ordinal, notification_id, state FROM callbox_accept_batch($1::jsonb, $2::bytea[])
 ORDER BY ordinal
 """
 
@@ -42,12 +42,12 @@ VALUE_REFUSED: tuple[type[BaseException], ...] = (
 """Errors that mean PostgreSQL refused one item's values: that item is rejected, alone."""
 
 # Errors that say nothing about the item itself: a lone item is simply tried again.
-_TRANSIENT: tuple[type[BaseException], ...] = (
+TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
 # Errors after which a batch is retried item by item rather than failed as a whole.
-_RETRY_ALONE = (*VALUE_REFUSED, *_TRANSIENT)
+_RETRY_ALONE = (*VALUE_REFUSED, *TRANSIENT)
 _TRANSIENT_ATTEMPTS = 5
 
 
@@ -70,7 +70,7 @@ class IngestItem:
     events_json: str
 
     def document(self) -> msgspec.Raw:
-        """The item as the JSON object ``callbox_ingest_batch`` reads (body passed apart)."""
+        """The item as the JSON object ``callbox_accept_batch`` reads (body passed apart)."""
         return msgspec.Raw(
             _ENCODER.encode(
                 {
@@ -92,24 +92,24 @@ class IngestItem:
 
 
 @dataclass(frozen=True, slots=True)
-class IngestRow:
+class StoredRow:
+    """A stored request: ``PENDING`` until its events are applied, ``ACCEPTED`` at once
+    when it has none."""
+
     notification_id: int
     state: str
-    applied: int
-    duplicates: int
-    message_ids: list[int]
 
 
 @dataclass
 class _Pending:
     item: IngestItem
-    future: asyncio.Future[IngestRow] = field(
+    future: asyncio.Future[StoredRow] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
 class IngestWriter:
-    """Writes callbacks in batches; ``write`` returns once the callback is committed.
+    """Stores callbacks in batches; ``write`` returns once the callback is committed.
 
     Example::
 
@@ -152,8 +152,8 @@ class IngestWriter:
                 await task
         self._tasks = []
 
-    async def write(self, item: IngestItem) -> IngestRow:
-        """Store and apply one callback; raises the database's error if it could not."""
+    async def write(self, item: IngestItem) -> StoredRow:
+        """Store one callback; raises the database's error if it could not."""
         if not self._tasks:
             raise RuntimeError("the ingest writer is not running")
         pending = _Pending(item)
@@ -180,7 +180,7 @@ class IngestWriter:
             rows = await self._execute([pending.item for pending in batch])
         except _RETRY_ALONE as error:
             if len(batch) == 1:
-                if isinstance(error, _TRANSIENT) and attempt < _TRANSIENT_ATTEMPTS:
+                if isinstance(error, TRANSIENT) and attempt < _TRANSIENT_ATTEMPTS:
                     # Two transactions locked the same conversations in opposite orders;
                     # Postgres aborted this one, so it changed nothing: run it again once
                     # the other has had time to finish (jitter keeps retries apart).
@@ -201,20 +201,11 @@ class IngestWriter:
             if not pending.future.done():
                 pending.future.set_result(row)
 
-    async def _execute(self, items: list[IngestItem]) -> list[IngestRow]:
+    async def _execute(self, items: list[IngestItem]) -> list[StoredRow]:
         documents = _ENCODER.encode([item.document() for item in items]).decode()
         async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-            records = await connection.fetch(_INGEST_BATCH, documents, [i.body for i in items])
-        return [
-            IngestRow(
-                notification_id=record["notification_id"],
-                state=record["state"],
-                applied=record["applied"],
-                duplicates=record["duplicates"],
-                message_ids=list(record["message_ids"]),
-            )
-            for record in records
-        ]
+            records = await connection.fetch(_ACCEPT_BATCH, documents, [i.body for i in items])
+        return [StoredRow(record["notification_id"], record["state"]) for record in records]
 
 
 def _fail(batch: list[_Pending], error: BaseException) -> None:

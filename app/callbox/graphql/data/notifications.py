@@ -21,12 +21,27 @@ def _conditions(
     if receivers is not None:
         conditions.append(one_of("n.receiver", receivers, p))
     if query.states is not None:
-        conditions.append(one_of("n.state", query.states, p))
+        conditions.append(_state_is(query.states, p))
     if query.received.since is not None:
         conditions.append(f"n.received_at >= {p(query.received.since, 'timestamptz')}")
     if query.received.until is not None:
         conditions.append(f"n.received_at < {p(query.received.until, 'timestamptz')}")
     return conditions
+
+
+def _state_is(states: Sequence[str], p: Params) -> str:
+    """A request is PENDING while its events wait (its stored state is ACCEPTED then)."""
+    waiting = NotificationRow.WAITING
+    stored = [state for state in states if state != "PENDING"]
+    alternatives = []
+    if stored:
+        condition = one_of("n.state", stored, p)
+        if "ACCEPTED" in stored:
+            condition = f"({condition} AND NOT {waiting})"
+        alternatives.append(condition)
+    if "PENDING" in states:
+        alternatives.append(waiting)
+    return "(" + " OR ".join(alternatives) + ")" if alternatives else "false"
 
 
 async def page_notifications(

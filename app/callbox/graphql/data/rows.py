@@ -182,9 +182,12 @@ class NotificationRow:
     event_count: int
     processed_at: datetime | None
 
+    WAITING = "EXISTS (SELECT 1 FROM callbox_pending_apply w WHERE w.notification = n.id)"
+    """The request's events wait to be applied: it is PENDING, whatever its stored state."""
     COLUMNS = (
         "n.id, n.receiver, n.provider, n.received_at, n.peer_address, n.client_address,"
-        " n.method, n.content_type, n.headers, n.body_size, n.query_string, n.state, n.reason,"
+        " n.method, n.content_type, n.headers, n.body_size, n.query_string,"
+        f" CASE WHEN {WAITING} THEN 'PENDING' ELSE n.state END AS state, n.reason,"
         " n.event_count, n.processed_at"
     )
 

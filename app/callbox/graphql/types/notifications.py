@@ -26,7 +26,9 @@ class Notification:
     receiver: str
     provider: str
     state: NotificationState
-    reason: str | None = strawberry.field(description="Why it was rejected.")
+    reason: str | None = strawberry.field(
+        description="Why it was rejected, or why applying it failed."
+    )
     received_at: datetime
     processed_at: datetime | None
     client_address: str = strawberry.field(

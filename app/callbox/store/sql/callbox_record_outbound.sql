@@ -16,6 +16,7 @@ DECLARE
     m record;
     v_conversation bigint;
 BEGIN
+    PERFORM callbox_lock_apply();  -- one application at a time: no deadlocks with appliers
     INSERT INTO callbox_message AS cm (
         provider, receiver, provider_message_id, direction, channel, sender, recipient, body,
         status, reference, created_at, sent_at, updated_at, occurred_at, received_at,
