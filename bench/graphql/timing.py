@@ -30,6 +30,7 @@ from bench.graphql.common import BUSY_ADDRESS, database_url
 from callbox.app import create_app
 from callbox.graphql.data import observe_statements
 from callbox.graphql.data.cursors import CursorKind, SortKey, encode_cursor
+from callbox.sealing import sealer_for
 from callbox.settings import ApiKey, Database, GraphQL, Receiver, Settings
 
 KEY = "bench-key"
@@ -118,9 +119,11 @@ def settings(url: str) -> Settings:
 
 
 async def page_1000_cursor(url: str) -> str:
-    """The cursor a client holds after 999 pages: the sort key of item 49,950."""
+    """The cursor a client holds after 999 pages: the sort key of item 49,950, sealed with
+    the instance's key (made on the app's first start)."""
     connection = await asyncpg.connect(url)
     try:
+        key = await connection.fetchval("SELECT key FROM callbox_instance_key WHERE id = 1")
         row = await connection.fetchrow(
             "SELECT occurred_at, id FROM callbox_message WHERE sender = $1 OR recipient = $1"
             " ORDER BY occurred_at DESC, id DESC OFFSET $2 LIMIT 1",
@@ -130,7 +133,9 @@ async def page_1000_cursor(url: str) -> str:
     finally:
         await connection.close()
     assert row is not None, "seed the database first: uv run python -m bench.graphql.seed"
-    return encode_cursor(CursorKind.MESSAGE, SortKey(row["occurred_at"], row["id"]))
+    return encode_cursor(
+        sealer_for(bytes(key)), CursorKind.MESSAGE, SortKey(row["occurred_at"], row["id"])
+    )
 
 
 async def post(
@@ -203,10 +208,10 @@ async def main() -> None:
     )
     args = parser.parse_args()
     url = database_url()
-    cursor = await page_1000_cursor(url)
     app = create_app(settings(url))
     explain = await asyncpg.connect(url) if args.explain else None
     async with AsyncTestClient(app=app) as client:
+        cursor = await page_1000_cursor(url)
         if args.walk:
             started = time.perf_counter()
             walked = await walk(client, 999)

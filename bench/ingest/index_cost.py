@@ -10,7 +10,8 @@ conversation exists, as in a steady state), then rounds of ``--receipts`` Notify
 receipts posted through the whole ASGI app (parse, group commit, apply) in groups of 32
 concurrent requests, alternating before, after, before, after... Each round's WAL is read back
 with pg_walinspect and counted only for the transactions that touched the round's database
-(other databases on the same server write WAL too); per receipt it prints the WAL bytes
+(other databases on the same server write WAL too; a temporary replication slot keeps
+the round's WAL until then); per receipt it prints the WAL bytes
 (without full-page images, which depend on when the last checkpoint was), the B-tree
 insertions (leaf inserts, posting-list inserts and splits) and those per index. The
 databases are dropped at the end unless ``--keep``.
@@ -136,6 +137,11 @@ async def measured_round(
                 "SELECT relfilenode::bigint, relname FROM pg_class WHERE relkind = 'i'"
             )
         }
+        # A temporary slot keeps the round's WAL until it is read (other work on the server
+        # may recycle segments meanwhile); it goes with this session.
+        await connection.execute(
+            "SELECT pg_create_physical_replication_slot($1, true, true)", f"{variant.database}_wal"
+        )
         start = await connection.fetchval("SELECT pg_current_wal_lsn()")
         await post_receipts(client, run, first, count)
         end = await connection.fetchval("SELECT pg_current_wal_flush_lsn()")
