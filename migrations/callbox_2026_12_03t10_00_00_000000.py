@@ -13,8 +13,8 @@
 - ``callbox_opt_out_address`` (address, id) is dropped: ``callbox_opt_out_address_occurred``
   (address, occurred_at, id) serves every read by address (``isOptedOut``, ``optOuts``).
 
-So a new message writes 8 entries in callbox_message's indexes instead of 11 (with a
-reference; 7 and 10 without). Rebuilding the identity takes a lock on callbox_message for
+So a new SMS message writes 9 entries in callbox_message's indexes instead of 12 (with a
+reference; 8 and 11 without), primary key and identity included. Rebuilding the identity takes a lock on callbox_message for
 as long as building one index takes (about a second per million messages).
 """
 
