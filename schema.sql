@@ -88,7 +88,7 @@ CREATE TABLE callbox_message (
     subject text,
     opened_at timestamp with time zone,
     clicked_at timestamp with time zone,
-    CONSTRAINT callbox_message_identity UNIQUE (receiver, direction, provider_message_id),
+    CONSTRAINT callbox_message_identity UNIQUE (provider_message_id, receiver, direction),
     CONSTRAINT callbox_message_pkey PRIMARY KEY (id),
     CONSTRAINT callbox_message_conversation_fkey FOREIGN KEY (conversation) REFERENCES callbox_conversation(id) ON DELETE SET NULL
 );
@@ -97,14 +97,11 @@ CREATE INDEX callbox_message_clicked ON public.callbox_message USING btree (occu
 CREATE INDEX callbox_message_conversation ON public.callbox_message USING btree (conversation, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_occurred ON public.callbox_message USING btree (occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_opened ON public.callbox_message USING btree (occurred_at DESC, id DESC) WHERE (opened_at IS NOT NULL);
-CREATE INDEX callbox_message_provider_message_id ON public.callbox_message USING btree (provider_message_id);
 CREATE INDEX callbox_message_receiver_occurred ON public.callbox_message USING btree (receiver, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_receiver_received ON public.callbox_message USING btree (receiver, received_at);
 CREATE INDEX callbox_message_receiver_recipient ON public.callbox_message USING btree (receiver, recipient, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_receiver_sender ON public.callbox_message USING btree (receiver, sender, occurred_at DESC, id DESC);
-CREATE INDEX callbox_message_recipient ON public.callbox_message USING btree (recipient, occurred_at DESC, id DESC);
 CREATE INDEX callbox_message_reference ON public.callbox_message USING btree (reference) WHERE (reference IS NOT NULL);
-CREATE INDEX callbox_message_sender ON public.callbox_message USING btree (sender, occurred_at DESC, id DESC);
 
 CREATE TABLE callbox_message_part (
     id bigint NOT NULL DEFAULT nextval('callbox_message_part_id_seq'::regclass),
@@ -169,7 +166,6 @@ CREATE TABLE callbox_opt_out (
     CONSTRAINT callbox_opt_out_notification_fkey FOREIGN KEY (notification) REFERENCES callbox_notification(id) ON DELETE SET NULL
 );
 
-CREATE INDEX callbox_opt_out_address ON public.callbox_opt_out USING btree (address, id DESC);
 CREATE INDEX callbox_opt_out_address_occurred ON public.callbox_opt_out USING btree (address, occurred_at DESC, id DESC);
 CREATE INDEX callbox_opt_out_message ON public.callbox_opt_out USING btree (message) WHERE (message IS NOT NULL);
 CREATE INDEX callbox_opt_out_notification ON public.callbox_opt_out USING btree (notification);

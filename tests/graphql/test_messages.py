@@ -178,6 +178,30 @@ async def test_address_matches_either_side_normalised(
     assert (found, total) == (expected, len(expected))
 
 
+async def test_a_message_on_both_sides_of_an_address_counts_once(api: Api) -> None:
+    """Messages from an address to itself, in two receivers, beside one-sided ones: each is
+    listed and counted once, for every key and receiver filter (the both-sides count is its
+    own query, per receiver)."""
+    self_to_self = "2001-11-20T10:00:00.000000Z"
+    await api.notify_inbound("self-n", sender="07700900777", to="+447700900777", text="hi",
+                             at=self_to_self)  # fmt: skip
+    await api.esendex_inbound("self-e", sender="447700900777", to="447700900777", text="hi")
+    await api.notify_inbound("from-n", sender="07700900777", text="yes", at=self_to_self)
+    await api.notify_receipt("to-n", "delivered", at="2001-11-20T11:00:00.000000Z",
+                             to="07700900777")  # fmt: skip
+    everything = await filtered(api, {"address": "07700900777"})
+    assert sorted(everything[0]) == ["from-n", "self-e", "self-n", "to-n"]
+    assert everything[1] == 4
+    notify = await filtered(api, {"address": "+447700900777", "receiver": "notify"})
+    assert (sorted(notify[0]), notify[1]) == (["from-n", "self-n", "to-n"], 3)
+    data = await api.query(
+        '{ messages(filter: {address: "07700900777"}) { totalCount'
+        " edges { node { providerMessageId } } } }",
+        key="esendex-only",
+    )
+    assert (ids(data), data["messages"]["totalCount"]) == (["self-e"], 1)
+
+
 async def test_conversation_filter(api: Api) -> None:
     await scenario(api)
     data = await api.query(
