@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from callbox.providers.base import Event, PayloadRejected
+from callbox.providers.base import NotApplied, Parsed, PayloadRejected
 
 MAX_IDENTIFIER_CHARS = 255
 """A provider's message id, a reference, the id an inbound message replies to."""
@@ -26,9 +26,14 @@ _BOUNDED = {
 }
 
 
-def check_bounds(events: Sequence[Event]) -> None:
-    """Raises :class:`PayloadRejected` naming the first field over its bound."""
+def check_bounds(events: Sequence[Parsed]) -> None:
+    """Raises :class:`PayloadRejected` naming the first field over its bound, or a note
+    (:class:`NotApplied`) Postgres could not store."""
     for event in events:
+        if isinstance(event, NotApplied) and "\x00" in event.note:
+            raise PayloadRejected(
+                "a note contains a NUL character (\\u0000), which cannot be stored"
+            )
         for name, limit in _BOUNDED.items():
             value = getattr(event, name, None)
             if isinstance(value, str) and len(value) > limit:

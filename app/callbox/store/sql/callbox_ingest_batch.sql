@@ -14,7 +14,7 @@ BEGIN
             item->>'receiver', item->>'provider', (item->>'received_at')::timestamptz,
             item->>'peer', item->>'client', item->>'method', item->>'content_type',
             item->'headers', p_bodies[ordinal], (item->>'body_size')::bigint,
-            item->>'query_string', item->>'our_address', item->'events'
+            item->>'query_string', item->>'our_address', item->'events', item->>'note'
         );
         notification_id := r.notification_id;
         state := r.state;
