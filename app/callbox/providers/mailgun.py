@@ -28,7 +28,7 @@ the signature's own fields left out so that a retry signed again is the same eve
 ``optout:`` the same; ``inbound:{message id}``.
 
 **An event that names no message** (no Message-ID: django-anymail's trimmed test fragments,
-an event Mailgun sends about no message of ours) is authentic and well-formed, so it is
+an event whose message headers Mailgun left out) is authentic and well-formed, so it is
 accepted: answered 200 (Mailgun retries any other answer but 406 for 8 hours, and a retry
 would say the same) and kept whole in its raw request. What can be tied to something is
 still applied: a complaint, an unsubscribe or a hard bounce puts its recipient in the opt-out
