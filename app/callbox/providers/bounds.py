@@ -30,13 +30,24 @@ def check_bounds(events: Sequence[Parsed]) -> None:
     """Raises :class:`PayloadRejected` naming the first field over its bound, or a note
     (:class:`NotApplied`) Postgres could not store."""
     for event in events:
-        if isinstance(event, NotApplied) and "\x00" in event.note:
-            raise PayloadRejected(
-                "a note contains a NUL character (\\u0000), which cannot be stored"
-            )
+        if isinstance(event, NotApplied):
+            _check_note(event.note)
+            continue
         for name, limit in _BOUNDED.items():
             value = getattr(event, name, None)
             if isinstance(value, str) and len(value) > limit:
                 raise PayloadRejected(
                     f"{name} of {len(value)} characters is too long (at most {limit})"
                 )
+
+
+def _check_note(note: str) -> None:
+    """A note quotes the payload (an event's name): it must be text Postgres can store."""
+    if "\x00" in note:
+        raise PayloadRejected("a note contains a NUL character (\\u0000), which cannot be stored")
+    try:
+        note.encode()
+    except UnicodeEncodeError:
+        raise PayloadRejected(
+            "a note contains an unpaired UTF-16 surrogate, which cannot be stored"
+        ) from None
