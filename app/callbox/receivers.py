@@ -9,9 +9,9 @@ from datetime import datetime
 from callbox.model.addresses import AddressRejected, normalise_address
 from callbox.providers import PROVIDERS
 from callbox.providers.base import (
-    Event,
     Fetcher,
     InboundRequest,
+    Parsed,
     Provider,
     ReceiverContext,
     SignatureKey,
@@ -80,9 +80,10 @@ class ReadyReceiver:
             return None
         return await scheme.after_accepted(request, keys, self.context, fetcher)
 
-    def parse(self, request: InboundRequest) -> Sequence[Event]:
+    def parse(self, request: InboundRequest) -> Sequence[Parsed]:
         """Run the provider's pure parser and bound its identifiers (:mod:`bounds`);
-        PayloadRejected propagates with its reason."""
+        PayloadRejected propagates with its reason. The events come with the provider's
+        notes of what it does not apply (``split_notes``)."""
         events = self.provider.parse(request, self.context)
         check_bounds(events)
         return events

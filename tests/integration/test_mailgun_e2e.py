@@ -2,8 +2,9 @@
 PostgreSQL and back through GraphQL, with its status and opt-out effects; forged, expired and
 replayed requests.
 
-django-anymail's trimmed fragments that name no message (no Message-ID) are answered 400 with
-the reason and kept as rejected: authentic, but nothing can be tied to them.
+django-anymail's trimmed fragments that name no message (no Message-ID) are authentic and
+well-formed: answered 200 (Mailgun would retry anything else for 8 hours) and kept, accepted,
+with a note in their reason; a hard bounce among them still opts its recipient out.
 """
 
 from __future__ import annotations
@@ -27,18 +28,21 @@ OLD_KEY = "mailgun-previous-signing-key-0123456789"
 OUR_ADDRESS = "news@example.org"
 
 NO_MESSAGE = (
-    "event without a Message-ID (message.headers.message-id, or Message-Id in a legacy form):"
-    " it cannot be tied to a message"
+    "event without a Message-ID (message.headers.message-id, or Message-Id in a legacy form)"
 )
-REJECTED = {
-    "anymail__test_clicked_event__raw_event": f"'clicked' {NO_MESSAGE}",
-    "anymail__test_delivery_status_is_none_event__raw_event": f"'accepted' {NO_MESSAGE}",
-    "anymail__test_dropped_timed_out__raw_event": f"'dropped' {NO_MESSAGE}",
-    "anymail__test_metadata_key_conflicts__raw_event2": f"'clicked' {NO_MESSAGE}",
-    "anymail__test_metadata_post_fields__raw_event": f"'clicked' {NO_MESSAGE}",
-    "anymail__test_tags__raw_event": f"'opened' {NO_MESSAGE}",
-    "anymail__test_verifies_bad_signature__data": f"'delivered' {NO_MESSAGE}",
-    "anymail__test_x_tags__raw_event": f"'delivered' {NO_MESSAGE}",
+NOTHING = f"{NO_MESSAGE}: nothing applied"
+OPT_OUT_ONLY = f"'bounced' {NO_MESSAGE}: its recipient's opt-out is recorded"
+NOTES = {  # the reason kept with each request whose event names no message
+    "anymail__test_alt_smtp_code__raw_event": OPT_OUT_ONLY,
+    "anymail__test_clicked_event__raw_event": f"'clicked' {NOTHING}",
+    "anymail__test_delivery_status_is_none_event__raw_event": f"'accepted' {NOTHING}",
+    "anymail__test_dropped_timed_out__raw_event": f"'dropped' {NOTHING}",
+    "anymail__test_invalid_mailbox__raw_event": OPT_OUT_ONLY,
+    "anymail__test_metadata_key_conflicts__raw_event2": f"'clicked' {NOTHING}",
+    "anymail__test_metadata_post_fields__raw_event": f"'clicked' {NOTHING}",
+    "anymail__test_tags__raw_event": f"'opened' {NOTHING}",
+    "anymail__test_verifies_bad_signature__data": f"'delivered' {NOTHING}",
+    "anymail__test_x_tags__raw_event": f"'delivered' {NOTHING}",
 }
 DELIVERED = "anymail__test_delivered_event__raw_event"
 EVENTS = {  # what each accepted sample applies: a report, an opt-out, or both
@@ -106,18 +110,38 @@ async def test_every_sample_is_stored_and_answered(
 ) -> None:
     answers = await post_every_sample(client)
     assert {name: answer[:2] for name, answer in answers.items()} == {
-        name: (400, REJECTED[name]) if name in REJECTED else (200, "") for name in MAILGUN_SAMPLES
+        name: (200, "") for name in MAILGUN_SAMPLES
     }
     rows = await db.fetch(
         "SELECT state, reason, event_count, body FROM callbox_notification ORDER BY id"
     )
     assert len(rows) == len(MAILGUN_SAMPLES)
     for name, row in zip(MAILGUN_SAMPLES, rows, strict=True):
-        expected = ("REJECTED", REJECTED[name]) if name in REJECTED else ("ACCEPTED", None)
-        assert (row["state"], row["reason"]) == expected, name
+        assert (row["state"], row["reason"]) == ("ACCEPTED", NOTES.get(name)), name
         assert bytes(row["body"]) == answers[name][2], name  # exactly as posted
     counts = [row["event_count"] for row in rows]
     assert counts == [EVENTS.get(name, 0) for name in MAILGUN_SAMPLES]
+
+    # The same through GraphQL: every request accepted, its reason and its events.
+    data = await graphql_data(
+        client,
+        """{ notifications(first: 50) { totalCount nodes {
+               provider state reason eventCount body events { kind } } } }""",
+    )
+    assert data["notifications"]["totalCount"] == len(MAILGUN_SAMPLES)
+    seen = {
+        answers[name][2].decode(): name for name in MAILGUN_SAMPLES
+    }  # bodies are distinct: each names its sample
+    assert len(seen) == len(MAILGUN_SAMPLES)
+    by_name = {seen[node["body"]]: node for node in data["notifications"]["nodes"]}
+    assert {
+        name: (node["provider"], node["state"], node["reason"], node["eventCount"])
+        for name, node in by_name.items()
+    } == {
+        name: ("mailgun", "ACCEPTED", NOTES.get(name), EVENTS.get(name, 0))
+        for name in MAILGUN_SAMPLES
+    }
+    assert all(by_name[name]["events"] == [] for name in NOTES)
 
 
 async def test_statuses_history_and_opt_outs_in_postgres(
@@ -323,12 +347,43 @@ async def test_forged_expired_and_replayed_requests(
     # Everything again, signed anew (as Mailgun's retries are): nothing applies twice.
     await asyncio.sleep(1.1)  # a new second: legacy forms get a new signed timestamp
     again = await post_every_sample(client)
-    assert [answer[0] for answer in again.values()] == [
-        400 if name in REJECTED else 200 for name in MAILGUN_SAMPLES
-    ]
+    assert [answer[0] for answer in again.values()] == [200] * len(MAILGUN_SAMPLES)
     recounted = await db.fetchrow(
         "SELECT (SELECT count(*) FROM callbox_status_event) AS history,"
         " (SELECT count(*) FROM callbox_opt_out) AS ledger,"
         " (SELECT count(*) FROM callbox_notification WHERE state = 'DUPLICATE') AS duplicates"
     )
     assert tuple(recounted) == (8, 5, 1 + len(EVENTS))
+
+
+async def test_a_fragment_an_older_callbox_rejected_is_accepted_on_reprocessing(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
+    """Before the rule changed, a fragment without a Message-ID was kept as rejected:
+    reprocessing it now accepts it with the note, and applies nothing (not a duplicate)."""
+    name = "anymail__test_tags__raw_event"
+    captured = mailgun(name, KEY)
+    await db.execute(
+        "INSERT INTO callbox_notification (receiver, provider, peer_address, client_address,"
+        " method, content_type, headers, body, body_size, state, reason, event_count)"
+        " VALUES ('mailgun', 'mailgun', '127.0.0.1', '127.0.0.1', 'POST', $1, '{}', $2, $3,"
+        " 'REJECTED', 'it cannot be tied to a message', 0)",
+        captured.content_type,
+        captured.body,
+        len(captured.body),
+    )
+    listed = await graphql_data(client, "{ notifications { nodes { id state } } }")
+    ((notification,),) = [listed["notifications"]["nodes"]]
+    assert notification["state"] == "REJECTED"
+    data = await graphql_data(
+        client,
+        """mutation($id: ID!) { reprocessNotification(id: $id) {
+               state reason applied notification { state reason eventCount } } }""",
+        id=notification["id"],
+    )
+    assert data["reprocessNotification"] == {
+        "state": "ACCEPTED",
+        "reason": NOTES[name],
+        "applied": 0,
+        "notification": {"state": "ACCEPTED", "reason": NOTES[name], "eventCount": 0},
+    }

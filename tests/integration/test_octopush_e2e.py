@@ -250,6 +250,47 @@ async def test_lowercase_legacy_form_receipt_is_also_recognised(
     assert message["delivered_at"] == utc("2024-03-15T09:31:02")
 
 
+async def test_email_opens_and_clicks_are_history_not_statuses(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """An e-mail OPENED or CLICKED is recorded (first open and click) without changing the
+    status: a message TRANSMITTED stays SENT, as with every e-mail provider."""
+
+    def email(status: str, date: str) -> bytes:
+        return json_body(
+            channel="email",
+            message_id="email_0000000000000000000000",
+            deliveries=[{"email": "Claire.Martin@example.fr", "status": status,
+                         "delivery_date": date}],
+        )  # fmt: skip
+
+    responses = await post(
+        database_url,
+        (email("TRANSMITTED", "2025-01-22 12:20:00"), JSON),
+        (email("OPENED", "2025-01-22 12:24:30"), JSON),
+        (email("CLICKED", "2025-01-22 12:25:00"), JSON),
+    )
+    for response in responses:
+        assert_empty_200(response)
+    message = await db.fetchrow("SELECT * FROM callbox_message")
+    assert (message["channel"], message["status"], message["provider_status"]) == (
+        "EMAIL",
+        "SENT",
+        "TRANSMITTED",
+    )
+    assert (message["opened_at"], message["clicked_at"], message["delivered_at"]) == (
+        utc("2025-01-22T11:24:30"),
+        utc("2025-01-22T11:25:00"),
+        None,
+    )
+    history = await db.fetch("SELECT kind, status FROM callbox_status_event ORDER BY id")
+    assert [tuple(row) for row in history] == [
+        ("STATUS", "SENT"),
+        ("OPENED", "DELIVERED"),
+        ("CLICKED", "DELIVERED"),
+    ]
+
+
 async def test_unknown_status_is_kept_as_unknown_with_the_raw_value(
     db: asyncpg.Connection, database_url: str
 ) -> None:

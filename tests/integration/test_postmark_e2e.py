@@ -258,3 +258,43 @@ async def test_retries_change_nothing(client: AsyncTestClient[Any], db: asyncpg.
     assert [await db.fetchval(f"SELECT count(*) FROM {table}") for table in tables] == before
     states = [row["state"] for row in await db.fetch("SELECT state FROM callbox_notification")]
     assert sorted(states) == ["ACCEPTED"] * len(SAMPLES) + ["DUPLICATE"] * len(SAMPLES)
+
+
+# Postmark's published webhook addresses as docs/postmark.md configures them: ip_allow beside
+# basic auth, behind a trusted proxy. Both must pass.
+POSTMARK_WEBHOOK_ADDRESSES = ("3.134.147.250", "50.31.156.6", "50.31.156.77", "18.217.206.57")
+
+
+async def test_ip_allow_with_postmark_addresses_and_basic_auth_must_both_pass(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    receiver = Receiver(
+        name="postmark",
+        provider="postmark",
+        auth=Auth(basic=[CREDENTIALS], ip_allow=list(POSTMARK_WEBHOOK_ADDRESSES)),
+    )
+    settings = settings_for(database_url, [receiver], trusted_proxies=["10.0.0.0/8"])
+    body = postmark(SAMPLES[0]).body
+    answers = []
+    async with callbox_client(settings, peer="10.0.0.2") as client:
+        for address, credentials in [
+            *((address, AUTH) for address in POSTMARK_WEBHOOK_ADDRESSES),
+            ("203.0.113.9", AUTH),  # not Postmark's
+            ("50.31.156.6", {}),  # Postmark's address, no credentials
+        ]:
+            response = await client.post(
+                "/hooks/postmark",
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Forwarded-For": address,
+                    **credentials,
+                },
+            )
+            answers.append(response.status_code)
+    assert answers == [200, 200, 200, 200, 403, 401]
+    stored = await db.fetch("SELECT state, client_address FROM callbox_notification ORDER BY id")
+    assert [tuple(row) for row in stored] == [
+        ("ACCEPTED", POSTMARK_WEBHOOK_ADDRESSES[0]),
+        *(("DUPLICATE", address) for address in POSTMARK_WEBHOOK_ADDRESSES[1:]),
+    ]

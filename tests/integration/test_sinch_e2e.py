@@ -231,9 +231,17 @@ async def test_dispatched_delivered_and_answered_is_one_thread(
             "messageCount": 2,
         }
     )
-    # The summary report names no recipient: stored, accepted, no event.
-    last = await db.fetchrow("SELECT state, event_count FROM callbox_notification ORDER BY id DESC")
+    # The summary report names no recipient: stored, accepted, no event, and the reason says so.
+    last = await db.fetchrow(
+        "SELECT id, state, event_count, reason FROM callbox_notification ORDER BY id DESC"
+    )
     assert (last["state"], last["event_count"]) == ("ACCEPTED", 0)
+    assert last["reason"].startswith(
+        "summary delivery report (Delivered: 1): counts only, no recipient named, so nothing"
+        " applied;"
+    )
+    others = await db.fetch("SELECT reason FROM callbox_notification WHERE id <> $1", last["id"])
+    assert [row["reason"] for row in others] == [None, None, None]
     opt_out = await db.fetchrow("SELECT address, action, source FROM callbox_opt_out")
     assert tuple(opt_out) == ("+447700900123", "OPT_OUT", "keyword")
 

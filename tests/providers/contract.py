@@ -42,10 +42,10 @@ import phonenumbers
 from callbox.model.vocabulary import FailureReason, Status
 from callbox.providers import PROVIDERS
 from callbox.providers.base import (
-    Event,
     InboundRequest,
     MessageReceived,
     OptOutReported,
+    Parsed,
     PayloadRejected,
     Provider,
     ReceiverContext,
@@ -79,7 +79,9 @@ def request_for(method: str, content_type: str, body: bytes, query: str) -> Inbo
     return InboundRequest.from_stored(method, content_type, {}, body, query)
 
 
-def parse_sample(provider: Provider, sample: SamplePayload) -> list[Event]:
+def parse_sample(provider: Provider, sample: SamplePayload) -> list[Parsed]:
+    """What the provider finds in a sample: its events, and notes of what it does not apply
+    (a sample must give events and no note: ``check_samples_parse``)."""
     return list(provider.parse(sample_request(sample), receiver_context(provider)))
 
 
@@ -114,7 +116,7 @@ def check_samples_parse(provider: Provider) -> None:
         assert events, f"{provider.name}: sample {sample.description!r} gives no events"
         assert all(
             isinstance(event, MessageReceived | StatusReported | OptOutReported) for event in events
-        ), f"{provider.name}: sample {sample.description!r} gives a non-event: {events!r}"
+        ), f"{provider.name}: sample {sample.description!r} gives a non-event or a note: {events!r}"
 
 
 # --- Junk: random bytes and mutated samples --------------------------------------------------

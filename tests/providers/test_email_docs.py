@@ -27,15 +27,26 @@ def blocks(page: str, language: str) -> list[str]:
 def test_the_receiver_configuration_is_ready_to_serve(
     page: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (config,) = blocks(page, "toml")
-    for name in re.findall(r"env:([A-Z_]+)", config):
-        monkeypatch.setenv(name, "user:value-of-" + name.lower())
-    settings = settings_from_mapping(tomllib.loads(config))
-    (receiver,) = settings.receivers
-    assert receiver.provider == page.removesuffix(".md")
-    ready = prepare_receiver(receiver, 0)
-    assert ready.verifies_signatures is (page == "mailgun.md")
-    assert ready.basic or ready.verifies_signatures  # authenticated either way
+    configs = blocks(page, "toml")
+    assert configs
+    for config in configs:  # postmark.md: basic auth alone, then with Postmark's addresses
+        for name in re.findall(r"env:([A-Z_]+)", config):
+            monkeypatch.setenv(name, "user:value-of-" + name.lower())
+        settings = settings_from_mapping(tomllib.loads(config))
+        (receiver,) = settings.receivers
+        assert receiver.provider == page.removesuffix(".md")
+        ready = prepare_receiver(receiver, 0)
+        assert ready.verifies_signatures is (page == "mailgun.md")
+        assert ready.basic or ready.verifies_signatures  # authenticated either way
+
+
+def test_postmark_s_documented_addresses_are_the_ones_tested() -> None:
+    """docs/postmark.md's ip_allow is what tests/integration/test_postmark_e2e.py checks."""
+    from tests.integration.test_postmark_e2e import POSTMARK_WEBHOOK_ADDRESSES
+
+    configs = [tomllib.loads(config) for config in blocks("postmark.md", "toml")]
+    allowed = [c["receivers"][0]["auth"].get("ip_allow") for c in configs]
+    assert allowed == [None, list(POSTMARK_WEBHOOK_ADDRESSES)]
 
 
 @pytest.mark.parametrize("page", PAGES)

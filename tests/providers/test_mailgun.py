@@ -19,10 +19,11 @@ from callbox.model.vocabulary import (
     Status,
 )
 from callbox.providers.base import (
-    Event,
     InboundRequest,
     MessageReceived,
+    NotApplied,
     OptOutReported,
+    Parsed,
     PayloadRejected,
     ReceiverContext,
     SignatureRejected,
@@ -42,12 +43,12 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def parse(body: bytes, content_type: str, headers: dict[str, str] | None = None) -> list[Event]:
+def parse(body: bytes, content_type: str, headers: dict[str, str] | None = None) -> list[Parsed]:
     request = InboundRequest("POST", body, content_type, headers or {})
     return list(PROVIDER.parse(request, CONTEXT))
 
 
-def parse_captured(name: str) -> list[Event]:
+def parse_captured(name: str) -> list[Parsed]:
     captured = mailgun(name, KEY, now=SIGNED_AT)
     return parse(captured.body, captured.content_type)
 
@@ -226,7 +227,11 @@ def test_json_complaints_and_unsubscribes_are_history_and_opt_outs(
 def test_legacy_hard_bounce_without_a_message_id_still_suppresses_the_address(
     name: str, detail: str
 ) -> None:
-    (opt_out,) = parse_captured(name)
+    opt_out, note = parse_captured(name)
+    assert note == NotApplied(
+        "'bounced' event without a Message-ID (message.headers.message-id, or Message-Id in a"
+        " legacy form): its recipient's opt-out is recorded"
+    )
     assert isinstance(opt_out, OptOutReported)
     assert (opt_out.address, opt_out.source, opt_out.opted_in, opt_out.provider_message_id) == (
         "noreply@example.com",
@@ -238,7 +243,7 @@ def test_legacy_hard_bounce_without_a_message_id_still_suppresses_the_address(
     assert opt_out.occurred_at == SIGNED_AT  # the legacy form's (signed) timestamp
     assert re.fullmatch(r"optout::bounced:noreply@example\.com:[0-9a-f]{24}", opt_out.dedupe_key)
     # Signed again later (a retry): the same event, under the same key.
-    (again,) = parse(mailgun(name, KEY, now=SIGNED_AT + timedelta(hours=1)).body, FORM)
+    again, _ = parse(mailgun(name, KEY, now=SIGNED_AT + timedelta(hours=1)).body, FORM)
     assert isinstance(again, OptOutReported)
     assert again.dedupe_key == opt_out.dedupe_key
     assert again.occurred_at == SIGNED_AT + timedelta(hours=1)
@@ -275,13 +280,43 @@ def test_inbound_route_post_is_an_inbound_email() -> None:
         ("anymail__test_x_tags__raw_event", "delivered"),
     ],
 )
-def test_an_event_that_names_no_message_is_rejected(name: str, event: str) -> None:
+def test_an_event_that_names_no_message_is_accepted_with_a_note(name: str, event: str) -> None:
     """anymail's trimmed fragments ("omitting some fields that aren't relevant to the test"):
-    no Message-ID, so nothing to tie them to."""
-    captured = mailgun(name, KEY, now=SIGNED_AT)
-    assert rejection(captured.body, captured.content_type) == (
-        f"{event!r} event without a Message-ID (message.headers.message-id, or Message-Id in"
-        " a legacy form): it cannot be tied to a message"
+    authentic and well-formed, but no Message-ID, so nothing to tie them to. Not an error
+    (Mailgun would retry a 4xx for 8 hours, to no avail): a note of what is not applied."""
+    assert parse_captured(name) == [
+        NotApplied(
+            f"{event!r} event without a Message-ID (message.headers.message-id, or Message-Id"
+            " in a legacy form): nothing applied"
+        )
+    ]
+
+
+def test_a_complaint_without_a_message_id_still_opts_its_recipient_out() -> None:
+    body = json.dumps(
+        {
+            "signature": {"timestamp": "1", "token": "t", "signature": "s"},
+            "event-data": {
+                "event": "complained",
+                "id": "cmp-1",
+                "timestamp": 1534109600.5,
+                "recipient": "Jane@Example.COM",
+            },
+        }
+    ).encode()
+    opt_out, note = parse(body, JSON)
+    assert opt_out == OptOutReported(
+        dedupe_key="optout:cmp-1",
+        address="jane@example.com",
+        channel=Channel.EMAIL,
+        occurred_at=utc("2018-08-12T21:33:20.5"),
+        source=OptOutSource.COMPLAINT,
+        provider_message_id=None,
+        text="complained",
+    )
+    assert note == NotApplied(
+        "'complained' event without a Message-ID (message.headers.message-id, or Message-Id in"
+        " a legacy form): its recipient's opt-out is recorded"
     )
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callbox.model.vocabulary import Channel, FailureReason, Status
+from callbox.model.vocabulary import Channel, FailureReason, ReportKind, Status
 from callbox.providers.base import (
     InboundRequest,
     MessageReceived,
@@ -292,8 +292,14 @@ def test_every_delivery_status_is_mapped(
             occurred_at=datetime(2024, 3, 15, 9, 31, 2, tzinfo=UTC),
             recipient="+33639981234",
             metadata={"channel": "sms"},
+            kind=REPORTED_AS.get(provider_status, ReportKind.STATUS),
         )
     ]
+
+
+REPORTED_AS = {"OPENED": ReportKind.OPENED, "CLICKED": ReportKind.CLICKED}
+"""Opens and clicks are reports of their own kind, which change no status (docs/statuses.md,
+"E-mail"); every other value is a status."""
 
 
 def test_unknown_status_is_kept_and_mapped_to_unknown() -> None:
@@ -393,6 +399,7 @@ def test_email_receipt_lists_one_receipt_per_recipient() -> None:
                 "unit_price": 0.5,
                 "status_history": [{"status": "DELIVERED", "delivery_date": "2025-01-22 12:23:30"}],
             },
+            kind=ReportKind.OPENED,  # the open is recorded; it changes no status
         ),
         StatusReported(
             dedupe_key="receipt:email_0000000000000000000000:paul@example.fr:SPAM_PRESUMPTION",

@@ -28,6 +28,7 @@ from xml.etree.ElementTree import Element, tostring
 from zoneinfo import ZoneInfo
 
 import defusedxml.ElementTree as SafeElementTree
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,7 +44,9 @@ from callbox.providers.base import (
     ReceiverContext,
     SamplePayload,
     StatusReported,
+    split_notes,
 )
+from callbox.providers.bounds import check_bounds
 from callbox.store.apply import encode_events
 from tests.providers.contract import CONTENT_TYPES, receiver_context, request_for
 
@@ -69,13 +72,20 @@ def registered() -> list[Provider]:
 
 
 def check_parse(provider: Provider, request: InboundRequest, receiver: ReceiverContext) -> None:
-    """The property: events (that the store can encode) or PayloadRejected with a reason."""
+    """The property: events (that the store can encode) and notes of what is not applied (text
+    the store can keep), or PayloadRejected with a reason; checked as the pipeline does
+    (``ReadyReceiver.parse`` bounds them)."""
     try:
-        events = list(provider.parse(request, receiver))
+        parsed = list(provider.parse(request, receiver))
+        check_bounds(parsed)
+        events, note = split_notes(parsed)
         encode_events(events)
     except PayloadRejected as rejection:
         assert isinstance(rejection.reason, str) and rejection.reason.strip()
         return
+    if note is not None:
+        assert note.strip() and "\x00" not in note
+        msgspec.json.encode(note)  # as the ingest writer sends it
     for event in events:
         assert isinstance(event, MessageReceived | StatusReported | OptOutReported)
         assert isinstance(event.dedupe_key, str) and event.dedupe_key

@@ -29,6 +29,7 @@ from callbox.model.vocabulary import Channel, FailureReason, Status
 from callbox.providers.base import (
     InboundRequest,
     MessageReceived,
+    NotApplied,
     PayloadRejected,
     ReceiverContext,
     SignatureRejected,
@@ -454,7 +455,7 @@ def test_full_report_of_the_xms_docs_with_two_statuses() -> None:
     assert events[0].metadata["total_message_count"] == 3  # type: ignore[union-attr]
 
 
-def test_summary_batch_report_names_no_recipient_so_gives_no_event() -> None:
+def test_summary_batch_report_names_no_recipient_so_gives_a_note_and_no_event() -> None:
     # Sinch XMS docs, "Delivery report" summary example.
     document = {
         "type": "delivery_report_sms",
@@ -465,7 +466,13 @@ def test_summary_batch_report_names_no_recipient_so_gives_no_event() -> None:
         ],
         "total_message_count": 2,
     }
-    assert parse(post(document), RECEIVER) == []
+    assert parse(post(document), RECEIVER) == [
+        NotApplied(
+            "summary delivery report (Delivered: 2, Failed: 1): counts only, no recipient"
+            ' named, so nothing applied; ask for "full", "per_recipient" or'
+            ' "per_recipient_final" reports to follow each message'
+        )
+    ]
 
 
 def test_recipient_report_failed_sample() -> None:

@@ -212,6 +212,33 @@ async def test_an_open_and_a_click_after_delivery_leave_it_delivered(mailbox: Ma
     ]
 
 
+async def test_subscribers_are_told_a_report_that_changes_no_status_is_a_report(
+    mailbox: Mailbox,
+) -> None:
+    """The event log (what subscriptions deliver): a status report is STATUS_CHANGED, and
+    a deferral, an open, a click, a complaint or an unsubscribe is REPORTED."""
+    await mailbox.post(soft_bounce(T0))
+    await mailbox.post(delivered(T0 + timedelta(minutes=1)))
+    await mailbox.post(opened(T0 + timedelta(minutes=5)))
+    await mailbox.post(clicked(T0 + timedelta(minutes=6)))
+    await mailbox.post(
+        report(Status.DELIVERED, "complained", at=T0, kind=ReportKind.COMPLAINED),
+        opt_out(OptOutSource.COMPLAINT),
+    )
+    rows = await mailbox.db.fetch(
+        "SELECT e.kind, s.kind AS report FROM callbox_event e"
+        " LEFT JOIN callbox_status_event s ON s.id = e.status_event ORDER BY e.id"
+    )
+    assert [tuple(row) for row in rows] == [
+        ("REPORTED", "DEFERRED"),
+        ("STATUS_CHANGED", "STATUS"),
+        ("REPORTED", "OPENED"),
+        ("REPORTED", "CLICKED"),
+        ("REPORTED", "COMPLAINED"),
+        ("OPTED_OUT", None),
+    ]
+
+
 async def test_an_open_leaves_any_status_as_it_is(mailbox: Mailbox) -> None:
     """Even a non-final one, and a failure: an open never sets the status."""
     await mailbox.post(report(Status.SENT, "accepted", at=T0))

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import struct
 
 import asyncpg
 
 from callbox.events.position import parse_cursor
-from tests.subscriptions.support import Live, transport_ws
-from tests.support import instance_sealer
+from callbox.providers.postmark import PROVIDER as POSTMARK
+from callbox.settings import Receiver
+from tests.graphql.support import receivers
+from tests.subscriptions.support import Live, live_server, live_settings, transport_ws
+from tests.support import instance_sealer, settings_for
 
 RECORD = """
 mutation Record($input: RecordOutboundMessageInput!) {
@@ -197,3 +201,56 @@ async def test_event_cursors_hold_no_transaction_or_row_number(
     assert not {xid, row_id} & readable
     position = parse_cursor(cursor, await instance_sealer(db))
     assert position.key == (xid, row_id)
+
+
+def postmark_record(record_type: str) -> bytes:
+    (sample,) = [
+        sample
+        for sample in POSTMARK.samples
+        if json.loads(sample.body).get("RecordType") == record_type
+        and json.loads(sample.body)["MessageID"] == POSTMARK_MESSAGE
+    ]
+    return sample.body
+
+
+POSTMARK_MESSAGE = "883953f4-6105-42a2-a16a-77a8eac79483"
+REPORTS = """
+subscription Events($filter: MessageEventFilter) {
+  messageEvents(filter: $filter) {
+    kind message { status openedAt clickedAt } statusEvent { kind status }
+  }
+}
+"""
+
+
+async def test_an_open_or_a_click_is_reported_not_a_status_change(
+    db: asyncpg.Connection, database_url: str
+) -> None:
+    """An open changes no status: subscribers get it as REPORTED (its statusEvent.kind says
+    which report), and only a status report is a STATUS_CHANGED."""
+    settings = live_settings(database_url)
+    settings = settings_for(
+        database_url,
+        [*receivers(), Receiver(name="postmark", provider="postmark")],
+        graphql=settings.graphql,
+        subscriptions=settings.subscriptions,
+    )
+    async with live_server(settings) as live, transport_ws(live.base) as admin:
+        everything = await admin.subscribe(REPORTS, {"filter": {"receiver": "postmark"}})
+        reported = await admin.subscribe(REPORTS, {"filter": {"kinds": ["REPORTED"]}})
+        changed = await admin.subscribe(REPORTS, {"filter": {"kinds": ["STATUS_CHANGED"]}})
+        await asyncio.sleep(0.3)
+        for record_type in ("Delivery", "Open", "Click"):
+            await live.post_callback("postmark", postmark_record(record_type), "application/json")
+
+        events = [event["messageEvents"] for event in await everything.take(3)]
+        assert [(e["kind"], e["statusEvent"]) for e in events] == [
+            ("STATUS_CHANGED", {"kind": "STATUS", "status": "DELIVERED"}),
+            ("REPORTED", {"kind": "OPENED", "status": "DELIVERED"}),
+            ("REPORTED", {"kind": "CLICKED", "status": "DELIVERED"}),
+        ]
+        assert events[-1]["message"]["status"] == "DELIVERED"
+        assert events[-1]["message"]["openedAt"] is not None
+        assert [e["messageEvents"]["kind"] for e in await reported.take(2)] == ["REPORTED"] * 2
+        assert (await changed.next())["messageEvents"]["statusEvent"]["kind"] == "STATUS"
+        await asyncio.gather(reported.silent_for(0.5), changed.silent_for(0.1))

@@ -7,7 +7,11 @@ class EventKind(StrEnum):
     RECEIVED = "RECEIVED"
     """An inbound message was received."""
     STATUS_CHANGED = "STATUS_CHANGED"
-    """A receipt reported a status of an outbound message."""
+    """A receipt reported a status of an outbound message (report kind STATUS; precedence
+    decides whether it becomes the message's status)."""
+    REPORTED = "REPORTED"
+    """A report that leaves the message's status as it is joined its history: a deferral,
+    an open, a click, a complaint or an unsubscribe (its report kind says which)."""
     RECORDED = "RECORDED"
     """The sending application recorded an outbound message (recordOutboundMessage)."""
     OPTED_OUT = "OPTED_OUT"

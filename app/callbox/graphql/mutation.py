@@ -53,7 +53,9 @@ class RecordOutboundMessagePayload:
 class ReprocessNotificationPayload:
     notification: Notification
     state: NotificationState
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="As Notification.reason; or why it could not be reprocessed."
+    )
     applied: int = strawberry.field(description="Events applied now (0 when all were known).")
 
 

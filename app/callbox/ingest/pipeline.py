@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callbox.model.vocabulary import NotificationState
-from callbox.providers.base import PayloadRejected
+from callbox.providers.base import PayloadRejected, split_notes
 from callbox.store import Store
 from callbox.store.apply import encode_events
 from callbox.store.faults import faults_as_unavailable
@@ -58,7 +58,8 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
             confirmed: answer 503 so the provider retries (a stored one is then a duplicate).
     """
     try:
-        events = list(raw.receiver.parse(raw.for_provider()))
+        # A provider's note of what it does not apply is stored as the request's reason.
+        events, note = split_notes(raw.receiver.parse(raw.for_provider()))
         events_json = encode_events(events)
     except PayloadRejected as rejection:
         return await reject(store, raw, rejection.reason, status_code=400)
@@ -78,7 +79,7 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
         )
     try:
         with faults_as_unavailable():
-            row = await store.writer.write(raw.to_item(events_json))
+            row = await store.writer.write(raw.to_item(events_json, note))
     except VALUE_REFUSED as error:
         # A value Postgres refuses (e.g. an impossible date): the request is kept, rejected.
         return await reject(store, raw, f"value refused by the database: {error}", status_code=400)

@@ -5,6 +5,9 @@ A provider module turns one HTTP request into a list of events. It does no I/O: 
 touches the database, the network or the clock, so it is tested with literals alone. It
 raises :class:`PayloadRejected` with a reason naming the problem when the payload cannot be
 understood; the pipeline stores the raw request as rejected and answers 400 with that reason.
+What a well-formed request says but names nothing Callbox can apply (an event without the
+message it is about) is not an error: the module returns a :class:`NotApplied` note beside
+the events (or alone), the request is accepted and the note is kept as its ``reason``.
 
 A provider that signs its callbacks registers a :class:`SignatureScheme`: ``verify`` gets the
 request exactly as the provider sent it (:class:`SignedRequest`: raw body, raw query, every
@@ -314,7 +317,42 @@ class OptOutReported:
 
 Event = MessageReceived | StatusReported | OptOutReported
 
-ParseFunction = Callable[[InboundRequest, ReceiverContext], Sequence[Event]]
+
+@dataclass(frozen=True, slots=True)
+class NotApplied:
+    """What an authentic, well-formed request says that Callbox does not apply, and why:
+    an event that names no message (a Mailgun event without a Message-ID), a report of
+    counts that names nobody (a Sinch summary report).
+
+    Not an error: the request is accepted (200, so the provider does not retry what a retry
+    would not change) and kept whole in its raw request, with ``note`` as the
+    notification's ``reason``. Given beside the events that do apply, or alone (the request
+    then has no events). A payload that cannot be read at all is :class:`PayloadRejected`.
+    """
+
+    note: str
+
+
+Parsed = Event | NotApplied
+"""What a provider module finds in a request: events to apply, and notes of what it does
+not apply."""
+
+ParseFunction = Callable[[InboundRequest, ReceiverContext], Sequence[Parsed]]
+
+NOTE_SEPARATOR = "; "
+
+
+def split_notes(parsed: Sequence[Parsed]) -> tuple[list[Event], str | None]:
+    """The events to apply, and the notes (joined) stored as the notification's ``reason``
+    (``None`` without a note)."""
+    events: list[Event] = []
+    notes: list[str] = []
+    for item in parsed:
+        if isinstance(item, NotApplied):
+            notes.append(item.note)
+        else:
+            events.append(item)
+    return events, NOTE_SEPARATOR.join(notes) if notes else None
 
 
 @dataclass(frozen=True, slots=True)

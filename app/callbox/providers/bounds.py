@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from callbox.providers.base import Event, PayloadRejected
+from callbox.providers.base import NotApplied, Parsed, PayloadRejected
 
 MAX_IDENTIFIER_CHARS = 255
 """A provider's message id, a reference, the id an inbound message replies to."""
@@ -26,12 +26,28 @@ _BOUNDED = {
 }
 
 
-def check_bounds(events: Sequence[Event]) -> None:
-    """Raises :class:`PayloadRejected` naming the first field over its bound."""
+def check_bounds(events: Sequence[Parsed]) -> None:
+    """Raises :class:`PayloadRejected` naming the first field over its bound, or a note
+    (:class:`NotApplied`) Postgres could not store."""
     for event in events:
+        if isinstance(event, NotApplied):
+            _check_note(event.note)
+            continue
         for name, limit in _BOUNDED.items():
             value = getattr(event, name, None)
             if isinstance(value, str) and len(value) > limit:
                 raise PayloadRejected(
                     f"{name} of {len(value)} characters is too long (at most {limit})"
                 )
+
+
+def _check_note(note: str) -> None:
+    """A note quotes the payload (an event's name): it must be text Postgres can store."""
+    if "\x00" in note:
+        raise PayloadRejected("a note contains a NUL character (\\u0000), which cannot be stored")
+    try:
+        note.encode()
+    except UnicodeEncodeError:
+        raise PayloadRejected(
+            "a note contains an unpaired UTF-16 surrogate, which cannot be stored"
+        ) from None

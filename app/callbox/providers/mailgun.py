@@ -27,9 +27,13 @@ events (which have no id) ``status:{message id}:{event}:{recipient}:{hash of the
 the signature's own fields left out so that a retry signed again is the same event;
 ``optout:`` the same; ``inbound:{message id}``.
 
-Only what can be tied to something is kept: an event that names no message (no Message-ID)
-is rejected, except complaints, unsubscribes and hard bounces, whose recipient still goes to
-the opt-out ledger.
+**An event that names no message** (no Message-ID: django-anymail's trimmed test fragments,
+an event whose message headers Mailgun left out) is authentic and well-formed, so it is
+accepted: answered 200 (Mailgun retries any other answer but 406 for 8 hours, and a retry
+would say the same) and kept whole in its raw request. What can be tied to something is
+still applied: a complaint, an unsubscribe or a hard bounce puts its recipient in the opt-out
+ledger. The rest is a :class:`NotApplied` note, stored as the notification's ``reason``
+(``eventCount`` 0 when nothing applies).
 """
 
 from __future__ import annotations
@@ -52,11 +56,12 @@ from callbox.model.vocabulary import (
     Status,
 )
 from callbox.providers.base import (
-    Event,
     InboundRequest,
     JSONValue,
     MessageReceived,
+    NotApplied,
     OptOutReported,
+    Parsed,
     PayloadRejected,
     Provider,
     ReceiverContext,
@@ -160,7 +165,7 @@ class MailgunEvent:
     metadata: dict[str, JSONValue] = field(default_factory=dict)
 
 
-def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
+def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Parsed]:
     if _is_json(request.content_type, request.body):
         return _events(_json_event(decode_json_object(request.body)))
     pairs = _form(request.body, request.content_type, request.headers.get("content-type", ""))
@@ -192,7 +197,10 @@ def _form(body: bytes, media_type: str, content_type_header: str) -> list[tuple[
 # --- Events to Callbox's ----------------------------------------------------------------------
 
 
-def _events(report: MailgunEvent) -> list[Event]:
+NO_MESSAGE_ID = "without a Message-ID (message.headers.message-id, or Message-Id in a legacy form)"
+
+
+def _events(report: MailgunEvent) -> list[Parsed]:
     status, reason, kind = MAILGUN_EVENTS.get(
         report.event, (Status.UNKNOWN, None, ReportKind.STATUS)
     )
@@ -206,7 +214,7 @@ def _events(report: MailgunEvent) -> list[Event]:
     source = MAILGUN_OPT_OUTS.get(report.event)
     if source is None and bounce is BounceType.HARD:
         source = OptOutSource.SUPPRESSION
-    events: list[Event] = []
+    events: list[Parsed] = []
     if report.message_id is not None:
         events.append(
             StatusReported(
@@ -226,12 +234,8 @@ def _events(report: MailgunEvent) -> list[Event]:
                 subject=report.subject,
             )
         )
-    elif source is None or report.recipient is None:
-        raise PayloadRejected(
-            f"{report.event!r} event without a Message-ID (message.headers.message-id, or"
-            " Message-Id in a legacy form): it cannot be tied to a message"
-        )
-    if source is not None and (report.recipient or report.message_id):
+    opts_out = source is not None and (report.recipient or report.message_id) is not None
+    if source is not None and opts_out:
         events.append(
             OptOutReported(
                 dedupe_key=f"optout:{report.identity}",
@@ -243,6 +247,9 @@ def _events(report: MailgunEvent) -> list[Event]:
                 text=_opt_out_text(report),
             )
         )
+    if report.message_id is None:
+        applied = "its recipient's opt-out is recorded" if opts_out else "nothing applied"
+        events.append(NotApplied(f"{report.event!r} event {NO_MESSAGE_ID}: {applied}"))
     return events
 
 

@@ -27,7 +27,9 @@ recipients, so Callbox names one outbound message ``f"{message_id}:{e164 number}
   ticket is given); ``dedupe_key = "optout:{number}:{stop date digits}"``.
 
 The email channel reports one ticket's recipients in a ``deliveries`` list; each becomes its own
-receipt, named ``"{ticket}:{e-mail address}"``.
+receipt, named ``"{ticket}:{e-mail address}"``. ``OPENED`` and ``CLICKED`` are reports of kind
+OPENED and CLICKED, as for every e-mail provider: kept in the message's history, its status
+left as it is (docs/statuses.md, "E-mail").
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from callbox.model.vocabulary import Channel, FailureReason, Status
+from callbox.model.vocabulary import Channel, FailureReason, ReportKind, Status
 from callbox.providers.base import (
     Event,
     InboundRequest,
@@ -82,13 +84,21 @@ DELIVERY_STATUSES: dict[str, tuple[Status, FailureReason | None]] = {
     "INVALID_DESTINATION_ADDRESS": (Status.FAILED, FailureReason.INVALID_RECIPIENT),
     "OUT_OF_DATE": (Status.FAILED, FailureReason.EXPIRED),
     "EXPIRED": (Status.FAILED, FailureReason.EXPIRED),
-    # Other channels (RCS, WhatsApp, e-mail): reading, opening or clicking implies delivery.
+    # Other channels (RCS, WhatsApp, e-mail): reading implies delivery; so do opening and
+    # clicking, which are reports of their own (REPORT_KINDS) and change no status.
     "READ": (Status.DELIVERED, None),
     "OPENED": (Status.DELIVERED, None),
     "CLICKED": (Status.DELIVERED, None),
     "TRANSMITTED": (Status.SENT, None),  # "received by Email Gateway"
     "ISP_SEND": (Status.SENT, None),  # "sent to the ISP"
     "PROCESSED": (Status.PENDING, None),  # "queued"
+}
+
+REPORT_KINDS: dict[str, ReportKind] = {
+    # E-mail engagement, as every e-mail provider's: kept in the message's history (first
+    # open and click on the message), the status left as it is.
+    "OPENED": ReportKind.OPENED,
+    "CLICKED": ReportKind.CLICKED,
 }
 
 # Checked in this order: the most specific kind first, should a body carry several dates.
@@ -189,6 +199,7 @@ def parse_delivery_receipt(
         occurred_at=parse_timestamp(raw_date, naive_zone=receiver.timezone, field="delivery_date"),
         recipient=recipient,
         metadata=collect_metadata(callback, delivery),
+        kind=REPORT_KINDS.get(provider_status.strip().upper(), ReportKind.STATUS),
     )
 
 

@@ -41,10 +41,11 @@ from typing import Any
 
 from callbox.model.vocabulary import Channel, FailureReason, Status
 from callbox.providers.base import (
-    Event,
     InboundRequest,
     JSONValue,
     MessageReceived,
+    NotApplied,
+    Parsed,
     PayloadRejected,
     Provider,
     ReceiverContext,
@@ -129,7 +130,7 @@ REPORT_METADATA = (
 )
 
 
-def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
+def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Parsed]:
     fields = decode_json_object(request.body)
     kind = required_str(fields, "type")
     if kind in INBOUND_TYPES:
@@ -137,7 +138,7 @@ def parse(request: InboundRequest, receiver: ReceiverContext) -> list[Event]:
     if kind in RECIPIENT_REPORT_TYPES:
         return [parse_recipient_report(fields, receiver)]
     if kind in BATCH_REPORT_TYPES:
-        return list(parse_batch_report(fields, receiver))
+        return parse_batch_report(fields, receiver)
     raise PayloadRejected(f"unsupported Sinch callback type {kind!r}: expected {_KNOWN_TYPES}")
 
 
@@ -191,7 +192,13 @@ def parse_recipient_report(fields: Fields, receiver: ReceiverContext) -> StatusR
     )
 
 
-def parse_batch_report(fields: Fields, receiver: ReceiverContext) -> list[StatusReported]:
+SUMMARY_NOTE = (
+    "summary delivery report ({counts}): counts only, no recipient named, so nothing applied;"
+    ' ask for "full", "per_recipient" or "per_recipient_final" reports to follow each message'
+)
+
+
+def parse_batch_report(fields: Fields, receiver: ReceiverContext) -> list[Parsed]:
     batch_id = required_str(fields, "batch_id")
     statuses = fields.get("statuses")
     if not isinstance(statuses, list) or not all(isinstance(item, dict) for item in statuses):
@@ -200,13 +207,16 @@ def parse_batch_report(fields: Fields, receiver: ReceiverContext) -> list[Status
         )
     metadata = report_metadata(fields)
     reference = optional_str(fields, "client_reference")
-    events = []
+    events: list[Parsed] = []
+    counted: list[str] = []
     for index, entry in enumerate(statuses):
         provider_status = required_str(entry, "status", what=f"field of statuses[{index}]")
         code = delivery_code(entry)
         recipients = entry.get("recipients")
-        if recipients is None:
-            continue  # a summary report: counts only, no recipient to name
+        if recipients is None:  # a summary report: counts only, no recipient to name
+            count = entry.get("count")
+            counted.append(f"{provider_status}: {count}" if type(count) is int else provider_status)
+            continue
         if not isinstance(recipients, list):
             raise PayloadRejected(
                 f"statuses[{index}].recipients must be a list, got a JSON {json_kind(recipients)}"
@@ -226,6 +236,8 @@ def parse_batch_report(fields: Fields, receiver: ReceiverContext) -> list[Status
                     metadata=metadata,
                 )
             )
+    if counted:
+        events.append(NotApplied(SUMMARY_NOTE.format(counts=", ".join(counted))))
     return events
 
 

@@ -35,7 +35,9 @@ class RawRequest:
     body_size: int
     query_string: str
 
-    def to_item(self, events_json: str) -> IngestItem:
+    def to_item(self, events_json: str, note: str | None = None) -> IngestItem:
+        """The request and its encoded events; ``note``: what the provider did not apply
+        (kept as the notification's reason)."""
         return IngestItem(
             receiver=self.receiver.name,
             provider=self.receiver.provider.name,
@@ -50,6 +52,7 @@ class RawRequest:
             query_string=self.query_string,
             our_address=self.receiver.context.our_address,
             events_json=events_json,
+            note=note,
         )
 
     def for_provider(self) -> InboundRequest:

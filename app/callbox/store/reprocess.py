@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from callbox.db.connection import Connection, Pool
 from callbox.model.vocabulary import NotificationState
-from callbox.providers.base import InboundRequest, PayloadRejected
+from callbox.providers.base import InboundRequest, PayloadRejected, split_notes
 from callbox.receivers import ReadyReceiver
 from callbox.store.apply import apply_events, encode_events
 from callbox.store.faults import fault_kind
@@ -28,6 +28,8 @@ class ReprocessOutcome:
     notification_id: int
     state: NotificationState
     reason: str | None
+    """Why it is rejected, or what the provider did not apply (its note), or why it could
+    not be reprocessed (``failed``)."""
     applied: int
     failed: bool = False
     """Could not be reprocessed (``reason`` says why); the stored row is as it was."""
@@ -69,7 +71,7 @@ async def reprocess_notification(
             row["query_string"],
         )
         try:
-            events = list(receiver.parse(request))
+            events, note = split_notes(receiver.parse(request))
             events_json = encode_events(events)
         except PayloadRejected as rejection:
             if row["state"] != NotificationState.REJECTED.value:
@@ -93,15 +95,21 @@ async def reprocess_notification(
             our_address=receiver.context.our_address,
             events_json=events_json,
         )
-        if result.applied or row["state"] == NotificationState.ACCEPTED.value:
+        if (
+            result.applied
+            or not result.duplicates
+            or row["state"] == NotificationState.ACCEPTED.value
+        ):
+            # As at ingest: a duplicate only when every event was known (a request with no
+            # events to apply, a provider's note alone, is accepted).
             state = NotificationState.ACCEPTED
         else:
             state = NotificationState.DUPLICATE
-        await connection.execute(_UPDATE, notification_id, state.value, None, len(events))
+        await connection.execute(_UPDATE, notification_id, state.value, note, len(events))
         if result.applied:
             # Live subscriptions: wake the listeners (after commit) for the events just applied.
             await connection.execute("SELECT pg_notify('callbox_events', 'reprocessed')")
-        return ReprocessOutcome(notification_id, state, None, result.applied)
+        return ReprocessOutcome(notification_id, state, note, result.applied)
 
 
 async def reprocess_receiver(

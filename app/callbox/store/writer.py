@@ -68,6 +68,9 @@ class IngestItem:
     query_string: str
     our_address: str | None
     events_json: str
+    note: str | None = None
+    """What the provider module did not apply, and why: stored as the notification's
+    ``reason`` (``providers.base.NotApplied``)."""
 
     def document(self) -> msgspec.Raw:
         """The item as the JSON object ``callbox_accept_batch`` reads (body passed apart)."""
@@ -86,6 +89,7 @@ class IngestItem:
                     "query_string": self.query_string,
                     "our_address": self.our_address,
                     "events": msgspec.Raw(self.events_json.encode()),
+                    "note": self.note,
                 }
             )
         )

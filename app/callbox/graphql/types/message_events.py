@@ -23,11 +23,13 @@ from callbox.sealing import Sealer
 strawberry.enum(
     EventKind,
     name="MessageEventKind",
-    description="RECEIVED: an inbound message arrived. STATUS_CHANGED: a report about one of"
-    " our messages joined its history: a status, or (statusEvent.kind) a deferral, an open, a"
-    " click, a complaint or an unsubscribe, which leave its status as it is. RECORDED: the"
-    " sending application recorded a message (recordOutboundMessage). OPTED_OUT: a row was"
-    " added to the opt-out ledger (an opt-out or an opt back in: see optOut.action).",
+    description="RECEIVED: an inbound message arrived. STATUS_CHANGED: a status report about"
+    " one of our messages joined its history (statusEvent.kind STATUS; precedence decides"
+    " whether it is now the message's status). REPORTED: a report that leaves the message's"
+    " status as it is joined its history: a deferral, an open, a click, a complaint or an"
+    " unsubscribe (statusEvent.kind says which). RECORDED: the sending application recorded"
+    " a message (recordOutboundMessage). OPTED_OUT: a row was added to the opt-out ledger (an"
+    " opt-out or an opt back in: see optOut.action).",
 )
 
 
@@ -92,7 +94,7 @@ class MessageEvent:
         " about no message, such as an opt-out push, or the message was purged)."
     )
     status_event: StatusEvent | None = strawberry.field(
-        description="RECEIVED and STATUS_CHANGED: the status report this event applied."
+        description="RECEIVED, STATUS_CHANGED and REPORTED: the report this event applied."
     )
     opt_out: OptOut | None = strawberry.field(
         description="OPTED_OUT: the ledger row (OPT_OUT, or OPT_IN for an opt back in)."

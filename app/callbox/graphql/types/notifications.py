@@ -27,7 +27,10 @@ class Notification:
     provider: str
     state: NotificationState
     reason: str | None = strawberry.field(
-        description="Why it was rejected, or why applying it failed."
+        description="REJECTED: why. FAILED: why applying its events failed. ACCEPTED or"
+        " DUPLICATE: what the provider's request says"
+        " that Callbox did not apply, and why (e.g. a Mailgun event that names no message, a"
+        " Sinch summary report that names no recipient); null when everything applied."
     )
     received_at: datetime
     processed_at: datetime | None
@@ -40,7 +43,10 @@ class Notification:
     headers: JSON = strawberry.field(description="Headers as stored (secrets never are).")
     query_string: str
     body_size: int = strawberry.field(description="Bytes received (also when not stored).")
-    event_count: int = strawberry.field(description="Events the provider module found in it.")
+    event_count: int = strawberry.field(
+        description="Events the provider module found in it to apply (what it did not apply"
+        " is in reason)."
+    )
     row_id: strawberry.Private[int]
 
     @classmethod

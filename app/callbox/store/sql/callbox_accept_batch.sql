@@ -15,13 +15,14 @@ BEGIN
         v_count := jsonb_array_length(item->'events');
         INSERT INTO callbox_notification (
             receiver, provider, received_at, peer_address, client_address, method,
-            content_type, headers, body, body_size, query_string, state, event_count,
+            content_type, headers, body, body_size, query_string, state, reason, event_count,
             processed_at
         ) VALUES (
             item->>'receiver', item->>'provider', (item->>'received_at')::timestamptz,
             item->>'peer', item->>'client', item->>'method', item->>'content_type',
             item->'headers', p_bodies[ordinal], (item->>'body_size')::bigint,
-            item->>'query_string', 'ACCEPTED', v_count, clock_timestamp()
+            -- note: what the provider module did not apply, and why (NotApplied).
+            item->>'query_string', 'ACCEPTED', item->>'note', v_count, clock_timestamp()
         ) RETURNING id INTO notification_id;
         IF v_count > 0 THEN
             INSERT INTO callbox_pending_apply (

@@ -87,9 +87,10 @@ BEGIN
     v_conversation := callbox_thread_message(
         m.id, m.inserted, m.conversation, m.channel, m.sender, m.recipient, m.occurred_at,
         NULL);
+    -- Subscribers are told what it is: a status, or a report that changes no status.
     PERFORM callbox_emit_event(
-        'STATUS_CHANGED', p_receiver, 'OUTBOUND', m.id, v_status_event, v_conversation,
-        NULL, m.recipient);
+        CASE WHEN v_changes THEN 'STATUS_CHANGED' ELSE 'REPORTED' END, p_receiver,
+        'OUTBOUND', m.id, v_status_event, v_conversation, NULL, m.recipient);
     RETURN m.id;
 END
 $$;
