@@ -67,7 +67,9 @@ class PendingApply(Table, tablename="callbox_pending_apply", db=DB):
     """A stored request's parsed events, waiting to be applied (the queue of work: a row
     lives from the acknowledgement to the commit of its application)."""
 
-    notification = BigInt(primary_key=True)
+    notification = ForeignKey(
+        references=Notification, null=False, on_delete=OnDelete.cascade, primary_key=True
+    )
     receiver = Varchar(length=64)
     provider = Varchar(length=32)
     received_at = Timestamptz()
