@@ -3,9 +3,12 @@
 Apply lag is the time a callback became queryable (applied) minus the time it was
 acknowledged. When ``callbox_notification`` has an ``applied_at`` column (set when a
 notification's events were applied, NULL until then) that column is the applied time;
-otherwise ``processed_at`` is (the schema where every callback is applied inside its own
-request, before the answer: its lag is zero). The run's rows are those of one receiver with
-an id above the highest id before the run.
+otherwise ``processed_at`` is (set when the events were applied: inside the request before
+the answer where the request applies them, so the lag is zero; behind the answer, and NULL
+until then, where an applier does). Either is taken inside the applying transaction, a
+little before its commit makes the rows queryable. The run's rows are those of one receiver
+with an id above the highest id before the run; the backlog is those of them not applied
+yet.
 
 Two measures:
 
@@ -65,14 +68,14 @@ async def backlog(
     connection: asyncpg.Connection,
     receiver: str,
     after_id: int,
-) -> int | None:
-    """Accepted-but-unapplied notifications of the run; None where the schema applies in the
-    request (no ``applied_at``), which has no backlog."""
-    if await applied_column(connection) != "applied_at":
-        return None
+) -> int:
+    """Stored-but-unapplied notifications of the run (always 0 where the schema applies in the
+    request). Rejected requests have nothing to apply; failed ones wait for a fix and
+    ``callbox reprocess``, not for the applier."""
+    column = await applied_column(connection)
     count: int = await connection.fetchval(
-        "SELECT count(*) FROM callbox_notification"
-        " WHERE receiver = $1 AND id > $2 AND applied_at IS NULL AND state <> 'REJECTED'",
+        f"SELECT count(*) FROM callbox_notification WHERE receiver = $1 AND id > $2"
+        f" AND {column} IS NULL AND state NOT IN ('REJECTED', 'FAILED')",
         receiver,
         after_id,
     )
@@ -82,8 +85,8 @@ async def backlog(
 async def wait_applied(
     database_url: str, receiver: str, after_id: int, limit_s: float = 120.0
 ) -> float:
-    """Wait until the run's notifications are all applied; seconds waited (0 when the schema
-    applies in the request). Gives up after ``limit_s``."""
+    """Wait until the run's notifications are all applied; seconds waited. Gives up after
+    ``limit_s``."""
     connection = await asyncpg.connect(database_url)
     try:
         start = time.monotonic()

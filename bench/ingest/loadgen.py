@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ class LoadResult:
     """Seconds, of the 200 answers."""
     acks: list[tuple[str, datetime]] = field(default_factory=list)
     """(request id, wall-clock time of the 200 answer)."""
+    client_cpu_s: float = 0.0
+    """CPU seconds of the load generator's process (to show it was not the bottleneck)."""
 
     @property
     def rate(self) -> float:
@@ -53,6 +56,11 @@ class LoadResult:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+    @property
+    def client_ms(self) -> float:
+        """The load generator's CPU milliseconds per answered request."""
+        return self.client_cpu_s * 1000 / self.ok if self.ok else float("nan")
 
     @property
     def max_ms(self) -> float:
@@ -155,6 +163,7 @@ async def drive(
     ]
     await asyncio.sleep(0.2)  # let the connections open
     start = loop.time()
+    cpu_start = time.process_time()
     if rate is None:
         for sequence in range(count):
             queue.put_nowait((None, sequence))
@@ -179,4 +188,5 @@ async def drive(
         queue.put_nowait(None)
     await asyncio.gather(*workers)
     result.seconds = loop.time() - start
+    result.client_cpu_s = time.process_time() - cpu_start
     return result

@@ -543,7 +543,7 @@ def print_search(search: sustained.Search) -> None:
         return
     note = " (every probe passed: the limit is higher; raise --sustained-hint)"
     print(
-        f"\nHighest sustained rate with apply-lag p99 < 1 s: {search.final.load.rate:,.0f} req/s"
+        f"\nHighest sustained rate with apply-lag p99 < 1 s: {search.final.rate:,.0f} req/s"
         f" for {search.final.seconds:.0f} s{note if search.ceiling_hit else ''}"
     )
 
@@ -557,7 +557,7 @@ def print_burst(burst: sustained.Burst, connections: int, workers: int) -> None:
     print(
         "| answered 200 | non-200 | errors | seconds | req/s | ack p50 ms | ack p99 ms"
         " | ack max ms | lag p50 / p99 / max ms | all applied | last applied after last ack s"
-        " | CPU ms/req server / PG |"
+        " | CPU ms/req server / PG / load generator |"
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |")
     applied = "yes" if burst.all_applied else f"NO ({burst.lag.lag.applied:,} applied)"
@@ -565,7 +565,8 @@ def print_burst(burst: sustained.Burst, connections: int, workers: int) -> None:
         f"| {load.ok:,}/{load.planned:,} | {load.non_200} | {load.errors} | {load.seconds:.1f} "
         f"| {load.rate:,.0f} | {load.percentile_ms(0.5):.1f} | {load.percentile_ms(0.99):.1f} "
         f"| {load.max_ms:.1f} | {burst.lag.lag.cells()} | {applied} "
-        f"| {burst.applied_after_s:.2f} | {burst.server_ms:.3f} / {burst.postgres_ms:.3f} |"
+        f"| {burst.applied_after_s:.2f} | {burst.server_ms:.3f} / {burst.postgres_ms:.3f}"
+        f" / {load.client_ms:.3f} |"
     )
 
 
@@ -582,7 +583,7 @@ def print_workers(runs: list[WorkerRun]) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
     if any(run.search and run.search.final for run in runs):
         cells = [
-            f"{run.search.final.load.rate:,.0f} req/s" if run.search and run.search.final else "-"
+            f"{run.search.final.rate:,.0f} req/s" if run.search and run.search.final else "-"
             for run in runs
         ]
         print("| Notify sustained (lag p99 < 1 s) | " + " | ".join(cells) + " |")

@@ -8,8 +8,7 @@
 - ``burst``: N Notify callbacks queued at once: acknowledged? latencies, then the time
   until all are applied.
 
-While a step runs, the backlog (accepted, not yet applied) is sampled twice a second when
-the schema has ``applied_at``.
+While a step runs, the backlog (stored, not yet applied) is sampled twice a second.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ class Step:
     seconds: float
     load: LoadResult
     lag: lag.AckLag
-    max_backlog: int | None
+    max_backlog: int
     applied_after_s: float
     """Seconds waited after the last answer until the backlog was empty."""
     server_ms: float | None = None
@@ -65,36 +64,31 @@ class Step:
 
     def row(self) -> str:
         load = self.load
-        backlog = "n/a" if self.max_backlog is None else f"{self.max_backlog:,}"
         cpu = (
-            ""
+            f"- / - / {load.client_ms:.2f}"
             if self.server_ms is None or self.postgres_ms is None
-            else f"{self.server_ms:.2f} / {self.postgres_ms:.2f}"
+            else f"{self.server_ms:.2f} / {self.postgres_ms:.2f} / {load.client_ms:.2f}"
         )
         return (
             f"| {self.rate:,.0f} | {self.seconds:.0f} | {load.rate:,.0f} "
             f"| {load.ok:,}/{load.planned:,} | {load.percentile_ms(0.5):.1f} "
-            f"| {load.percentile_ms(0.99):.1f} | {self.lag.lag.cells()} | {backlog} "
+            f"| {load.percentile_ms(0.99):.1f} | {self.lag.lag.cells()} | {self.max_backlog:,} "
             f"| {cpu} | {'yes' if self.passed else 'no'} |"
         )
 
 
 STEP_HEADER = (
     "| target req/s | s | answered req/s | 200s | ack p50 ms | ack p99 ms"
-    " | lag p50 / p99 / max ms | max backlog | CPU ms/req server / PG | passed |\n"
+    " | lag p50 / p99 / max ms | max backlog | CPU ms/req server / PG / load generator | passed |\n"
     "| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |"
 )
 
 
-async def _sample_backlog(target: Target, after_id: int, peak: list[int | None]) -> None:
+async def _sample_backlog(target: Target, after_id: int, peak: list[int]) -> None:
     connection = await asyncpg.connect(target.database_url)
     try:
         while True:
-            waiting = await lag.backlog(connection, target.receiver, after_id)
-            if waiting is None:
-                return
-            current = peak[0]
-            peak[0] = waiting if current is None else max(current, waiting)
+            peak[0] = max(peak[0], await lag.backlog(connection, target.receiver, after_id))
             await asyncio.sleep(0.5)
     finally:
         await connection.close()
@@ -116,7 +110,7 @@ async def paced_step(
     meter = CpuMeter(target.server_pid, target.database_url)
     if measure_cpu:
         await meter.start()
-    peak: list[int | None] = [None]
+    peak = [0]
     sampler = asyncio.create_task(_sample_backlog(target, after_id, peak))
     load = await drive(
         target.host,
