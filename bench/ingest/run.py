@@ -539,11 +539,12 @@ def print_table(
 
 def print_search(search: sustained.Search) -> None:
     if search.final is None:
-        print("\nNo rate kept apply lag under 1 s.")
+        print("\nNo rate passed (every callback answered 200, ack and apply-lag p99 under 1 s).")
         return
     note = " (every probe passed: the limit is higher; raise --sustained-hint)"
     print(
-        f"\nHighest sustained rate with apply-lag p99 < 1 s: {search.final.rate:,.0f} req/s"
+        f"\nHighest sustained rate (all answered, ack and apply-lag p99 < 1 s):"
+        f" {search.final.rate:,.0f} req/s"
         f" for {search.final.seconds:.0f} s{note if search.ceiling_hit else ''}"
     )
 

@@ -4,7 +4,7 @@
   rate, then one long run (60 s by default) at the best rate found, confirmed or stepped
   down. A step passes when every callback is answered 200, the acknowledgement p99 (from
   the planned send time) and the apply-lag p99 are both under 1 s, and every callback is
-  applied afterwards.
+  applied afterwards; a failed step names what failed.
 - ``burst``: N Notify callbacks queued at once: acknowledged? latencies, then the time
   until all are applied.
 
@@ -52,15 +52,24 @@ class Step:
     postgres_ms: float | None = None
 
     @property
+    def failures(self) -> list[str]:
+        """Why the step did not pass (empty when it did)."""
+        lag_p99 = self.lag.lag.p99_ms
+        reasons = [
+            f"{self.load.planned - self.load.ok:,} not answered 200"
+            if self.load.ok != self.load.planned
+            else "",
+            "ack p99" if not self.load.percentile_ms(0.99) < LIMIT_MS else "",
+            "lag p99" if lag_p99 is None or lag_p99 >= LIMIT_MS else "",
+            "not all applied"
+            if self.lag.lag.applied != self.lag.lag.rows or self.lag.missing
+            else "",
+        ]
+        return [reason for reason in reasons if reason]
+
+    @property
     def passed(self) -> bool:
-        return (
-            self.load.ok == self.load.planned
-            and self.load.percentile_ms(0.99) < LIMIT_MS
-            and self.lag.lag.p99_ms is not None
-            and self.lag.lag.p99_ms < LIMIT_MS
-            and self.lag.lag.applied == self.lag.lag.rows
-            and self.lag.missing == 0
-        )
+        return not self.failures
 
     def row(self) -> str:
         load = self.load
@@ -73,7 +82,7 @@ class Step:
             f"| {self.rate:,.0f} | {self.seconds:.0f} | {load.rate:,.0f} "
             f"| {load.ok:,}/{load.planned:,} | {load.percentile_ms(0.5):.1f} "
             f"| {load.percentile_ms(0.99):.1f} | {self.lag.lag.cells()} | {self.max_backlog:,} "
-            f"| {cpu} | {'yes' if self.passed else 'no'} |"
+            f"| {cpu} | {'yes' if self.passed else 'no: ' + ', '.join(self.failures)} |"
         )
 
 
@@ -158,7 +167,8 @@ async def search(
     connections: int,
 ) -> Search:
     """Binary search on (0, 1.2 x ``hint``] with short probes, then a long run at the best
-    rate; if the long run fails, step down by 15 % (at most three times)."""
+    rate; if the long run fails, step down (at most three times) to 85 % of the rate or to
+    90 % of what the failed run got answered, whichever is lower."""
     low, high = 0.0, 1.2 * hint
     steps: list[Step] = []
     for _ in range(probes):
@@ -182,7 +192,7 @@ async def search(
         if step.passed:
             final = step
             break
-        rate *= 0.85
+        rate = min(0.85 * rate, 0.9 * step.load.ok / step.seconds)
     return Search(steps=steps, final=final, ceiling_hit=ceiling_hit)
 
 
