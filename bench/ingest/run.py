@@ -541,7 +541,7 @@ def print_search(search: sustained.Search) -> None:
     if search.final is None:
         print("\nNo rate passed (every callback answered 200, ack and apply-lag p99 under 1 s).")
         return
-    note = " (every probe passed: the limit is higher; raise --sustained-hint)"
+    note = " (every probe passed: the limit may be higher; raise --sustained-hint)"
     print(
         f"\nHighest sustained rate (all answered, ack and apply-lag p99 < 1 s):"
         f" {search.final.rate:,.0f} req/s"

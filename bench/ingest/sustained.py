@@ -154,7 +154,7 @@ class Search:
     final: Step | None
     """The long run that confirmed the rate, or None when no rate passed."""
     ceiling_hit: bool
-    """Every probe passed: the real limit is above the search range."""
+    """Every probe and the first long run passed: the limit may be above the range searched."""
 
 
 async def search(
@@ -180,7 +180,7 @@ async def search(
             low = rate
         else:
             high = rate
-    ceiling_hit = all(step.passed for step in steps)
+    probes_passed = all(step.passed for step in steps)
     rate = low
     final: Step | None = None
     for _ in range(4):
@@ -193,6 +193,8 @@ async def search(
             final = step
             break
         rate = min(0.85 * rate, 0.9 * step.load.ok / step.seconds)
+    # Every probe and the first long run passed: the limit may lie above the range searched.
+    ceiling_hit = probes_passed and final is not None and final is steps[probes]
     return Search(steps=steps, final=final, ceiling_hit=ceiling_hit)
 
 
