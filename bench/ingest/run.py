@@ -348,6 +348,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # tables as they come
     if "throughput" in args.part_set and shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     server_url = os.environ.get(
