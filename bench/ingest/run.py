@@ -580,6 +580,8 @@ def print_workers(runs: list[WorkerRun]) -> None:
     for index, name in enumerate(names):
         cells = [
             f"{run.results[index].rate:,.0f} req/s, p99 {run.results[index].p99_ms:.1f} ms"
+            if run.results[index].ok
+            else "none answered in the run"
             for run in runs
         ]
         print(f"| {name} | " + " | ".join(cells) + " |")
