@@ -292,6 +292,8 @@ class WorkerRun:
     results: list[Result]
     half_rate: list[Result]
     search: sustained.Search | None = None
+    half_b: sustained.Step | None = None
+    """Notify paced at half of ceiling B's rate (ack and apply-lag latency there)."""
     burst: sustained.Burst | None = None
 
 
@@ -479,6 +481,24 @@ def run_lag_parts(
                 )
             )
             print_search(run.search)
+            ceiling_b = next((r for r in run.results if r.name.startswith("ceiling B")), None)
+            if ceiling_b and ceiling_b.rate > 0:
+                # Issue #15's latency targets are at half of ceiling B's maximum rate.
+                print(
+                    f"\nNotify paced at half of ceiling B's maximum ({ceiling_b.rate / 2:,.0f}"
+                    f" req/s) for {args.duration} s:\n"
+                )
+                print(sustained.STEP_HEADER)
+                run.half_b = arun(
+                    sustained.paced_step(
+                        target,
+                        ceiling_b.rate / 2,
+                        args.duration,
+                        args.sustained_connections,
+                        measure_cpu=True,
+                    )
+                )
+                print(run.half_b.row())
         if "burst" in args.part_set:
             run.burst = arun(sustained.burst(target, args.burst, args.burst_connections))
             print_burst(run.burst, args.burst_connections, run.workers)
@@ -591,6 +611,15 @@ def print_workers(runs: list[WorkerRun]) -> None:
             for run in runs
         ]
         print("| Notify sustained (lag p99 < 1 s) | " + " | ".join(cells) + " |")
+    if any(run.half_b for run in runs):
+        cells = [
+            f"ack p99 {run.half_b.load.percentile_ms(0.99):.1f} ms,"
+            f" lag p99 {run.half_b.lag.lag.p99_ms or 0:.1f} ms"
+            if run.half_b
+            else "-"
+            for run in runs
+        ]
+        print("| Notify at half of ceiling B | " + " | ".join(cells) + " |")
     if any(run.burst for run in runs):
         cells = [
             f"p99 {run.burst.load.percentile_ms(0.99):.1f} ms,"
