@@ -1,0 +1,193 @@
+"""Apply lag, in SQL, over the notifications of one run.
+
+Apply lag is the time a callback became queryable (applied) minus the time it was
+acknowledged. When ``callbox_notification`` has an ``applied_at`` column (set when a
+notification's events were applied, NULL until then) that column is the applied time;
+otherwise ``processed_at`` is (set when the events were applied: inside the request before
+the answer where the request applies them, so the lag is zero; behind the answer, and NULL
+until then, where an applier does). Either is taken inside the applying transaction, a
+little before its commit makes the rows queryable. The run's rows are those of one receiver
+with an id above the highest id before the run; the backlog is those of them not applied
+yet.
+
+Two measures:
+
+- ``ack_lag``: applied minus the acknowledgement time the load generator recorded for each
+  callback (matched by the Notify ``id`` in the stored body). Applied before the answer
+  (inside the request) counts as 0.
+- ``arrival_lag``: applied minus ``received_at`` (the arrival at the server), for runs whose
+  load generator (wrk) cannot record a time per request; it includes the acknowledgement's
+  own latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+QUANTILES = (0.5, 0.9, 0.99)
+
+
+@dataclass
+class Lag:
+    rows: int
+    applied: int
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+    def cells(self) -> str:
+        """``p50 / p99 / max`` in milliseconds, for a table."""
+        if self.p50_ms is None or self.p99_ms is None or self.max_ms is None:
+            return "n/a"
+        return f"{self.p50_ms:,.1f} / {self.p99_ms:,.1f} / {self.max_ms:,.1f}"
+
+
+async def applied_column(connection: asyncpg.Connection) -> str:
+    """``applied_at`` when the schema has it, else ``processed_at``."""
+    has_applied_at: bool = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema ="
+        " current_schema() AND table_name = 'callbox_notification'"
+        " AND column_name = 'applied_at')"
+    )
+    return "applied_at" if has_applied_at else "processed_at"
+
+
+async def last_id(connection: asyncpg.Connection) -> int:
+    """The highest notification id so far: a run's rows are those above it."""
+    value: int = await connection.fetchval("SELECT coalesce(max(id), 0) FROM callbox_notification")
+    return value
+
+
+async def backlog(
+    connection: asyncpg.Connection,
+    receiver: str,
+    after_id: int,
+) -> int:
+    """Stored-but-unapplied notifications of the run (always 0 where the schema applies in the
+    request). Rejected requests have nothing to apply; failed ones wait for a fix and
+    ``callbox reprocess``, not for the applier."""
+    column = await applied_column(connection)
+    count: int = await connection.fetchval(
+        f"SELECT count(*) FROM callbox_notification WHERE receiver = $1 AND id > $2"
+        f" AND {column} IS NULL AND state NOT IN ('REJECTED', 'FAILED')",
+        receiver,
+        after_id,
+    )
+    return count
+
+
+async def wait_applied(
+    database_url: str, receiver: str, after_id: int, limit_s: float = 120.0
+) -> float:
+    """Wait until the run's notifications are all applied; seconds waited. Gives up after
+    ``limit_s``."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        start = time.monotonic()
+        while True:
+            waiting = await backlog(connection, receiver, after_id)
+            if not waiting or time.monotonic() - start > limit_s:
+                return time.monotonic() - start
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
+def _lag(row: asyncpg.Record) -> Lag:
+    quantiles = row["quantiles"] or [None] * len(QUANTILES)
+    ms = [None if value is None else value * 1000 for value in quantiles]
+    return Lag(
+        rows=row["rows"],
+        applied=row["applied"],
+        p50_ms=ms[0],
+        p90_ms=ms[1],
+        p99_ms=ms[2],
+        max_ms=None if row["max"] is None else row["max"] * 1000,
+    )
+
+
+async def arrival_lag(database_url: str, receiver: str, after_id: int) -> Lag:
+    connection = await asyncpg.connect(database_url)
+    try:
+        column = await applied_column(connection)
+        row = await connection.fetchrow(
+            f"""
+            SELECT count(*) AS rows, count({column}) AS applied,
+                   percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY lag) AS quantiles,
+                   max(lag) AS max
+            FROM (SELECT {column},
+                         extract(epoch FROM {column} - received_at)::float8 AS lag
+                  FROM callbox_notification
+                  WHERE receiver = $1 AND id > $2 AND state <> 'REJECTED') AS run
+            """,
+            receiver,
+            after_id,
+            list(QUANTILES),
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    return _lag(row)
+
+
+@dataclass
+class AckLag:
+    lag: Lag
+    last_applied: datetime | None
+    """When the run's last callback was applied."""
+    missing: int
+    """Acknowledged callbacks with no stored notification (a loss)."""
+
+
+async def ack_lag(
+    database_url: str,
+    receiver: str,
+    after_id: int,
+    acks: list[tuple[str, datetime]],
+) -> AckLag:
+    """Lag from each acknowledgement (``acks``: Notify id, answer time) to its application."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        column = await applied_column(connection)
+        async with connection.transaction():
+            await connection.execute(
+                "CREATE TEMP TABLE bench_ack (id text PRIMARY KEY, acked_at timestamptz NOT NULL)"
+                " ON COMMIT DROP"
+            )
+            await connection.copy_records_to_table("bench_ack", records=acks)
+            await connection.execute("ANALYZE bench_ack")
+            row = await connection.fetchrow(
+                f"""
+                WITH stored AS (
+                    SELECT convert_from(body, 'UTF8')::jsonb ->> 'id' AS id,
+                           {column} AS applied
+                    FROM callbox_notification
+                    WHERE receiver = $1 AND id > $2 AND state <> 'REJECTED'
+                ), run AS (
+                    SELECT a.id, s.applied,
+                           greatest(0, extract(epoch FROM s.applied - a.acked_at))::float8
+                               AS lag,
+                           s.id IS NULL AS missing
+                    FROM bench_ack AS a LEFT JOIN stored AS s USING (id)
+                )
+                SELECT count(*) AS rows, count(applied) AS applied,
+                       percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY lag)
+                           AS quantiles,
+                       max(lag) AS max, max(applied) AS last_applied,
+                       count(*) FILTER (WHERE missing) AS missing
+                FROM run
+                """,
+                receiver,
+                after_id,
+                list(QUANTILES),
+            )
+    finally:
+        await connection.close()
+    assert row is not None
+    return AckLag(lag=_lag(row), last_applied=row["last_applied"], missing=row["missing"])
