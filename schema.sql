@@ -256,8 +256,10 @@ BEGIN
     duplicates := 0;
     message_ids := '{}';
     FOR e IN SELECT value FROM jsonb_array_elements(p_events) LOOP
+        -- applied_at: when it was applied (behind the acknowledgement): the apply lag is
+        -- applied_at minus the request's received_at.
         INSERT INTO callbox_applied_event (receiver, dedupe_key, notification, applied_at)
-        VALUES (p_receiver, e->>'dedupe_key', p_notification, p_received_at)
+        VALUES (p_receiver, e->>'dedupe_key', p_notification, clock_timestamp())
         ON CONFLICT (receiver, dedupe_key) DO NOTHING
         RETURNING id INTO v_claimed;
         IF v_claimed IS NULL THEN

@@ -1,12 +1,11 @@
 """Apply lag, in SQL, over the notifications of one run.
 
 Apply lag is the time a callback became queryable (applied) minus the time it was
-acknowledged. When ``callbox_notification`` has an ``applied_at`` column (set when a
-notification's events were applied, NULL until then) that column is the applied time;
-otherwise ``processed_at`` is (set when the events were applied: inside the request before
-the answer where the request applies them, so the lag is zero; behind the answer, and NULL
-until then, where an applier does). Either is taken inside the applying transaction, a
-little before its commit makes the rows queryable. The run's rows are those of one receiver
+acknowledged. Where callbacks are applied behind the acknowledgement (the schema has
+``callbox_pending_apply``, the queue of work), a request is applied once its queue row is gone,
+at the latest ``applied_at`` of its dedupe keys (``callbox_applied_event``, taken in the
+applying transaction, a little before its commit makes the rows queryable). Older schemas
+applied inside the request: ``processed_at`` then, and the lag is zero. The run's rows are those of one receiver
 with an id above the highest id before the run; the backlog is those of them not applied
 yet.
 
@@ -48,14 +47,19 @@ class Lag:
         return f"{self.p50_ms:,.1f} / {self.p99_ms:,.1f} / {self.max_ms:,.1f}"
 
 
+APPLIED_BEHIND = """
+CASE WHEN EXISTS (SELECT 1 FROM callbox_pending_apply w WHERE w.notification = n.id) THEN NULL
+ELSE (SELECT max(a.applied_at) FROM callbox_applied_event a WHERE a.notification = n.id) END
+"""
+
+
 async def applied_column(connection: asyncpg.Connection) -> str:
-    """``applied_at`` when the schema has it, else ``processed_at``."""
-    has_applied_at: bool = await connection.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema ="
-        " current_schema() AND table_name = 'callbox_notification'"
-        " AND column_name = 'applied_at')"
+    """The SQL expression (over ``callbox_notification n``) of when a request was applied;
+    NULL while it waits."""
+    behind: bool = await connection.fetchval(
+        "SELECT to_regclass('callbox_pending_apply') IS NOT NULL"
     )
-    return "applied_at" if has_applied_at else "processed_at"
+    return f"({APPLIED_BEHIND})" if behind else "n.processed_at"
 
 
 async def last_id(connection: asyncpg.Connection) -> int:
@@ -74,7 +78,7 @@ async def backlog(
     ``callbox reprocess``, not for the applier."""
     column = await applied_column(connection)
     count: int = await connection.fetchval(
-        f"SELECT count(*) FROM callbox_notification WHERE receiver = $1 AND id > $2"
+        f"SELECT count(*) FROM callbox_notification n WHERE receiver = $1 AND id > $2"
         f" AND {column} IS NULL AND state NOT IN ('REJECTED', 'FAILED')",
         receiver,
         after_id,
@@ -118,13 +122,15 @@ async def arrival_lag(database_url: str, receiver: str, after_id: int) -> Lag:
         column = await applied_column(connection)
         row = await connection.fetchrow(
             f"""
-            SELECT count(*) AS rows, count({column}) AS applied,
+            SELECT count(*) AS rows, count(applied) AS applied,
                    percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY lag) AS quantiles,
                    max(lag) AS max
-            FROM (SELECT {column},
-                         extract(epoch FROM {column} - received_at)::float8 AS lag
-                  FROM callbox_notification
-                  WHERE receiver = $1 AND id > $2 AND state <> 'REJECTED') AS run
+            FROM (SELECT applied,
+                         extract(epoch FROM applied - received_at)::float8 AS lag
+                  FROM (SELECT {column} AS applied, n.received_at
+                        FROM callbox_notification n
+                        WHERE receiver = $1 AND id > $2 AND state <> 'REJECTED') AS stored
+                  ) AS run
             """,
             receiver,
             after_id,
@@ -167,7 +173,7 @@ async def ack_lag(
                 WITH stored AS (
                     SELECT convert_from(body, 'UTF8')::jsonb ->> 'id' AS id,
                            {column} AS applied
-                    FROM callbox_notification
+                    FROM callbox_notification n
                     WHERE receiver = $1 AND id > $2 AND state <> 'REJECTED'
                 ), run AS (
                     SELECT a.id, s.applied,
