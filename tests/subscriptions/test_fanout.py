@@ -9,6 +9,7 @@ import contextlib
 
 from callbox.graphql.fanout import FanOutStats
 from tests.subscriptions.support import Live, transport_ws
+from tests.subscriptions.test_limits import CONVERSATION_UPDATED
 
 OTHER_SELECTION = "subscription { messageEvents { cursor kind message { body } } }"
 
@@ -69,3 +70,26 @@ async def test_a_confined_key_is_a_group_of_its_own(live: Live) -> None:
         # The notify event once (the unconfined group), the esendex event once per key:
         # the confined key's subscribers never take the unconfined group's result.
         assert FanOutStats.executions - before == 3
+
+
+async def test_followers_of_one_conversation_share_its_read_and_execution(live: Live) -> None:
+    await live.notify_inbound(sender="07700900001", text="one")
+    found = await live.graphql("{ conversations(first: 1) { edges { node { id } } } }")
+    followed = found["data"]["conversations"]["edges"][0]["node"]["id"]
+    async with transport_ws(live.base) as first, transport_ws(live.base) as second:
+        updates = [
+            await first.subscribe(CONVERSATION_UPDATED, {"id": followed}),
+            await second.subscribe(CONVERSATION_UPDATED, {"id": followed}),
+        ]
+        # A second operation on the socket: once it has an event, both have executed theirs.
+        events = await first.events(settle=0.5)
+        before = FanOutStats.executions
+
+        await live.notify_inbound(sender="07700900001", text="two")
+
+        for subscription in updates:
+            update = (await subscription.next())["conversationUpdated"]
+            assert update == {"id": followed, "messageCount": 2, "lastMessage": {"body": "two"}}
+        await events.next()
+        # One execution for both followers, one for the messageEvents subscription.
+        assert FanOutStats.executions - before == 2

@@ -60,11 +60,11 @@ class EventBatch:
 
     def __init__(self, rows: Sequence[EventRow]) -> None:
         self.rows = tuple(rows)
-        self._shared: dict[str, asyncio.Future[Any]] = {}
+        self._shared: dict[Hashable, asyncio.Future[Any]] = {}
         self.memo: dict[Hashable, Any] = {}
 
     async def shared(
-        self, key: str, load: Callable[[Sequence[EventRow]], Awaitable[Shared]]
+        self, key: Hashable, load: Callable[[Sequence[EventRow]], Awaitable[Shared]]
     ) -> Shared:
         future = self._shared.get(key)
         if future is None:

@@ -25,6 +25,7 @@ from callbox.events.subscriber import Subscriber
 from callbox.graphql.context import Info
 from callbox.graphql.data import Visibility
 from callbox.graphql.data.cursors import CursorKind
+from callbox.graphql.data.rows import ConversationRow
 from callbox.graphql.errors import InvalidInput, NotFound, PublicError, log_internal_error
 from callbox.graphql.event_details import SHARED_KEY, load_event_details
 from callbox.graphql.fanout import SharedEvent
@@ -128,14 +129,23 @@ async def _message_events(
 
 async def _conversation_updates(
     subscriber: Subscriber, context: SubscriptionContext, conversation_id: int
-) -> AsyncGenerator[Conversation, None]:
+) -> AsyncGenerator[SharedEvent, None]:
     data = context.reader()
+
+    async def load(_: object) -> dict[int, ConversationRow]:
+        return await data.conversations_by_id([conversation_id])
+
     async with subscriber:
         try:
-            async for _ in subscriber.batches():
-                found = await data.conversations_by_id([conversation_id])
+            async for deliveries in subscriber.batches():
+                # Read once per batch for every subscriber of the conversation under the same
+                # key's visibility, and executed once per group (callbox.graphql.fanout).
+                batch = deliveries[-1].batch
+                key = ("conversation", conversation_id)
+                found = await batch.shared((*key, data.visibility), load)
                 if conversation_id in found:
-                    yield Conversation.from_row(found[conversation_id])
+                    build = functools.partial(Conversation.from_row, found[conversation_id])
+                    yield SharedEvent(batch, key, build)
         except Exception as error:
             raise _failure(error, subscriber, context) from None
 
@@ -186,4 +196,7 @@ class Subscription:
             conversation_ids=frozenset({conversation_id}),
         )
         subscriber = await _started(context.hub.subscribe(event_filter), context.sealer)
-        return _conversation_updates(subscriber, context, conversation_id)
+        return cast(
+            AsyncGenerator[Conversation, None],
+            _conversation_updates(subscriber, context, conversation_id),
+        )
