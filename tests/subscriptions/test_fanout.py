@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import websockets
+
 from callbox.graphql.fanout import FanOutStats
-from tests.subscriptions.support import Live, transport_ws
+from tests.subscriptions.support import PROTOCOL, Live, transport_ws, websocket_url
 from tests.subscriptions.test_limits import CONVERSATION_UPDATED
 
 OTHER_SELECTION = "subscription { messageEvents { cursor kind message { body } } }"
@@ -93,3 +95,15 @@ async def test_followers_of_one_conversation_share_its_read_and_execution(live: 
         await events.next()
         # One execution for both followers, one for the messageEvents subscription.
         assert FanOutStats.executions - before == 2
+
+
+async def test_per_message_deflate_is_not_negotiated(live: Live) -> None:
+    # A browser always offers it; the server declines (callbox.serve_limits).
+    async with websockets.connect(
+        websocket_url(live.base),
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        compression="deflate",
+    ) as socket:
+        assert socket.request is not None and socket.response is not None
+        assert "permessage-deflate" in socket.request.headers["Sec-WebSocket-Extensions"]
+        assert "Sec-WebSocket-Extensions" not in socket.response.headers
