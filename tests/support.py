@@ -30,6 +30,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from callbox.app import create_app
 from callbox.sealing import Sealer
+from callbox.serve_limits import PER_MESSAGE_DEFLATE
 from callbox.settings import Database, Ingest, Receiver, Server, Settings
 
 
@@ -182,6 +183,7 @@ async def served(settings: Settings, *, websockets: bool = False) -> AsyncIterat
         port=port,
         lifespan="on",
         ws="websockets-sansio" if websockets else "none",
+        ws_per_message_deflate=PER_MESSAGE_DEFLATE,  # as callbox serve
         log_level="warning",
         access_log=False,
     )

@@ -1,5 +1,6 @@
 """Limits ``callbox serve`` sets on uvicorn, before any request reaches Callbox (and so before
-authentication): the size of a request's head and of a WebSocket message.
+authentication): the size of a request's head and of a WebSocket message; and no
+per-message deflate on WebSockets.
 
 An embedding host runs its own server: these apply only to ``callbox serve`` (docs/embedding.md
 says what to set instead). Callbox itself bounds the headers it stores
@@ -19,6 +20,13 @@ MAX_REQUEST_HEAD_BYTES = 64 * 1024
 MAX_WEBSOCKET_MESSAGE_BYTES = MAX_WEBSOCKET_MESSAGE_CHARS
 """uvicorn's ``ws_max_size`` (its default is 16 MiB): a longer message closes the socket with
 1009 before it is assembled."""
+
+PER_MESSAGE_DEFLATE = False
+"""uvicorn's ``ws_per_message_deflate`` (its default is on). Off: a subscription's ``next``
+frame is a few hundred bytes, which deflate halves at about 6 times the CPU of framing it,
+once per connection (the compressor is per connection, so the shared payload cannot be
+compressed once for a group); on a CPU-bound fan-out that costs more than the bytes it saves
+(docs/benchmarks.md, "Live subscriptions"). A proxy in front may still compress."""
 
 _TOO_LARGE = b"request header fields too large"
 
@@ -89,4 +97,5 @@ def uvicorn_limits() -> dict[str, Any]:
     return {
         "http": BoundedHttpToolsProtocol,
         "ws_max_size": MAX_WEBSOCKET_MESSAGE_BYTES,
+        "ws_per_message_deflate": PER_MESSAGE_DEFLATE,
     }

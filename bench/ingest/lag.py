@@ -5,9 +5,9 @@ acknowledged. Where callbacks are applied behind the acknowledgement (the schema
 ``callbox_pending_apply``, the queue of work), a request is applied once its queue row is gone,
 at the latest ``applied_at`` of its dedupe keys (``callbox_applied_event``, taken in the
 applying transaction, a little before its commit makes the rows queryable). Older schemas
-applied inside the request: ``processed_at`` then, and the lag is zero. The run's rows are those of one receiver
-with an id above the highest id before the run; the backlog is those of them not applied
-yet.
+applied inside the request: ``processed_at`` then, and the lag is zero. The run's rows are
+those of one receiver with an id above the highest id before the run; the backlog is those
+of them not applied yet.
 
 Two measures:
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
@@ -50,16 +50,21 @@ Shared = TypeVar("Shared")
 
 class EventBatch:
     """Rows read together. What subscribers derive from them (the messages they are about)
-    is computed once, by whichever subscriber asks first, and shared by the others."""
+    is computed once, by whichever subscriber asks first, and shared by the others.
 
-    __slots__ = ("_shared", "rows")
+    ``memo``: what subscribers derive per event and share among themselves (the GraphQL
+    layer keeps each group's executed ``next`` payload there); it lives as long as the batch.
+    """
+
+    __slots__ = ("_shared", "memo", "rows")
 
     def __init__(self, rows: Sequence[EventRow]) -> None:
         self.rows = tuple(rows)
-        self._shared: dict[str, asyncio.Future[Any]] = {}
+        self._shared: dict[Hashable, asyncio.Future[Any]] = {}
+        self.memo: dict[Hashable, Any] = {}
 
     async def shared(
-        self, key: str, load: Callable[[Sequence[EventRow]], Awaitable[Shared]]
+        self, key: Hashable, load: Callable[[Sequence[EventRow]], Awaitable[Shared]]
     ) -> Shared:
         future = self._shared.get(key)
         if future is None:

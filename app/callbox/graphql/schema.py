@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import ExecutionContext
 
 from callbox.graphql.errors import log_internal_error, should_mask
+from callbox.graphql.fanout import FanOutExecutor
 from callbox.graphql.limits import schema_extensions
 from callbox.graphql.mutation import Mutation
 from callbox.graphql.query import Query
@@ -68,6 +69,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             SubscriptionsOverWebSocketOnly,
         ],
         hide_suggestions=not introspection,
+        execution_context_class=FanOutExecutor,  # subscription events executed once per group
     )
 
 

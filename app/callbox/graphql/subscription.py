@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import AsyncGenerator
+from typing import cast
 
 import strawberry
 
@@ -24,8 +25,10 @@ from callbox.events.subscriber import Subscriber
 from callbox.graphql.context import Info
 from callbox.graphql.data import Visibility
 from callbox.graphql.data.cursors import CursorKind
+from callbox.graphql.data.rows import ConversationRow
 from callbox.graphql.errors import InvalidInput, NotFound, PublicError, log_internal_error
 from callbox.graphql.event_details import SHARED_KEY, load_event_details
+from callbox.graphql.fanout import SharedEvent
 from callbox.graphql.types.conversations import Conversation
 from callbox.graphql.types.fields import subscription
 from callbox.graphql.types.ids import parse_id
@@ -106,14 +109,19 @@ async def _started(subscriber: Subscriber, sealer: Sealer) -> Subscriber:
 
 async def _message_events(
     subscriber: Subscriber, context: SubscriptionContext, visibility: Visibility
-) -> AsyncGenerator[MessageEvent, None]:
+) -> AsyncGenerator[SharedEvent, None]:
     load = functools.partial(load_event_details, context.sql)
     async with subscriber:
         try:
             async for deliveries in subscriber.batches():
                 for row, batch in deliveries:
                     details = await batch.shared(SHARED_KEY, load)
-                    yield MessageEvent.build(row, details, visibility, context.sealer)
+                    # Built only by the first subscriber of its group to execute the event
+                    # (callbox.graphql.fanout); the others send that one's encoded payload.
+                    build = functools.partial(
+                        MessageEvent.build, row, details, visibility, context.sealer
+                    )
+                    yield SharedEvent(batch, row.key, build)
                     subscriber.sent(row)  # asked for the next one: this one was sent
         except Exception as error:
             raise _failure(error, subscriber, context) from None
@@ -121,14 +129,23 @@ async def _message_events(
 
 async def _conversation_updates(
     subscriber: Subscriber, context: SubscriptionContext, conversation_id: int
-) -> AsyncGenerator[Conversation, None]:
+) -> AsyncGenerator[SharedEvent, None]:
     data = context.reader()
+
+    async def load(_: object) -> dict[int, ConversationRow]:
+        return await data.conversations_by_id([conversation_id])
+
     async with subscriber:
         try:
-            async for _ in subscriber.batches():
-                found = await data.conversations_by_id([conversation_id])
+            async for deliveries in subscriber.batches():
+                # Read once per batch for every subscriber of the conversation under the same
+                # key's visibility, and executed once per group (callbox.graphql.fanout).
+                batch = deliveries[-1].batch
+                key = ("conversation", conversation_id)
+                found = await batch.shared((*key, data.visibility), load)
                 if conversation_id in found:
-                    yield Conversation.from_row(found[conversation_id])
+                    build = functools.partial(Conversation.from_row, found[conversation_id])
+                    yield SharedEvent(batch, key, build)
         except Exception as error:
             raise _failure(error, subscriber, context) from None
 
@@ -149,12 +166,16 @@ class Subscription:
     async def message_events(
         self, info: Info, filter: MessageEventFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[MessageEvent, None]:
+        # (The stream yields SharedEvents: graphql.fanout builds the MessageEvent from one.)
         context = _subscription_context(info)
         data = context.reader()
         event_filter = (filter or MessageEventFilter()).to_filter(data, context.sealer)
         position = _position(after, context.sealer)
         subscriber = await _started(context.hub.subscribe(event_filter, position), context.sealer)
-        return _message_events(subscriber, context, data.visibility)
+        return cast(
+            AsyncGenerator[MessageEvent, None],
+            _message_events(subscriber, context, data.visibility),
+        )
 
     @subscription(
         description="The conversation as it is after each change to it (a message in it"
@@ -175,4 +196,7 @@ class Subscription:
             conversation_ids=frozenset({conversation_id}),
         )
         subscriber = await _started(context.hub.subscribe(event_filter), context.sealer)
-        return _conversation_updates(subscriber, context, conversation_id)
+        return cast(
+            AsyncGenerator[Conversation, None],
+            _conversation_updates(subscriber, context, conversation_id),
+        )

@@ -37,7 +37,11 @@ from litestar import WebSocket
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect, WebSocketException
 from strawberry.extensions import SchemaExtension
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.litestar.controller import LitestarWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -45,6 +49,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    Message,
 )
 from strawberry.types.graphql import OperationType
 
@@ -53,6 +58,7 @@ from callbox.events.hub import EventHub
 from callbox.graphql.auth import GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_sealer
 from callbox.graphql.data import CallboxData, Sql, Visibility
+from callbox.graphql.fanout import EncodedData, next_frame
 from callbox.graphql.limits import (
     MAX_CONNECTION_INIT_CHARS,
     MAX_WEBSOCKET_MESSAGE_CHARS,
@@ -236,6 +242,27 @@ class CallboxTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, No
         if reason is not None:
             with suppress(WebSocketDisconnect, OSError):  # already gone
                 await self.websocket.close(code=TOO_SLOW, reason=reason[:_MAX_REASON])
+
+    async def send_message(self, message: Message) -> None:
+        """A ``next`` whose payload the subscription's group has encoded already
+        (:mod:`callbox.graphql.fanout`) is sent as that text with this operation's id
+        around it; any other message as Strawberry sends it."""
+        if message["type"] == "next":
+            payload = message["payload"]
+            data = payload.get("data")
+            if isinstance(data, EncodedData) and len(payload) == 1:
+                try:
+                    await self._socket.send_data(next_frame(message["id"], data))
+                except WebSocketDisconnect as error:
+                    raise WebSocketDisconnected from error
+                return
+        await super().send_message(message)
+
+    @property
+    def _socket(self) -> WebSocket[Any, Any, Any]:
+        adapter = self.websocket
+        assert isinstance(adapter, LitestarWebSocketAdapter)
+        return adapter.ws
 
     async def _refuse(self, reason: str) -> None:
         self.connection_init_received = True
