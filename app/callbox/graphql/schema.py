@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 from callbox.graphql.errors import log_internal_error, should_mask
 from callbox.graphql.limits import schema_extensions
 from callbox.graphql.mutation import Mutation
+from callbox.graphql.planner import ReadPlanner
 from callbox.graphql.query import Query
 from callbox.graphql.subscription import Subscription
 from callbox.graphql.websocket import SubscriptionsOverWebSocketOnly
@@ -58,7 +59,8 @@ class CallboxSchema(strawberry.Schema):
         return kwargs
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, planner: bool = True) -> strawberry.Schema:
+    """``planner``: queries the read planner covers are answered by it (graphql/planner/)."""
     return CallboxSchema(
         query=Query,
         mutation=Mutation,
@@ -66,6 +68,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         extensions=[
             *schema_extensions(introspection=introspection),
             SubscriptionsOverWebSocketOnly,
+            *([ReadPlanner] if planner else []),
         ],
         hide_suggestions=not introspection,
     )

@@ -67,6 +67,39 @@ def _history_has(condition: str) -> str:
     return f"EXISTS (SELECT 1 FROM callbox_status_event e WHERE e.message = m.id AND {condition})"
 
 
+def page_statement(
+    query: MessageQuery,
+    request: PageRequest,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    """The page's rows (``MessageRow.COLUMNS``, ``request.limit`` of them, in the request's
+    order); ``addresses``: the stored forms of ``query.address`` (see addresses.py)."""
+    keyset = request.conditions(p, "m.occurred_at", "m.id")
+    limit = p(request.limit, "int")
+    order = request.order("m.occurred_at", "m.id")
+    if addresses is None:
+        conditions = _conditions(query, receivers, p) + keyset
+        return (
+            f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
+            f" ORDER BY {order} LIMIT {limit}"
+        )
+    conditions = _conditions(query, None, p) + keyset
+    branches = [
+        f"(SELECT m.occurred_at, m.id FROM callbox_message m"
+        f" {where([*conditions, *seek])} ORDER BY {order} LIMIT {limit})"
+        for seek in _address_seeks(addresses, receivers, p)
+    ]
+    return (
+        f"SELECT {_COLUMNS} FROM (SELECT occurred_at, id FROM ({' UNION '.join(branches)}) u"
+        f" ORDER BY {request.order('occurred_at', 'id')} LIMIT {limit}) k"
+        f" JOIN callbox_message m ON m.id = k.id"
+        f" ORDER BY {request.order('k.occurred_at', 'k.id')}"
+    )
+
+
 async def page_messages(
     sql: Sql,
     query: MessageQuery,
@@ -77,28 +110,7 @@ async def page_messages(
 ) -> Page[MessageRow]:
     """``addresses``: the stored forms of ``query.address`` (see addresses.py)."""
     p = Params()
-    keyset = request.conditions(p, "m.occurred_at", "m.id")
-    limit = p(request.limit, "int")
-    order = request.order("m.occurred_at", "m.id")
-    if addresses is None:
-        conditions = _conditions(query, receivers, p) + keyset
-        statement = (
-            f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
-            f" ORDER BY {order} LIMIT {limit}"
-        )
-    else:
-        conditions = _conditions(query, None, p) + keyset
-        branches = [
-            f"(SELECT m.occurred_at, m.id FROM callbox_message m"
-            f" {where([*conditions, *seek])} ORDER BY {order} LIMIT {limit})"
-            for seek in _address_seeks(addresses, receivers, p)
-        ]
-        statement = (
-            f"SELECT {_COLUMNS} FROM (SELECT occurred_at, id FROM ({' UNION '.join(branches)}) u"
-            f" ORDER BY {request.order('occurred_at', 'id')} LIMIT {limit}) k"
-            f" JOIN callbox_message m ON m.id = k.id"
-            f" ORDER BY {request.order('k.occurred_at', 'k.id')}"
-        )
+    statement = page_statement(query, request, p, receivers=receivers, addresses=addresses)
     rows = [MessageRow.from_record(r) for r in await sql.fetch(statement, *p.values)]
     return make_page(rows, request, CursorKind.MESSAGE, lambda row: row.sort_key)
 
@@ -114,11 +126,35 @@ def _address_seeks(
     else:
         per_receiver = [[f"m.receiver = {p(receiver, 'text')}"] for receiver in receivers]
     seeks = []
+    if not per_receiver:  # (no receiver to see: no value may be left unused in the statement)
+        return [["false"]]
     for address in addresses:
         value = p(address, "text")
         for side in ("sender", "recipient"):
             seeks += [[*receiver, f"m.{side} = {value}"] for receiver in per_receiver]
     return seeks or [["false"]]
+
+
+def count_statement(
+    query: MessageQuery,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    """One row, one column: how many messages match."""
+    conditions = _conditions(query, receivers, p)
+    if addresses is None:
+        return f"SELECT count(*) FROM callbox_message m {where(conditions)}"
+    # Either side = both sides' counts minus the messages on both sides: three index
+    # counts instead of deduplicating a bitmap of every matching row (10x faster).
+    values = p(list(addresses), "text[]")
+    sender, recipient = f"m.sender = ANY({values})", f"m.recipient = ANY({values})"
+    parts = [[sender], [recipient], [sender, recipient]]
+    counts = [
+        f"(SELECT count(*) FROM callbox_message m {where([*conditions, *part])})" for part in parts
+    ]
+    return f"SELECT {counts[0]} + {counts[1]} - {counts[2]}"
 
 
 async def count_messages(
@@ -129,35 +165,42 @@ async def count_messages(
     addresses: tuple[str, ...] | None,
 ) -> int:
     p = Params()
-    conditions = _conditions(query, receivers, p)
-    if addresses is None:
-        statement = f"SELECT count(*) FROM callbox_message m {where(conditions)}"
-    else:
-        # Either side = both sides' counts minus the messages on both sides: three index
-        # counts instead of deduplicating a bitmap of every matching row (10x faster).
-        values = p(list(addresses), "text[]")
-        sender, recipient = f"m.sender = ANY({values})", f"m.recipient = ANY({values})"
-        parts = [[sender], [recipient], [sender, recipient]]
-        counts = [
-            f"(SELECT count(*) FROM callbox_message m {where([*conditions, *part])})"
-            for part in parts
-        ]
-        statement = f"SELECT {counts[0]} + {counts[1]} - {counts[2]}"
+    statement = count_statement(query, p, receivers=receivers, addresses=addresses)
     count: int = await sql.fetchval(statement, *p.values)
     return count
+
+
+def rows_statement(p: Params, condition: str, *, receivers: tuple[str, ...] | None) -> str:
+    """The messages (``MessageRow.COLUMNS``) meeting ``condition`` (on ``m``) that the
+    receivers may see."""
+    conditions = [condition]
+    if receivers is not None:
+        conditions.append(one_of("m.receiver", receivers, p))
+    return f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
 
 
 async def messages_by_id(
     sql: Sql, ids: Sequence[int], *, receivers: tuple[str, ...] | None
 ) -> dict[int, MessageRow]:
     p = Params()
-    conditions = [f"m.id = ANY({p(list(ids), 'bigint[]')})"]
+    condition = f"m.id = ANY({p(list(ids), 'bigint[]')})"
+    records = await sql.fetch(rows_statement(p, condition, receivers=receivers), *p.values)
+    return {row.id: row for row in map(MessageRow.from_record, records)}
+
+
+def conversation_page_statement(
+    p: Params, conversation: str, request: PageRequest, *, receivers: tuple[str, ...] | None
+) -> str:
+    """One page (``request.limit`` rows, in the request's order) of the messages of the
+    conversation whose id is the SQL expression ``conversation``."""
+    conditions = [f"m.conversation = {conversation}"]
     if receivers is not None:
         conditions.append(one_of("m.receiver", receivers, p))
-    records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}", *p.values
+    conditions += request.conditions(p, "m.occurred_at", "m.id")
+    return (
+        f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
+        f" ORDER BY {request.order('m.occurred_at', 'm.id')} LIMIT {p(request.limit, 'int')}"
     )
-    return {row.id: row for row in map(MessageRow.from_record, records)}
 
 
 async def conversation_message_pages(
@@ -170,14 +213,10 @@ async def conversation_message_pages(
     """One page of messages for each of several conversations, in one statement."""
     p = Params()
     ids = p(list(conversation_ids), "bigint[]")
-    conditions = ["m.conversation = parent.id"]
-    if receivers is not None:
-        conditions.append(one_of("m.receiver", receivers, p))
-    conditions += request.conditions(p, "m.occurred_at", "m.id")
+    page = conversation_page_statement(p, "parent.id", request, receivers=receivers)
     statement = (
         f"SELECT parent.id AS parent, x.* FROM unnest({ids}) AS parent(id)"
-        f" CROSS JOIN LATERAL (SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
-        f" ORDER BY {request.order('m.occurred_at', 'm.id')} LIMIT {p(request.limit, 'int')}) x"
+        f" CROSS JOIN LATERAL ({page}) x"
         f" ORDER BY parent.id, {request.order('x.occurred_at', 'x.id')}"
     )
     grouped: dict[int, list[MessageRow]] = {conversation: [] for conversation in conversation_ids}
