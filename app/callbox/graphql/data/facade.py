@@ -176,6 +176,34 @@ class CallboxData:
     def conversation_rows_sql(self, p: Params, condition: str) -> str:
         return conversations.rows_statement(p, condition, receivers=self._scope(None))
 
+    def notification_page_sql(self, query: NotificationQuery, page: PageRequest, p: Params) -> str:
+        return notifications.page_statement(
+            query, page, p, receivers=self._scope(query.receivers), with_body=True
+        )
+
+    def notification_count_sql(self, query: NotificationQuery, p: Params) -> str:
+        return notifications.count_statement(query, p, receivers=self._scope(query.receivers))
+
+    def notification_rows_sql(self, p: Params, condition: str) -> str:
+        return notifications.rows_statement(p, condition, receivers=self._scope(None))
+
+    def opt_out_page_sql(self, query: OptOutQuery, page: PageRequest, p: Params) -> str:
+        return opt_outs.page_statement(
+            query,
+            page,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    def opt_out_count_sql(self, query: OptOutQuery, p: Params) -> str:
+        return opt_outs.count_statement(
+            query,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
     # Conversations -----------------------------------------------------------------------
 
     async def conversations(

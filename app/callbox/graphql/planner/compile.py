@@ -36,7 +36,12 @@ from callbox.graphql.planner.shapes import (
     ObjectShape,
     PageInfoField,
 )
-from callbox.graphql.types.filters import ConversationFilter, MessageFilter
+from callbox.graphql.types.filters import (
+    ConversationFilter,
+    MessageFilter,
+    NotificationFilter,
+    OptOutFilter,
+)
 from callbox.graphql.types.ids import parse_id
 from callbox.sealing import Sealer
 from graphql import GraphQLObjectType, get_named_type
@@ -104,6 +109,54 @@ _EVENT_COLUMNS = {
     "isTest": "is_test",
 }
 _EVENT_TIMES = {"occurredAt": "occurred_at", "receivedAt": "received_at"}
+_NOTIFICATION_COLUMNS = {
+    "receiver": "receiver",
+    "provider": "provider",
+    "state": "state",
+    "reason": "reason",
+    "clientAddress": "client_address",
+    "peerAddress": "peer_address",
+    "method": "method",
+    "contentType": "content_type",
+    "headers": "headers",
+    "queryString": "query_string",
+    "bodySize": "body_size",
+    "eventCount": "event_count",
+}
+_NOTIFICATION_TIMES = {"receivedAt": "received_at", "processedAt": "processed_at"}
+_OPT_OUT_COLUMNS = {
+    "address": "address",
+    "action": "action",
+    "channel": "channel",
+    "provider": "provider",
+    "receiver": "receiver",
+    "source": "source",
+    "text": "text",
+}
+_OPT_OUT_TIMES = {"occurredAt": "occurred_at", "receivedAt": "received_at"}
+_TYPES: dict[str, tuple[dict[str, str], dict[str, str], CursorKind | None]] = {
+    "Message": (_MESSAGE_COLUMNS, _MESSAGE_TIMES, CursorKind.MESSAGE),
+    "Conversation": (_CONVERSATION_COLUMNS, _CONVERSATION_TIMES, CursorKind.CONVERSATION),
+    "StatusEvent": (_EVENT_COLUMNS, _EVENT_TIMES, None),
+    "Notification": (_NOTIFICATION_COLUMNS, _NOTIFICATION_TIMES, CursorKind.NOTIFICATION),
+    "OptOut": (_OPT_OUT_COLUMNS, _OPT_OUT_TIMES, CursorKind.OPT_OUT),
+}
+_ROOTS = frozenset(
+    {"messages", "conversations", "notifications", "optOuts", "message", "conversation",
+     "notification"}
+)  # fmt: skip
+_LOOKUPS = {
+    "message": CursorKind.MESSAGE,
+    "conversation": CursorKind.CONVERSATION,
+    "notification": CursorKind.NOTIFICATION,
+}
+
+
+def base64_sql(expression: str) -> str:
+    """A ``bytea`` as ``base64.b64encode`` writes it (PostgreSQL breaks lines every 76)."""
+    return f"translate(encode({expression}, 'base64'), E'\\n', '')"
+
+
 _PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"})
 
 
@@ -135,7 +188,7 @@ class Compiler:
         query_type = self.executor.schema.query_type
         assert query_type is not None
         field_def = query_type.fields.get(name)
-        if field_def is None:
+        if field_def is None or name not in _ROOTS:
             raise NotPlanned(name)
         arguments = self._arguments("Query", name, field_def, details)
         return_type = get_named_type(field_def.type)
@@ -171,16 +224,48 @@ class Compiler:
                 lambda: f"({self.data.conversation_count_sql(conversations, self.p)})",
             )
             return Compiled(f"SELECT {sql}", self.p, shape.build)
-        if name in ("message", "conversation"):
-            kind = CursorKind.MESSAGE if name == "message" else CursorKind.CONVERSATION
-            row_id = self.p(parse_id(self.sealer, kind, arguments["id"], "id"), "bigint")
-            if name == "message":
-                rows = self.data.message_rows_sql(self.p, f"m.id = {row_id}")
-            else:
-                rows = self.data.conversation_rows_sql(self.p, f"c.id = {row_id}")
-            sql, object_shape = self._one(return_type, subfields, rows)
+        if name == "notifications":
+            request = self._page(CursorKind.NOTIFICATION, arguments)
+            notifications = (arguments.get("filter") or NotificationFilter()).to_query()
+            rows = self.data.notification_page_sql(notifications, request, self.p)
+            sql, shape = self._connection(
+                return_type,
+                subfields,
+                rows,
+                "received_at",
+                CursorKind.NOTIFICATION,
+                request,
+                lambda: f"({self.data.notification_count_sql(notifications, self.p)})",
+            )
+            return Compiled(f"SELECT {sql}", self.p, shape.build)
+        if name == "optOuts":
+            request = self._page(CursorKind.OPT_OUT, arguments)
+            opt_outs = (arguments.get("filter") or OptOutFilter()).to_query()
+            rows = self.data.opt_out_page_sql(opt_outs, request, self.p)
+            sql, shape = self._connection(
+                return_type,
+                subfields,
+                rows,
+                "occurred_at",
+                CursorKind.OPT_OUT,
+                request,
+                lambda: f"({self.data.opt_out_count_sql(opt_outs, self.p)})",
+            )
+            return Compiled(f"SELECT {sql}", self.p, shape.build)
+        if name in _LOOKUPS:
+            row_id = self.p(parse_id(self.sealer, _LOOKUPS[name], arguments["id"], "id"), "bigint")
+            sql, object_shape = self._one(return_type, subfields, self._rows(name, row_id))
             return Compiled(f"SELECT {sql}", self.p, _finish_nullable(object_shape))
         raise NotPlanned(name)
+
+    def _rows(self, name: str, row_id: str) -> str:
+        """The rows of the object field ``name`` whose id is the SQL expression ``row_id``."""
+        if name in ("message", "lastMessage"):
+            return self.data.message_rows_sql(self.p, f"m.id = {row_id}")
+        if name == "conversation":
+            return self.data.conversation_rows_sql(self.p, f"c.id = {row_id}")
+        assert name == "notification"
+        return self.data.notification_rows_sql(self.p, f"n.id = {row_id}")
 
     # Objects ------------------------------------------------------------------------------
 
@@ -235,39 +320,43 @@ class Compiler:
     ) -> str:
         if name == "__typename":
             return f"'{type_.name}'::text"
-        columns, times = {
-            "Message": (_MESSAGE_COLUMNS, _MESSAGE_TIMES),
-            "Conversation": (_CONVERSATION_COLUMNS, _CONVERSATION_TIMES),
-            "StatusEvent": (_EVENT_COLUMNS, _EVENT_TIMES),
-        }.get(type_.name, ({}, {}))
+        if type_.name not in _TYPES:
+            raise NotPlanned(type_.name)
+        columns, times, kind = _TYPES[type_.name]
         if name in columns:
             return f"{alias}.{columns[name]}"
         if name in times:
             return timestamp_sql(f"{alias}.{times[name]}")
-        if name == "id" and type_.name in ("Message", "Conversation"):
-            kind = CursorKind.MESSAGE if type_.name == "Message" else CursorKind.CONVERSATION
+        if name == "id" and kind is not None:
             shape.ids.append((key, kind))
             return f"{alias}.id"
+        if type_.name == "Notification" and name in ("body", "bodyBase64"):
+            if name == "body":
+                shape.texts.append(key)
+            return base64_sql(f"{alias}.body")
         field_def = type_.fields[name]
         return_type = get_named_type(field_def.type)
         if not isinstance(return_type, GraphQLObjectType):
             raise NotPlanned(f"{type_.name}.{name}")
         subfields = self._subfields(return_type, details)
         nested: ObjectShape
-        if type_.name == "Message" and name == "conversation":
-            rows = self.data.conversation_rows_sql(self.p, f"c.id = {alias}.conversation")
-            sql, nested = self._one(return_type, subfields, rows)
+        reference = _REFERENCES.get((type_.name, name))
+        if reference is not None:
+            sql, nested = self._one(
+                return_type, subfields, self._rows(name, f"{alias}.{reference}")
+            )
             shape.objects.append((key, nested))
             return sql
-        if type_.name == "Message" and name == "events":
-            rows = self.data.status_event_rows_sql(self.p, f"e.message = {alias}.id")
-            sql, nested = self._list(return_type, subfields, rows, history_order)
+        if name == "events" and type_.name in ("Message", "Notification"):
+            order: Callable[[str], str]
+            if type_.name == "Message":
+                rows = self.data.status_event_rows_sql(self.p, f"e.message = {alias}.id")
+                order = history_order
+            else:
+                rows = self.data.status_event_rows_sql(self.p, f"e.notification = {alias}.id")
+                order = _by_id
+            sql, nested = self._list(return_type, subfields, rows, order)
             shape.lists.append((key, nested))
-            return sql
-        if type_.name == "Conversation" and name == "lastMessage":
-            rows = self.data.message_rows_sql(self.p, f"m.id = {alias}.last_message_id")
-            sql, nested = self._one(return_type, subfields, rows)
-            shape.objects.append((key, nested))
             return sql
         if type_.name == "Conversation" and name == "messages":
             arguments = self._arguments("Conversation", name, field_def, details)
@@ -393,6 +482,20 @@ class Compiler:
             last=arguments.get("last"),
             before=arguments.get("before"),
         )
+
+
+_REFERENCES = {
+    ("Message", "conversation"): "conversation",
+    ("Conversation", "lastMessage"): "last_message_id",
+    ("StatusEvent", "notification"): "notification",
+    ("OptOut", "message"): "message",
+    ("OptOut", "notification"): "notification",
+}
+"""Object fields: the column of the row holding the related row's id."""
+
+
+def _by_id(alias: str) -> str:
+    return f"{alias}.id"
 
 
 def _field_name(details: FieldDetailsList) -> str:

@@ -8,6 +8,7 @@ seals them with the very functions the executor's resolvers use.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,16 +29,21 @@ class ObjectShape:
     objects: list[tuple[str, ObjectShape]] = field(default_factory=list)
     lists: list[tuple[str, ObjectShape]] = field(default_factory=list)
     connections: list[tuple[str, ConnectionShape]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    """Bytes (base64) to show as UTF-8 text, invalid bytes replaced (a raw request's body)."""
 
     @property
     def done(self) -> bool:
         """Nothing to do: the JSON is the answer as it is."""
-        return not (self.ids or self.objects or self.lists or self.connections)
+        return not (self.ids or self.objects or self.lists or self.connections or self.texts)
 
     def finish(self, value: JsonObject, sealer: Sealer) -> None:
         """Completes ``value`` in place."""
         for key, kind in self.ids:
             value[key] = to_id(sealer, kind, value[key])
+        for key in self.texts:
+            if value[key] is not None:
+                value[key] = base64.b64decode(value[key]).decode("utf-8", errors="replace")
         for key, shape in self.objects:
             item = value[key]
             if item is not None and not shape.done:
