@@ -409,6 +409,9 @@ class GraphQL(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     introspection: bool = True
     graphiql: bool | None = None
     """Defaults to on in development instances only."""
+    planner: bool = True
+    """Queries the read planner covers run as one SQL statement per root field
+    (graphql/planner/); false: Strawberry executes every query field by field."""
 
 
 class Subscriptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

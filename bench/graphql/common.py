@@ -9,10 +9,11 @@ SERVER_URL = os.environ.get(
 )
 DATABASE_NAME = "callbox_graphql_bench"
 
-MESSAGES = 1_000_000
-CONVERSATIONS = 50_000
+MESSAGES = int(os.environ.get("CALLBOX_BENCH_MESSAGES", "1000000"))
+"""CALLBOX_BENCH_MESSAGES: a smaller database (20 messages per conversation either way)."""
+CONVERSATIONS = max(1, MESSAGES // 20)
 OUR_NUMBERS = [f"+4477009009{n:02d}" for n in range(10)]
-"""Our side of every conversation: each of these numbers is in 100,000 messages."""
+"""Our side of every conversation: each of these numbers is in a tenth of the messages."""
 BUSY_ADDRESS = OUR_NUMBERS[0]
 
 

@@ -234,7 +234,9 @@ def graphql_routes(
         "CallboxGraphQLController",
         (CallboxGraphQLController,),
         {
-            "schema": build_schema(introspection=settings.graphql.introspection),
+            "schema": build_schema(
+                introspection=settings.graphql.introspection, planner=settings.graphql.planner
+            ),
             "graphql_ide": "graphiql" if ide else None,
             "graphiql": graphiql,
             "allow_queries_via_get": True,

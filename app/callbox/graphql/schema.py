@@ -12,6 +12,7 @@ from callbox.graphql.errors import log_internal_error, should_mask
 from callbox.graphql.fanout import FanOutExecutor
 from callbox.graphql.limits import schema_extensions
 from callbox.graphql.mutation import Mutation
+from callbox.graphql.planner import ReadPlanner
 from callbox.graphql.query import Query
 from callbox.graphql.subscription import Subscription
 from callbox.graphql.websocket import SubscriptionsOverWebSocketOnly
@@ -59,7 +60,8 @@ class CallboxSchema(strawberry.Schema):
         return kwargs
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, planner: bool = True) -> strawberry.Schema:
+    """``planner``: queries the read planner covers are answered by it (graphql/planner/)."""
     return CallboxSchema(
         query=Query,
         mutation=Mutation,
@@ -67,6 +69,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         extensions=[
             *schema_extensions(introspection=introspection),
             SubscriptionsOverWebSocketOnly,
+            *([ReadPlanner] if planner else []),
         ],
         hide_suggestions=not introspection,
         execution_context_class=FanOutExecutor,  # subscription events executed once per group

@@ -78,12 +78,24 @@ async def page_conversations(
 ) -> Page[ConversationRow]:
     """``addresses``: the stored forms of ``query.address`` (see addresses.py)."""
     p = Params()
-    if receivers is None:
-        statement = _whole_page(query, request, p, addresses)
-    else:
-        statement = _visible_page(query, request, p, addresses, receivers)
+    statement = page_statement(query, request, p, receivers=receivers, addresses=addresses)
     rows = [ConversationRow.from_record(r) for r in await sql.fetch(statement, *p.values)]
     return make_page(rows, request, CursorKind.CONVERSATION, lambda row: row.sort_key)
+
+
+def page_statement(
+    query: ConversationQuery,
+    request: PageRequest,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    """The page's rows (the columns of ``ConversationRow``, ``request.limit`` of them, in the
+    request's order)."""
+    if receivers is None:
+        return _whole_page(query, request, p, addresses)
+    return _visible_page(query, request, p, addresses, receivers)
 
 
 def _whole_page(
@@ -157,46 +169,60 @@ async def count_conversations(
     addresses: tuple[str, ...] | None,
 ) -> int:
     p = Params()
+    statement = count_statement(query, p, receivers=receivers, addresses=addresses)
+    count: int = await sql.fetchval(statement, *p.values)
+    return count
+
+
+def count_statement(
+    query: ConversationQuery,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    """One row, one column: how many conversations match, as the receivers see them."""
     if receivers is None:
         conditions = [
             *_conversation_conditions(query, p, addresses),
             *_activity(query, "c.last_activity_at", p),
         ]
-        statement = f"SELECT count(*) FROM callbox_conversation c {where(conditions)}"
-    else:
-        conditions = [
-            *_last_visible(receivers, p),
-            *_conversation_conditions(query, p, addresses),
-            *_activity(query, "m.occurred_at", p),
-        ]
-        statement = (
-            "SELECT count(*) FROM callbox_message m"
-            f" JOIN callbox_conversation c ON c.id = m.conversation {where(conditions)}"
-        )
-    count: int = await sql.fetchval(statement, *p.values)
-    return count
+        return f"SELECT count(*) FROM callbox_conversation c {where(conditions)}"
+    conditions = [
+        *_last_visible(receivers, p),
+        *_conversation_conditions(query, p, addresses),
+        *_activity(query, "m.occurred_at", p),
+    ]
+    return (
+        "SELECT count(*) FROM callbox_message m"
+        f" JOIN callbox_conversation c ON c.id = m.conversation {where(conditions)}"
+    )
 
 
 async def conversations_by_id(
     sql: Sql, ids: Sequence[int], *, receivers: tuple[str, ...] | None
 ) -> dict[int, ConversationRow]:
     p = Params()
-    wanted = p(list(ids), "bigint[]")
-    if receivers is None:
-        statement = f"SELECT {_WHOLE} FROM callbox_conversation c WHERE c.id = ANY({wanted})"
-    else:
-        # No visible message, no row: the conversation does not exist for this caller.
-        statement = (
-            f"SELECT {_PARTIES}, {_first_visible(receivers, p)},"
-            " last.occurred_at AS last_activity_at,"
-            " last.id AS last_message_id, counted.n AS message_count"
-            " FROM callbox_conversation c"
-            " CROSS JOIN LATERAL (SELECT m.occurred_at, m.id FROM callbox_message m"
-            f" WHERE m.conversation = c.id AND {one_of('m.receiver', receivers, p)}"
-            " ORDER BY m.occurred_at DESC, m.id DESC LIMIT 1) last"
-            " CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM callbox_message m"
-            f" WHERE m.conversation = c.id AND {one_of('m.receiver', receivers, p)}) counted"
-            f" WHERE c.id = ANY({wanted})"
-        )
-    records = await sql.fetch(statement, *p.values)
+    condition = f"c.id = ANY({p(list(ids), 'bigint[]')})"
+    records = await sql.fetch(rows_statement(p, condition, receivers=receivers), *p.values)
     return {row.id: row for row in map(ConversationRow.from_record, records)}
+
+
+def rows_statement(p: Params, condition: str, *, receivers: tuple[str, ...] | None) -> str:
+    """The conversations meeting ``condition`` (on ``c``), as the receivers see them (the
+    columns of ``ConversationRow``)."""
+    if receivers is None:
+        return f"SELECT {_WHOLE} FROM callbox_conversation c WHERE {condition}"
+    # No visible message, no row: the conversation does not exist for this caller.
+    return (
+        f"SELECT {_PARTIES}, {_first_visible(receivers, p)},"
+        " last.occurred_at AS last_activity_at,"
+        " last.id AS last_message_id, counted.n AS message_count"
+        " FROM callbox_conversation c"
+        " CROSS JOIN LATERAL (SELECT m.occurred_at, m.id FROM callbox_message m"
+        f" WHERE m.conversation = c.id AND {one_of('m.receiver', receivers, p)}"
+        " ORDER BY m.occurred_at DESC, m.id DESC LIMIT 1) last"
+        " CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM callbox_message m"
+        f" WHERE m.conversation = c.id AND {one_of('m.receiver', receivers, p)}) counted"
+        f" WHERE {condition}"
+    )

@@ -38,8 +38,18 @@ class SortKey:
 
 
 def encode_cursor(sealer: Sealer, kind: CursorKind, key: SortKey) -> str:
-    micros = (key.at - _EPOCH) // _MICROSECOND
-    return sealer.seal(f"{kind.value}-cursor", micros, key.id)
+    return seal_cursor(sealer, kind, (key.at - _EPOCH) // _MICROSECOND, key.id)
+
+
+def seal_cursor(sealer: Sealer, kind: CursorKind, micros: int, item_id: int) -> str:
+    """The cursor of the item at ``micros`` since the epoch with id ``item_id``."""
+    return sealer.seal(f"{kind.value}-cursor", micros, item_id)
+
+
+def micros_sql(timestamp: str) -> str:
+    """SQL: the microseconds since the epoch of a ``timestamptz`` expression, as
+    :func:`encode_cursor` counts them (``extract`` is exact numeric since PostgreSQL 14)."""
+    return f"(extract(epoch FROM {timestamp}) * 1000000)::bigint"
 
 
 def decode_cursor(sealer: Sealer, kind: CursorKind, cursor: str, argument: str) -> SortKey:

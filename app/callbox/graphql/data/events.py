@@ -10,22 +10,32 @@ from callbox.graphql.data.runner import Sql
 
 _COLUMNS = StatusEventRow.COLUMNS
 
-# Oldest first by when the status happened (when the provider did not say: when it came in).
-_HISTORY_ORDER = "COALESCE(e.occurred_at, e.received_at), e.id"
+
+def history_order(alias: str = "e") -> str:
+    """Oldest first by when the status happened (when the provider did not say: when it came
+    in), on rows of ``alias``."""
+    return f"COALESCE({alias}.occurred_at, {alias}.received_at), {alias}.id"
+
+
+def rows_statement(p: Params, condition: str, *, receivers: tuple[str, ...] | None) -> str:
+    """The status events (``StatusEventRow.COLUMNS``) meeting ``condition`` (on ``e``) of
+    messages the receivers may see."""
+    conditions = [condition]
+    join = ""
+    if receivers is not None:
+        join = " JOIN callbox_message m ON m.id = e.message"
+        conditions.append(one_of("m.receiver", receivers, p))
+    return f"SELECT {_COLUMNS} FROM callbox_status_event e{join} {where(conditions)}"
 
 
 async def events_by_message(
     sql: Sql, message_ids: Sequence[int], *, receivers: tuple[str, ...] | None
 ) -> dict[int, list[StatusEventRow]]:
     p = Params()
-    conditions = [f"e.message = ANY({p(list(message_ids), 'bigint[]')})"]
-    join = ""
-    if receivers is not None:
-        join = " JOIN callbox_message m ON m.id = e.message"
-        conditions.append(one_of("m.receiver", receivers, p))
+    condition = f"e.message = ANY({p(list(message_ids), 'bigint[]')})"
     records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM callbox_status_event e{join} {where(conditions)}"
-        f" ORDER BY e.message, {_HISTORY_ORDER}",
+        f"{rows_statement(p, condition, receivers=receivers)}"
+        f" ORDER BY e.message, {history_order()}",
         *p.values,
     )
     grouped: dict[int, list[StatusEventRow]] = {message_id: [] for message_id in message_ids}
@@ -38,14 +48,9 @@ async def events_by_notification(
     sql: Sql, notification_ids: Sequence[int], *, receivers: tuple[str, ...] | None
 ) -> dict[int, list[StatusEventRow]]:
     p = Params()
-    conditions = [f"e.notification = ANY({p(list(notification_ids), 'bigint[]')})"]
-    join = ""
-    if receivers is not None:
-        join = " JOIN callbox_message m ON m.id = e.message"
-        conditions.append(one_of("m.receiver", receivers, p))
+    condition = f"e.notification = ANY({p(list(notification_ids), 'bigint[]')})"
     records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM callbox_status_event e{join} {where(conditions)}"
-        " ORDER BY e.notification, e.id",
+        f"{rows_statement(p, condition, receivers=receivers)} ORDER BY e.notification, e.id",
         *p.values,
     )
     grouped: dict[int, list[StatusEventRow]] = {key: [] for key in notification_ids}

@@ -31,6 +31,7 @@ from callbox.graphql.data.filters import (
     representable,
 )
 from callbox.graphql.data.paging import Page, PageRequest
+from callbox.graphql.data.params import Params
 from callbox.graphql.data.rows import (
     ConversationRow,
     MessageCounts,
@@ -123,6 +124,85 @@ class CallboxData:
 
     async def events_by_notification(self, ids: Sequence[int]) -> dict[int, list[StatusEventRow]]:
         return await events.events_by_notification(self.sql, ids, receivers=self._scope(None))
+
+    # Statements for the read planner (graphql/planner/): the SQL of the reads above, with
+    # the same confinement, as parts of one statement; values go to ``p``.
+
+    def message_page_sql(self, query: MessageQuery, page: PageRequest, p: Params) -> str:
+        return messages.page_statement(
+            query,
+            page,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    def message_count_sql(self, query: MessageQuery, p: Params) -> str:
+        return messages.count_statement(
+            query,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    def message_rows_sql(self, p: Params, condition: str) -> str:
+        return messages.rows_statement(p, condition, receivers=self._scope(None))
+
+    def conversation_message_page_sql(self, p: Params, conversation: str, page: PageRequest) -> str:
+        return messages.conversation_page_statement(
+            p, conversation, page, receivers=self._scope(None)
+        )
+
+    def status_event_rows_sql(self, p: Params, condition: str) -> str:
+        return events.rows_statement(p, condition, receivers=self._scope(None))
+
+    def conversation_page_sql(self, query: ConversationQuery, page: PageRequest, p: Params) -> str:
+        return conversations.page_statement(
+            query,
+            page,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    def conversation_count_sql(self, query: ConversationQuery, p: Params) -> str:
+        return conversations.count_statement(
+            query,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    def conversation_rows_sql(self, p: Params, condition: str) -> str:
+        return conversations.rows_statement(p, condition, receivers=self._scope(None))
+
+    def notification_page_sql(self, query: NotificationQuery, page: PageRequest, p: Params) -> str:
+        return notifications.page_statement(
+            query, page, p, receivers=self._scope(query.receivers), with_body=True
+        )
+
+    def notification_count_sql(self, query: NotificationQuery, p: Params) -> str:
+        return notifications.count_statement(query, p, receivers=self._scope(query.receivers))
+
+    def notification_rows_sql(self, p: Params, condition: str) -> str:
+        return notifications.rows_statement(p, condition, receivers=self._scope(None))
+
+    def opt_out_page_sql(self, query: OptOutQuery, page: PageRequest, p: Params) -> str:
+        return opt_outs.page_statement(
+            query,
+            page,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
+
+    def opt_out_count_sql(self, query: OptOutQuery, p: Params) -> str:
+        return opt_outs.count_statement(
+            query,
+            p,
+            receivers=self._scope(query.receivers),
+            addresses=self._addresses(query.address, query.receivers),
+        )
 
     # Conversations -----------------------------------------------------------------------
 

@@ -86,6 +86,43 @@ def _history_has(condition: str) -> str:
     return f"EXISTS (SELECT 1 FROM callbox_status_event e WHERE e.message = m.id AND {condition})"
 
 
+def page_statement(
+    query: MessageQuery,
+    request: PageRequest,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    """The page's rows (``MessageRow.COLUMNS``, ``request.limit`` of them, in the request's
+    order); ``addresses``: the stored forms of ``query.address`` (see addresses.py)."""
+    keyset = request.conditions(p, "m.occurred_at", "m.id")
+    limit = p(request.limit, "int")
+    order = request.order("m.occurred_at", "m.id")
+    if addresses is None:
+        conditions = _conditions(query, receivers, p) + keyset
+        return (
+            f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
+            f" ORDER BY {order} LIMIT {limit}"
+        )
+    scope = _scope(receivers, p)
+    conditions = _conditions(query, None, p) + keyset
+    branches = [
+        f"(SELECT b.occurred_at, b.id FROM scope CROSS JOIN LATERAL"
+        f" (SELECT m.occurred_at, m.id FROM callbox_message m"
+        f" {where(['m.receiver = scope.receiver', *conditions, seek])}"
+        f" ORDER BY {order} LIMIT {limit}) b)"
+        for seek in _address_seeks(addresses, p)
+    ]
+    return (
+        f"{scope} SELECT {_COLUMNS} FROM (SELECT occurred_at, id"
+        f" FROM ({' UNION '.join(branches)}) u"
+        f" ORDER BY {request.order('occurred_at', 'id')} LIMIT {limit}) k"
+        f" JOIN callbox_message m ON m.id = k.id"
+        f" ORDER BY {request.order('k.occurred_at', 'k.id')}"
+    )
+
+
 async def page_messages(
     sql: Sql,
     query: MessageQuery,
@@ -96,32 +133,7 @@ async def page_messages(
 ) -> Page[MessageRow]:
     """``addresses``: the stored forms of ``query.address`` (see addresses.py)."""
     p = Params()
-    keyset = request.conditions(p, "m.occurred_at", "m.id")
-    limit = p(request.limit, "int")
-    order = request.order("m.occurred_at", "m.id")
-    if addresses is None:
-        conditions = _conditions(query, receivers, p) + keyset
-        statement = (
-            f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
-            f" ORDER BY {order} LIMIT {limit}"
-        )
-    else:
-        scope = _scope(receivers, p)
-        conditions = _conditions(query, None, p) + keyset
-        branches = [
-            f"(SELECT b.occurred_at, b.id FROM scope CROSS JOIN LATERAL"
-            f" (SELECT m.occurred_at, m.id FROM callbox_message m"
-            f" {where(['m.receiver = scope.receiver', *conditions, seek])}"
-            f" ORDER BY {order} LIMIT {limit}) b)"
-            for seek in _address_seeks(addresses, p)
-        ]
-        statement = (
-            f"{scope} SELECT {_COLUMNS} FROM (SELECT occurred_at, id"
-            f" FROM ({' UNION '.join(branches)}) u"
-            f" ORDER BY {request.order('occurred_at', 'id')} LIMIT {limit}) k"
-            f" JOIN callbox_message m ON m.id = k.id"
-            f" ORDER BY {request.order('k.occurred_at', 'k.id')}"
-        )
+    statement = page_statement(query, request, p, receivers=receivers, addresses=addresses)
     rows = [MessageRow.from_record(r) for r in await sql.fetch(statement, *p.values)]
     return make_page(rows, request, CursorKind.MESSAGE, lambda row: row.sort_key)
 
@@ -135,6 +147,47 @@ def _address_seeks(addresses: tuple[str, ...], p: Params) -> list[str]:
     return seeks or ["false"]
 
 
+def count_statement(
+    query: MessageQuery,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    """One row, one column: how many messages match."""
+    if addresses is None:
+        conditions = _conditions(query, receivers, p)
+        return f"SELECT count(*) FROM callbox_message m {where(conditions)}"
+    # Either side = both sides' counts minus the messages on both sides: index counts
+    # instead of deduplicating a bitmap of every matching row (10x faster). The receivers
+    # come first, as in the indexes on (receiver, sender|recipient, ...). The messages on
+    # both sides are, per receiver and pair of stored forms, a merge join of the two
+    # index scans (both in (occurred_at, id) order; it stops when either side ends).
+    scope = _scope(receivers, p)
+    conditions = _conditions(query, None, p)
+    values = p(list(addresses), "text[]")
+    either = "m.receiver = ANY(ARRAY(SELECT receiver FROM scope))"
+    counts = [
+        f"(SELECT count(*) FROM callbox_message m"
+        f" {where([either, *conditions, f'm.{side} = ANY({values})'])})"
+        for side in ("sender", "recipient")
+    ]
+    pairs = [
+        "m.receiver = scope.receiver",
+        "m.sender = a.address",
+        "r.receiver = scope.receiver",
+        "r.recipient = b.address",
+        *conditions,
+    ]
+    counts.append(
+        f"(SELECT COALESCE(sum(n), 0) FROM scope, unnest({values}) AS a(address),"
+        f" unnest({values}) AS b(address), LATERAL (SELECT count(*) AS n"
+        " FROM callbox_message m JOIN callbox_message r"
+        f" ON r.occurred_at = m.occurred_at AND r.id = m.id {where(pairs)}) both_sides)"
+    )
+    return f"{scope} SELECT {counts[0]} + {counts[1]} - {counts[2]}"
+
+
 async def count_messages(
     sql: Sql,
     query: MessageQuery,
@@ -143,53 +196,42 @@ async def count_messages(
     addresses: tuple[str, ...] | None,
 ) -> int:
     p = Params()
-    if addresses is None:
-        conditions = _conditions(query, receivers, p)
-        statement = f"SELECT count(*) FROM callbox_message m {where(conditions)}"
-    else:
-        # Either side = both sides' counts minus the messages on both sides: index counts
-        # instead of deduplicating a bitmap of every matching row (10x faster). The receivers
-        # come first, as in the indexes on (receiver, sender|recipient, ...). The messages on
-        # both sides are, per receiver and pair of stored forms, a merge join of the two
-        # index scans (both in (occurred_at, id) order; it stops when either side ends).
-        scope = _scope(receivers, p)
-        conditions = _conditions(query, None, p)
-        values = p(list(addresses), "text[]")
-        either = "m.receiver = ANY(ARRAY(SELECT receiver FROM scope))"
-        counts = [
-            f"(SELECT count(*) FROM callbox_message m"
-            f" {where([either, *conditions, f'm.{side} = ANY({values})'])})"
-            for side in ("sender", "recipient")
-        ]
-        pairs = [
-            "m.receiver = scope.receiver",
-            "m.sender = a.address",
-            "r.receiver = scope.receiver",
-            "r.recipient = b.address",
-            *conditions,
-        ]
-        counts.append(
-            f"(SELECT COALESCE(sum(n), 0) FROM scope, unnest({values}) AS a(address),"
-            f" unnest({values}) AS b(address), LATERAL (SELECT count(*) AS n"
-            " FROM callbox_message m JOIN callbox_message r"
-            f" ON r.occurred_at = m.occurred_at AND r.id = m.id {where(pairs)}) both_sides)"
-        )
-        statement = f"{scope} SELECT {counts[0]} + {counts[1]} - {counts[2]}"
+    statement = count_statement(query, p, receivers=receivers, addresses=addresses)
     count: int = await sql.fetchval(statement, *p.values)
     return count
+
+
+def rows_statement(p: Params, condition: str, *, receivers: tuple[str, ...] | None) -> str:
+    """The messages (``MessageRow.COLUMNS``) meeting ``condition`` (on ``m``) that the
+    receivers may see."""
+    conditions = [condition]
+    if receivers is not None:
+        conditions.append(one_of("m.receiver", receivers, p))
+    return f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
 
 
 async def messages_by_id(
     sql: Sql, ids: Sequence[int], *, receivers: tuple[str, ...] | None
 ) -> dict[int, MessageRow]:
     p = Params()
-    conditions = [f"m.id = ANY({p(list(ids), 'bigint[]')})"]
+    condition = f"m.id = ANY({p(list(ids), 'bigint[]')})"
+    records = await sql.fetch(rows_statement(p, condition, receivers=receivers), *p.values)
+    return {row.id: row for row in map(MessageRow.from_record, records)}
+
+
+def conversation_page_statement(
+    p: Params, conversation: str, request: PageRequest, *, receivers: tuple[str, ...] | None
+) -> str:
+    """One page (``request.limit`` rows, in the request's order) of the messages of the
+    conversation whose id is the SQL expression ``conversation``."""
+    conditions = [f"m.conversation = {conversation}"]
     if receivers is not None:
         conditions.append(one_of("m.receiver", receivers, p))
-    records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}", *p.values
+    conditions += request.conditions(p, "m.occurred_at", "m.id")
+    return (
+        f"SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
+        f" ORDER BY {request.order('m.occurred_at', 'm.id')} LIMIT {p(request.limit, 'int')}"
     )
-    return {row.id: row for row in map(MessageRow.from_record, records)}
 
 
 async def conversation_message_pages(
@@ -202,14 +244,10 @@ async def conversation_message_pages(
     """One page of messages for each of several conversations, in one statement."""
     p = Params()
     ids = p(list(conversation_ids), "bigint[]")
-    conditions = ["m.conversation = parent.id"]
-    if receivers is not None:
-        conditions.append(one_of("m.receiver", receivers, p))
-    conditions += request.conditions(p, "m.occurred_at", "m.id")
+    page = conversation_page_statement(p, "parent.id", request, receivers=receivers)
     statement = (
         f"SELECT parent.id AS parent, x.* FROM unnest({ids}) AS parent(id)"
-        f" CROSS JOIN LATERAL (SELECT {_COLUMNS} FROM callbox_message m {where(conditions)}"
-        f" ORDER BY {request.order('m.occurred_at', 'm.id')} LIMIT {p(request.limit, 'int')}) x"
+        f" CROSS JOIN LATERAL ({page}) x"
         f" ORDER BY parent.id, {request.order('x.occurred_at', 'x.id')}"
     )
     grouped: dict[int, list[MessageRow]] = {conversation: [] for conversation in conversation_ids}

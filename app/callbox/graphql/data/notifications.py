@@ -52,12 +52,7 @@ async def page_notifications(
     receivers: tuple[str, ...] | None,
 ) -> Page[NotificationRow]:
     p = Params()
-    conditions = _conditions(query, receivers, p) + request.conditions(p, "n.received_at", "n.id")
-    records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM callbox_notification n {where(conditions)}"
-        f" ORDER BY {request.order('n.received_at', 'n.id')} LIMIT {p(request.limit, 'int')}",
-        *p.values,
-    )
+    records = await sql.fetch(page_statement(query, request, p, receivers=receivers), *p.values)
     rows = [NotificationRow.from_record(record) for record in records]
     return make_page(rows, request, CursorKind.NOTIFICATION, lambda row: row.sort_key)
 
@@ -66,11 +61,41 @@ async def count_notifications(
     sql: Sql, query: NotificationQuery, *, receivers: tuple[str, ...] | None
 ) -> int:
     p = Params()
-    conditions = _conditions(query, receivers, p)
-    count: int = await sql.fetchval(
-        f"SELECT count(*) FROM callbox_notification n {where(conditions)}", *p.values
-    )
+    count: int = await sql.fetchval(count_statement(query, p, receivers=receivers), *p.values)
     return count
+
+
+def page_statement(
+    query: NotificationQuery,
+    request: PageRequest,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    with_body: bool = False,
+) -> str:
+    """The page's rows (``NotificationRow.COLUMNS``, then ``body`` if ``with_body``,
+    ``request.limit`` of them, in order)."""
+    conditions = _conditions(query, receivers, p) + request.conditions(p, "n.received_at", "n.id")
+    columns = f"{_COLUMNS}, n.body" if with_body else _COLUMNS
+    return (
+        f"SELECT {columns} FROM callbox_notification n {where(conditions)}"
+        f" ORDER BY {request.order('n.received_at', 'n.id')} LIMIT {p(request.limit, 'int')}"
+    )
+
+
+def count_statement(
+    query: NotificationQuery, p: Params, *, receivers: tuple[str, ...] | None
+) -> str:
+    return f"SELECT count(*) FROM callbox_notification n {where(_conditions(query, receivers, p))}"
+
+
+def rows_statement(p: Params, condition: str, *, receivers: tuple[str, ...] | None) -> str:
+    """The raw requests meeting ``condition`` (on ``n``) the receivers may see, with their
+    bodies (``NotificationRow.COLUMNS``, then ``body``)."""
+    conditions = [condition]
+    if receivers is not None:
+        conditions.append(one_of("n.receiver", receivers, p))
+    return f"SELECT {_COLUMNS}, n.body FROM callbox_notification n {where(conditions)}"
 
 
 async def notifications_by_id(

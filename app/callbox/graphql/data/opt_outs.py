@@ -45,14 +45,8 @@ async def page_opt_outs(
     addresses: tuple[str, ...] | None,
 ) -> Page[OptOutRow]:
     p = Params()
-    conditions = _conditions(query, receivers, addresses, p) + request.conditions(
-        p, "o.occurred_at", "o.id"
-    )
-    records = await sql.fetch(
-        f"SELECT {_COLUMNS} FROM callbox_opt_out o {where(conditions)}"
-        f" ORDER BY {request.order('o.occurred_at', 'o.id')} LIMIT {p(request.limit, 'int')}",
-        *p.values,
-    )
+    statement = page_statement(query, request, p, receivers=receivers, addresses=addresses)
+    records = await sql.fetch(statement, *p.values)
     rows = [OptOutRow.from_record(record) for record in records]
     return make_page(rows, request, CursorKind.OPT_OUT, lambda row: row.sort_key)
 
@@ -65,11 +59,38 @@ async def count_opt_outs(
     addresses: tuple[str, ...] | None,
 ) -> int:
     p = Params()
-    conditions = _conditions(query, receivers, addresses, p)
-    count: int = await sql.fetchval(
-        f"SELECT count(*) FROM callbox_opt_out o {where(conditions)}", *p.values
-    )
+    statement = count_statement(query, p, receivers=receivers, addresses=addresses)
+    count: int = await sql.fetchval(statement, *p.values)
     return count
+
+
+def page_statement(
+    query: OptOutQuery,
+    request: PageRequest,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    """The page's rows (``OptOutRow.COLUMNS``, ``request.limit`` of them, in order)."""
+    conditions = _conditions(query, receivers, addresses, p) + request.conditions(
+        p, "o.occurred_at", "o.id"
+    )
+    return (
+        f"SELECT {_COLUMNS} FROM callbox_opt_out o {where(conditions)}"
+        f" ORDER BY {request.order('o.occurred_at', 'o.id')} LIMIT {p(request.limit, 'int')}"
+    )
+
+
+def count_statement(
+    query: OptOutQuery,
+    p: Params,
+    *,
+    receivers: tuple[str, ...] | None,
+    addresses: tuple[str, ...] | None,
+) -> str:
+    conditions = _conditions(query, receivers, addresses, p)
+    return f"SELECT count(*) FROM callbox_opt_out o {where(conditions)}"
 
 
 async def is_opted_out(

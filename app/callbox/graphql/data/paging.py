@@ -96,11 +96,18 @@ def make_page(
     rows: Sequence[T], request: PageRequest, kind: CursorKind, key: Callable[[T], SortKey]
 ) -> Page[T]:
     """Turn the ``limit`` rows a query returned (in its order) into a newest-first page."""
-    more = len(rows) > request.size
     kept = list(rows[: request.size])
     if request.backwards:
         kept.reverse()
+    has_next, has_previous = page_bounds(request, len(rows))
     edges = [(key(row), row) for row in kept]
+    return Page(kind, edges, has_next_page=has_next, has_previous_page=has_previous)
+
+
+def page_bounds(request: PageRequest, returned: int) -> tuple[bool, bool]:
+    """``(has_next_page, has_previous_page)`` of a page whose query returned ``returned``
+    rows (at most ``request.limit``)."""
+    more = returned > request.size
     if request.backwards:
-        return Page(kind, edges, has_next_page=request.before is not None, has_previous_page=more)
-    return Page(kind, edges, has_next_page=more, has_previous_page=request.after is not None)
+        return request.before is not None, more
+    return more, request.after is not None
