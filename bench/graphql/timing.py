@@ -1,10 +1,11 @@
 """Time GraphQL reads on the seeded database (bench/graphql/seed.py) through the ASGI app.
 
-    uv run python -m bench.graphql.timing [--runs 50] [--explain]
+    uv run python -m bench.graphql.timing [--runs 50] [--explain] [--json]
 
 Each query is sent over HTTP to the full app (auth, Strawberry, query layer, asyncpg pool)
 with Litestar's test client, warmed up, then run ``--runs`` times; prints median and p95 in
-milliseconds and how many SQL statements each request ran. ``--explain`` prints the plans.
+milliseconds and how many SQL statements each request ran. ``--explain`` prints the plans;
+``--json`` prints the figures as one JSON object instead of the table (for bench/graphql/ab.py).
 
 - messages(first: 50) filtered by a busy address (100,000 messages), page 1;
 - the same, page 1,000 (after the cursor of item 49,950, built from the row's sort key:
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from callbox.app import create_app
 from callbox.graphql.data import observe_statements
 from callbox.graphql.data.cursors import CursorKind, SortKey, encode_cursor
 from callbox.settings import ApiKey, Database, GraphQL, Receiver, Settings
+from callbox.store.instance_key import InstanceKey
 
 KEY = "bench-key"
 CONFINED_KEY = "bench-confined-key"
@@ -118,7 +122,14 @@ def settings(url: str) -> Settings:
 
 
 async def page_1000_cursor(url: str) -> str:
-    """The cursor a client holds after 999 pages: the sort key of item 49,950."""
+    """The cursor a client holds after 999 pages: the sort key of item 49,950, sealed with
+    the instance key (made here if the database has none yet, as the app would)."""
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
+    assert pool is not None
+    try:
+        sealer = await InstanceKey(pool).sealer()
+    finally:
+        await pool.close()
     connection = await asyncpg.connect(url)
     try:
         row = await connection.fetchrow(
@@ -130,7 +141,7 @@ async def page_1000_cursor(url: str) -> str:
     finally:
         await connection.close()
     assert row is not None, "seed the database first: uv run python -m bench.graphql.seed"
-    return encode_cursor(CursorKind.MESSAGE, SortKey(row["occurred_at"], row["id"]))
+    return encode_cursor(sealer, CursorKind.MESSAGE, SortKey(row["occurred_at"], row["id"]))
 
 
 async def post(
@@ -201,6 +212,7 @@ async def main() -> None:
     parser.add_argument(
         "--extra", action="store_true", help="also time whole-table reads (stats, text search)"
     )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     url = database_url()
     cursor = await page_1000_cursor(url)
@@ -241,6 +253,9 @@ async def main() -> None:
         ]
     if explain is not None:
         await explain.close()
+    if args.json:
+        print(json.dumps({t.name: dataclasses.asdict(t) for t in timings}))
+        return
     width = max(len(timing.name) for timing in timings)
     print(f"\n{'query':<{width}}  median ms  p95 ms  SQL statements  items")
     for t in timings:
