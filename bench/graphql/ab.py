@@ -5,10 +5,10 @@
 Each round runs ``bench.graphql.timing --json --in-loop`` once with checkout A's ``app/``
 first on the Python path, then once with B's (the order alternates between rounds, so drift
 on a shared machine falls on both sides); the timing script itself and the virtual
-environment are this checkout's. Prints, per query, the median over rounds of each side's median wall-clock time
-and of its median CPU time per request (client and app, one process: steadier than the wall
-clock on a busy machine), and the ratios B / A (below 1: B is faster). The database is
-timing.py's (CALLBOX_BENCH_DATABASE_URL).
+environment are this checkout's. Prints, per query, the median over rounds of each side's
+median wall-clock time and of its median CPU time per request (client and app, one process:
+steadier than the wall clock on a busy machine), and the ratios B / A (below 1: B is
+faster). The database is timing.py's (CALLBOX_BENCH_DATABASE_URL).
 """
 
 from __future__ import annotations
