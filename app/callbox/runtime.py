@@ -11,6 +11,7 @@ from pathlib import Path
 
 from callbox.db.connection import Pool
 from callbox.db.engine import DB, configure_engine
+from callbox.db.pool import PooledConnection
 from callbox.db.reach import naming_connect_failures
 from callbox.events.hub import EventHub
 from callbox.receivers import ReadyReceiver, prepare_receiver
@@ -111,6 +112,8 @@ async def database_lifespan(runtime: CallboxRuntime) -> AsyncIterator[None]:
                 # and so is opening a connection: a frozen database is an error, not a hang.
                 command_timeout=limits.statement_timeout,
                 timeout=settings.connect_timeout_seconds,
+                # Released without asyncpg's reset round trip unless needed (callbox.db.pool).
+                connection_class=PooledConnection,
             )
         assert DB.pool is not None
         writer = IngestWriter(DB.pool, acquire_timeout=limits.acquire_timeout)

@@ -1,6 +1,6 @@
 """Seed 1,000,000 messages in 50,000 conversations for the GraphQL read benchmark.
 
-    uv run python -m bench.graphql.seed
+    uv run python -m bench.graphql.seed [--messages 1000000]
 
 Into CALLBOX_BENCH_DATABASE_URL when set (its Callbox tables are emptied first), else into a
 fresh database ``callbox_graphql_bench`` on CALLBOX_BENCH_SERVER_URL (default: the
@@ -10,11 +10,14 @@ generate_series, so it takes seconds to a minute, not hours.
 Shape: 10 of our numbers, 50,000 other parties, one SMS conversation each; 20 messages per
 conversation spread over 90 days, alternately outbound (receiver ``notify``: 90% delivered,
 5% failed, 5% sent) and inbound (receiver ``esendex``), each with one status event; so each of
-our numbers is on 100,000 messages and conversations span two receivers.
+our numbers is on 100,000 messages and conversations span two receivers. ``--messages``
+seeds fewer (or more) in the same shape: one conversation per 20 messages, each of our
+numbers on a tenth of them (page 1,000 of timing.py needs at least 500,000).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import time
@@ -33,7 +36,7 @@ from bench.graphql.common import (
 from callbox.store.migrate import run_migrations
 
 START = datetime(2026, 8, 1, tzinfo=UTC)
-STEP = timedelta(days=90) / MESSAGES
+WINDOW = timedelta(days=90)
 
 TABLES = (
     "callbox_applied_event, callbox_status_event, callbox_opt_out, callbox_message,"
@@ -126,7 +129,8 @@ async def prepare_database() -> str:
     return url
 
 
-async def seed(url: str) -> None:
+async def seed(url: str, messages: int = MESSAGES) -> None:
+    conversations = messages * CONVERSATIONS // MESSAGES
     connection = await asyncpg.connect(url)
     try:
         await connection.execute("SET synchronous_commit = off")
@@ -134,8 +138,8 @@ async def seed(url: str) -> None:
         await connection.execute("SET work_mem = '256MB'")
         await connection.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
         steps = [
-            ("conversations", CONVERSATIONS_SQL, (CONVERSATIONS, OUR_NUMBERS, START)),
-            ("messages", MESSAGES_SQL, (MESSAGES, CONVERSATIONS, START, STEP)),
+            ("conversations", CONVERSATIONS_SQL, (conversations, OUR_NUMBERS, START)),
+            ("messages", MESSAGES_SQL, (messages, conversations, START, WINDOW / messages)),
             ("status events", EVENTS_SQL, ()),
             ("conversation totals", FINISH_CONVERSATIONS_SQL, ()),
         ]
@@ -156,9 +160,12 @@ async def seed(url: str) -> None:
 
 
 async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=MESSAGES)
+    args = parser.parse_args()
     started = time.perf_counter()
     url = await prepare_database()
-    await seed(url)
+    await seed(url, args.messages)
     print(f"total: {time.perf_counter() - started:.1f} s")
 
 

@@ -1,10 +1,11 @@
 """Time GraphQL reads on the seeded database (bench/graphql/seed.py) through the ASGI app.
 
-    uv run python -m bench.graphql.timing [--runs 50] [--explain]
+    uv run python -m bench.graphql.timing [--runs 50] [--explain] [--json]
 
 Each query is sent over HTTP to the full app (auth, Strawberry, query layer, asyncpg pool)
 with Litestar's test client, warmed up, then run ``--runs`` times; prints median and p95 in
-milliseconds and how many SQL statements each request ran. ``--explain`` prints the plans.
+milliseconds and how many SQL statements each request ran. ``--explain`` prints the plans;
+``--json`` prints the figures as one JSON object instead of the table (for bench/graphql/ab.py).
 
 - messages(first: 50) filtered by a busy address (100,000 messages), page 1;
 - the same, page 1,000 (after the cursor of item 49,950, built from the row's sort key:
@@ -18,20 +19,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import json
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import httpx
 from litestar.testing import AsyncTestClient
 
 from bench.graphql.common import BUSY_ADDRESS, database_url
 from callbox.app import create_app
 from callbox.graphql.data import observe_statements
 from callbox.graphql.data.cursors import CursorKind, SortKey, encode_cursor
-from callbox.sealing import sealer_for
 from callbox.settings import ApiKey, Database, GraphQL, Receiver, Settings
+from callbox.store.instance_key import InstanceKey
 
 KEY = "bench-key"
 CONFINED_KEY = "bench-confined-key"
@@ -75,6 +80,9 @@ class Timing:
     name: str
     median_ms: float
     p95_ms: float
+    cpu_ms: float
+    """CPU time of this process (client and app) per request: steadier than the wall clock
+    on a busy machine."""
     statements: int
     items: int
     target: bool
@@ -120,10 +128,15 @@ def settings(url: str) -> Settings:
 
 async def page_1000_cursor(url: str) -> str:
     """The cursor a client holds after 999 pages: the sort key of item 49,950, sealed with
-    the instance's key (a Callbox app or server started on the database makes it)."""
+    the instance key (made here if the database has none yet, as the app would)."""
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
+    assert pool is not None
+    try:
+        sealer = await InstanceKey(pool).sealer()
+    finally:
+        await pool.close()
     connection = await asyncpg.connect(url)
     try:
-        key = await connection.fetchval("SELECT key FROM callbox_instance_key WHERE id = 1")
         row = await connection.fetchrow(
             "SELECT occurred_at, id FROM callbox_message WHERE sender = $1 OR recipient = $1"
             " ORDER BY occurred_at DESC, id DESC OFFSET $2 LIMIT 1",
@@ -133,13 +146,11 @@ async def page_1000_cursor(url: str) -> str:
     finally:
         await connection.close()
     assert row is not None, "seed the database first: uv run python -m bench.graphql.seed"
-    assert key is not None, "start Callbox on the database first: it makes the instance key"
-    sealer = sealer_for(bytes(key))
     return encode_cursor(sealer, CursorKind.MESSAGE, SortKey(row["occurred_at"], row["id"]))
 
 
 async def post(
-    client: AsyncTestClient[Any], key: str, query: str, variables: dict[str, Any]
+    client: httpx.AsyncClient, key: str, query: str, variables: dict[str, Any]
 ) -> dict[str, Any]:
     response = await client.post(
         "/graphql",
@@ -153,7 +164,7 @@ async def post(
 
 
 async def measure(
-    client: AsyncTestClient[Any],
+    client: httpx.AsyncClient,
     name: str,
     key: str,
     query: str,
@@ -174,14 +185,17 @@ async def measure(
         for statement in statements:
             print(statement)
     samples = []
+    cpu = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await post(client, key, query, variables)
         samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
     samples.sort()
     return Timing(
         name=name,
         median_ms=statistics.median(samples),
+        cpu_ms=statistics.median(cpu),
         p95_ms=samples[max(0, round(0.95 * len(samples)) - 1)],
         statements=len(statements),
         items=items,
@@ -189,7 +203,7 @@ async def measure(
     )
 
 
-async def walk(client: AsyncTestClient[Any], pages: int) -> str:
+async def walk(client: httpx.AsyncClient, pages: int) -> str:
     after = None
     for _ in range(pages):
         data = await post(client, KEY, MESSAGES, {"address": BUSY_ADDRESS, "after": after})
@@ -206,12 +220,27 @@ async def main() -> None:
     parser.add_argument(
         "--extra", action="store_true", help="also time whole-table reads (stats, text search)"
     )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--in-loop",
+        action="store_true",
+        help="run the app in this event loop through httpx's ASGI transport, as a server runs"
+        " it (the test client runs it in a thread of its own and hands each request over)",
+    )
     args = parser.parse_args()
     url = database_url()
+    cursor = await page_1000_cursor(url)
     app = create_app(settings(url))
     explain = await asyncpg.connect(url) if args.explain else None
-    async with AsyncTestClient(app=app) as client:
-        cursor = await page_1000_cursor(url)  # after the app's start: it makes the key
+    async with contextlib.AsyncExitStack() as stack:
+        client: httpx.AsyncClient
+        if args.in_loop:
+            await stack.enter_async_context(app.lifespan())
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            client = httpx.AsyncClient(transport=transport, base_url="http://callbox")
+            await stack.enter_async_context(client)
+        else:
+            client = await stack.enter_async_context(AsyncTestClient(app=app))
         if args.walk:
             started = time.perf_counter()
             walked = await walk(client, 999)
@@ -246,6 +275,9 @@ async def main() -> None:
         ]
     if explain is not None:
         await explain.close()
+    if args.json:
+        print(json.dumps({t.name: dataclasses.asdict(t) for t in timings}))
+        return
     width = max(len(timing.name) for timing in timings)
     print(f"\n{'query':<{width}}  median ms  p95 ms  SQL statements  items")
     for t in timings:

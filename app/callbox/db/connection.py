@@ -10,7 +10,9 @@ if TYPE_CHECKING:
 
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    PoolConnection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 else:  # asyncpg's classes are not subscriptable at run time
     from asyncpg import Connection, Pool
+    from asyncpg.pool import PoolConnectionProxy as PoolConnection
 
-__all__ = ["Connection", "Pool"]
+__all__ = ["Connection", "Pool", "PoolConnection"]

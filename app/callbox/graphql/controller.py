@@ -20,7 +20,7 @@ as GraphQL over HTTP has it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -44,7 +44,7 @@ from strawberry.types import ExecutionResult
 from callbox.events.hub import EventHub
 from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_sealer
-from callbox.graphql.data import CallboxData, Sql
+from callbox.graphql.data import CallboxData, RequestSql
 from callbox.graphql.errors import unavailable_retry_after
 from callbox.graphql.ide import GraphiQLPage
 from callbox.graphql.limits import MAX_BODY_BYTES
@@ -167,14 +167,16 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
 
 def _context_provider(
     receivers: list[ReadyReceiver],
-) -> Callable[..., Awaitable[GraphQLContext]]:
-    """The ``context`` dependency: the query layer bound to the guard's principal."""
+) -> Callable[..., AsyncGenerator[GraphQLContext, None]]:
+    """The ``context`` dependency: the query layer bound to the guard's principal, on one
+    pooled connection for the whole request, handed back once the handler has answered
+    (or failed, or was cancelled: Litestar ends the generator either way)."""
 
     async def context(
         request: Request[Any, Any, Any],
         response: NamedDependency[Response[Any]],
         store: NamedDependency[Store | None],
-    ) -> GraphQLContext:
+    ) -> AsyncGenerator[GraphQLContext, None]:
         principal: Principal = request.state[PRINCIPAL_STATE]
         if store is None:
             raise ServiceUnavailableException(
@@ -187,19 +189,19 @@ def _context_provider(
             raise ServiceUnavailableException(
                 str(error), headers={"Retry-After": str(NOT_STARTED_RETRY_AFTER_SECONDS)}
             ) from None
-        data = CallboxData(
-            Sql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout),
-            principal.visibility,
-            receivers,
-        )
-        return GraphQLContext(
-            request=request,
-            response=response,
-            principal=principal,
-            data=data,
-            loaders=make_loaders(data),
-            sealer=sealer,
-        )
+        sql = RequestSql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout)
+        data = CallboxData(sql, principal.visibility, receivers)
+        try:
+            yield GraphQLContext(
+                request=request,
+                response=response,
+                principal=principal,
+                data=data,
+                loaders=make_loaders(data),
+                sealer=sealer,
+            )
+        finally:
+            await sql.close()
 
     return context
 

@@ -35,6 +35,7 @@ from typing import Literal, TypeVar
 import asyncpg
 
 from callbox.db.connection import Connection
+from callbox.db.pool import keeps_session_state
 from callbox.store.retention import RetentionPolicy
 
 # "cbpurge" in ASCII: one purge at a time across every replica and `callbox purge`.
@@ -143,6 +144,9 @@ WHERE c.id = ANY($1::bigint[])
 
 
 async def try_purge_lock(connection: Connection) -> bool:
+    # A session-level lock: the pool resets this connection fully when it is released, so
+    # a lock whose release failed does not stay with the next user (callbox.db.pool).
+    keeps_session_state(connection)
     locked: bool = await connection.fetchval("SELECT pg_try_advisory_lock($1)", PURGE_LOCK_KEY)
     return locked
 

@@ -2,18 +2,23 @@
 
 Every statement goes through :class:`Sql`, so tests can count them (``observe_statements``)
 and prove that a page of objects with their related objects costs a fixed number of queries.
-Reads take a pooled connection each, so DataLoaders batching in parallel do not queue on one.
+
+A GraphQL request over HTTP runs all its statements on one pooled connection
+(:class:`RequestSql`): taken at its first statement, handed back when the answer is ready.
+A subscription takes a pooled connection per statement (:class:`Sql`): its context lives
+as long as the socket, and must not hold a connection while it waits for events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import asyncpg
 
-from callbox.db.connection import Connection, Pool
+from callbox.db.connection import Connection, Pool, PoolConnection
 from callbox.graphql.errors import DatabaseTimeout, DatabaseUnavailable
 from callbox.store.faults import RETRY_AFTER_SECONDS, FaultKind, fault_kind
 
@@ -36,6 +41,28 @@ def observe_statements() -> Iterator[list[str]]:
 def _announce(query: str) -> None:
     for listener in _listeners:
         listener(query)
+
+
+_acquisitions: list[list[None]] = []
+
+
+@contextlib.contextmanager
+def observe_acquisitions() -> Iterator[list[None]]:
+    """One entry per connection the query layer takes from the pool while the block is open."""
+    seen: list[None] = []
+    _acquisitions.append(seen)
+    try:
+        yield seen
+    finally:
+        _acquisitions.remove(seen)
+
+
+@contextlib.asynccontextmanager
+async def _pooled(pool: Pool, acquire_timeout: float | None) -> AsyncIterator[Connection]:
+    async with pool.acquire(timeout=acquire_timeout) as connection:
+        for seen in _acquisitions:
+            seen.append(None)
+        yield connection
 
 
 class SqlTransaction:
@@ -109,23 +136,104 @@ class Sql:
             return await self._run("fetchval", query, *args)
 
     async def _run(self, method: str, query: str, *args: Any) -> Any:
-        """One statement on a pooled connection, database errors as asyncpg raises them."""
-        async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+        """One statement, database errors as asyncpg raises them."""
+        async with self._connection() as connection:
             return await getattr(connection, method)(query, *args, timeout=self._timeout)
+
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """The connection for one statement or block (database errors as raised)."""
+        return _pooled(self._pool, self._acquire_timeout)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
         """Writes (mutations): the pool's statement limit, the acquire limit, faults mapped."""
         with _database_errors():
-            async with (
-                self._pool.acquire(timeout=self._acquire_timeout) as connection,
-                connection.transaction(),
-            ):
+            async with self._connection() as connection, connection.transaction():
                 yield SqlTransaction(connection)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """A raw pooled connection, for code outside the layer that runs its own statements."""
+        """A raw connection, for code outside the layer that runs its own statements (no
+        statement of this layer may run until the block ends: see :class:`RequestSql`)."""
         with _database_errors():
-            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+            async with self._connection() as connection:
                 yield connection
+
+
+class RequestSql(Sql):
+    """Every statement of one request on one pooled connection.
+
+    The connection is taken at the first statement (a request that runs none takes none),
+    within ``acquire_timeout`` as for :class:`Sql`, and handed back by :meth:`close`, which
+    the request's owner calls once the answer is ready, whether it succeeded, failed or was
+    cancelled. Sibling fields resolve concurrently (graphql-core gathers them), but a
+    connection runs one statement at a time: statements take turns on a lock, and so do the
+    blocks of :meth:`transaction` and :meth:`connection`, which hold it until they end.
+
+    If no connection can be had within the acquire limit, every later statement of the
+    request fails the same way at once, rather than each waiting the limit in turn. A
+    connection that broke (the database went away) is handed back and the next statement
+    takes another.
+    """
+
+    def __init__(
+        self, pool: Pool, timeout: float | None = None, acquire_timeout: float | None = None
+    ) -> None:
+        super().__init__(pool, timeout, acquire_timeout)
+        self._turn = asyncio.Lock()
+        self._held: PoolConnection | None = None
+        self._refused: BaseException | None = None
+        self._closed = False
+
+    @contextlib.asynccontextmanager
+    async def _take_turn(self) -> AsyncIterator[Connection]:
+        async with self._turn:
+            if self._closed:
+                raise RuntimeError("the request is over: its connection was handed back")
+            if self._refused is not None:
+                raise self._refused
+            if self._held is None:
+                try:
+                    self._held = await self._pool.acquire(timeout=self._acquire_timeout)
+                except Exception as error:
+                    self._refused = error
+                    raise
+                for seen in _acquisitions:
+                    seen.append(None)
+            connection = self._held
+            try:
+                yield connection
+            finally:
+                if _broken(connection):
+                    self._held = None
+                    await self._pool.release(connection)
+
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        return self._take_turn()
+
+    async def close(self) -> None:
+        """Hand the connection back (if one was taken) once the statement running on it, if
+        any, has ended; later statements are refused."""
+        self._closed = True
+        try:
+            await self._turn.acquire()
+        except BaseException:
+            # Cancelled while a statement still runs on it: the connection cannot go back
+            # to the pool as it is; closing it gives its place in the pool back.
+            held, self._held = self._held, None
+            if held is not None:
+                held.terminate()
+            raise
+        try:
+            held, self._held = self._held, None
+            if held is not None:
+                await self._pool.release(held)
+        finally:
+            self._turn.release()
+
+
+def _broken(connection: Connection) -> bool:
+    try:
+        return connection.is_closed()
+    except asyncpg.InterfaceError:  # already handed back (the pool closed it)
+        return True
