@@ -68,9 +68,7 @@ async def test_an_oversized_index_value_fails_only_its_own_item(
         stored = await asyncio.gather(*(writer.write(item) for item in items))
         assert {row.state for row in stored} == {"PENDING"}
         await applier.start()
-        applied = await asyncio.gather(
-            *(applier.submit(row.notification_id, wait=True) for row in stored)
-        )
+        applied = await asyncio.gather(*(applier.applied(row.notification_id) for row in stored))
     finally:
         await writer.stop()
         await applier.stop()

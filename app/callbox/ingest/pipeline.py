@@ -86,11 +86,11 @@ async def ingest(store: Store, raw: RawRequest) -> IngestOutcome:
     state = NotificationState(row.state)
     if state is not NotificationState.PENDING:  # nothing to apply
         return IngestOutcome(200, state, None, row.notification_id)
-    waiting = store.applier.submit(row.notification_id, wait=store.acknowledge == "applied")
     if store.acknowledge != "applied":
+        store.applier.submit(row.notification_id)
         return IngestOutcome(200, state, None, row.notification_id)
     with faults_as_unavailable():
-        applied = await waiting
+        applied = await store.applier.applied(row.notification_id)
     if applied.state == NotificationState.FAILED:
         # Stored, and kept FAILED with the reason for `callbox reprocess`: the provider's
         # retry would fail the same way.

@@ -117,8 +117,8 @@ class Applier:
 
         applier = Applier(pool)
         await applier.start()
-        applier.submit(notification_id)                # stored: apply soon
-        row = await applier.submit(other_id, wait=True)  # and wait until applied
+        applier.submit(notification_id)        # stored: apply soon
+        row = await applier.applied(other_id)  # and wait until applied
         await applier.stop()
     """
 
@@ -177,15 +177,21 @@ class Applier:
         for notification_id in list(self._waiting.futures):
             self._waiting.fail(notification_id, RuntimeError("the applier stopped"))
 
-    def submit(self, notification_id: int, *, wait: bool = False) -> asyncio.Future[AppliedRow]:
-        """Apply ``notification_id`` soon; the future resolves once it is (when ``wait``)."""
+    def submit(self, notification_id: int) -> None:
+        """Apply ``notification_id`` soon (past the memory limit the claim round takes it)."""
+        if len(self._ids) < _MEMORY_LIMIT:
+            self._queue(notification_id)
+
+    def applied(self, notification_id: int) -> asyncio.Future[AppliedRow]:
+        """Apply ``notification_id`` soon; the future resolves once it is."""
         future: asyncio.Future[AppliedRow] = asyncio.get_running_loop().create_future()
-        if wait:
-            self._waiting.futures[notification_id] = future
-        if len(self._ids) < _MEMORY_LIMIT or wait:
-            self._ids.append(notification_id)
-            self._wake.set()
+        self._waiting.futures[notification_id] = future
+        self._queue(notification_id)
         return future
+
+    def _queue(self, notification_id: int) -> None:
+        self._ids.append(notification_id)
+        self._wake.set()
 
     def _take(self) -> list[int]:
         count = min(self._max_batch, len(self._ids))
@@ -250,16 +256,12 @@ class Applier:
     async def _apply_batch(self, ids: list[int]) -> None:
         try:
             rows = await self._apply_each_alone(ids) if len(ids) == 1 else await self._apply(ids)
-        except VALUE_REFUSED:
-            rows = []
-            for notification_id in ids:
-                rows.extend(await self._apply_each_alone([notification_id]))
         except Exception as error:
             if fault_kind(error) is not None or len(ids) == 1:
                 for notification_id in ids:
                     self._waiting.fail(notification_id, error)
                 raise
-            # Not the database's state, not one value: find the item that causes it.
+            # A value refused, or a bug: apply them one by one to find the item that causes it.
             rows = []
             for notification_id in ids:
                 rows.extend(await self._apply_each_alone([notification_id]))
