@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -104,9 +106,15 @@ async def callbox_client(
     settings: Settings, *, peer: str = "127.0.0.1"
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """A client speaking HTTP to Callbox through the whole ASGI stack, lifespan included."""
-    app = PeerAddress(create_app(settings), peer)
+    litestar_app = create_app(settings)
+    app = PeerAddress(litestar_app, peer)
     async with AsyncTestClient(app=app) as client:  # type: ignore[arg-type]
+        APPS[client] = litestar_app
         yield client
+
+
+APPS: weakref.WeakKeyDictionary[AsyncTestClient[Any], Litestar] = weakref.WeakKeyDictionary()
+"""The Callbox app behind each client of :func:`callbox_client`."""
 
 
 def replace_database_url(settings: Settings, url: str) -> Settings:

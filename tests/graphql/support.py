@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from callbox.graphql.planner import PlannedDocuments
+from callbox.graphql.schema import CallboxSchema
 from callbox.settings import ApiKey, Auth, GraphQL, Receiver
-from tests.support import callbox_client, settings_for
+from tests.support import APPS, callbox_client, settings_for
 
 NOTIFY_TOKEN = "notify-token-0123456789"
 OUR_NUMBER = "+447700900999"
@@ -203,3 +205,15 @@ async def graphql_api(
     )
     async with callbox_client(settings, peer=peer) as client:
         yield Api(client)
+
+
+def planned_documents(client: AsyncTestClient[Any]) -> PlannedDocuments:
+    """The read planner's memory of the documents it answered, in the app behind ``client``
+    (its ``shortcuts`` count the requests the HTTP shortcut answered)."""
+    for route in APPS[client].routes:
+        if route.path == "/graphql" and hasattr(route, "route_handlers"):
+            for handler in route.route_handlers:
+                schema = getattr(getattr(handler.fn, "__self__", None), "schema", None)
+                if isinstance(schema, CallboxSchema) and schema.planned_documents is not None:
+                    return schema.planned_documents
+    raise AssertionError("the app has no read planner")

@@ -20,14 +20,16 @@ import pytest
 from callbox.graphql.data import observe_statements
 from callbox.graphql.planner import executor_only
 from callbox.settings import Receiver
-from tests.graphql.support import KEYS, Api, graphql_api
+from tests.graphql.support import KEYS, Api, graphql_api, planned_documents
 from tests.graphql.test_docs import graphql_examples, with_real_ids
 from tests.graphql.test_docs import seed as seed_docs
 
 
 @dataclass
 class Pair:
-    """One app, asked twice: by the planner, then with the executor only."""
+    """One app, asked three times: by the planner (through its schema extension the first
+    time a document is seen, through the HTTP shortcut once it has answered it), then with
+    the executor only."""
 
     planned: Api
     executed_statements: int = 0
@@ -35,17 +37,21 @@ class Pair:
     async def answer(
         self, query: str, variables: dict[str, Any] | None = None, *, key: str = "admin"
     ) -> tuple[dict[str, Any], int]:
-        """The answer (the same bytes from both) and the planned side's statement count."""
+        """The answer (the same bytes from all three) and the planned side's statement
+        count (the same both times)."""
         body = {"query": query, "variables": variables or {}}
         headers = {"Authorization": f"Bearer {KEYS[key]}"}
         client = self.planned.client
         with observe_statements() as statements:
             planned = await client.post("/graphql", json=body, headers=headers)
+        with observe_statements() as statements_again:
+            again = await client.post("/graphql", json=body, headers=headers)
         with executor_only(), observe_statements() as executed_statements:
             executed = await client.post("/graphql", json=body, headers=headers)
         self.executed_statements = len(executed_statements)
-        assert planned.status_code == executed.status_code, (query, variables, key)
-        assert planned.content == executed.content, (query, variables, key)
+        assert planned.status_code == again.status_code == executed.status_code, (query, key)
+        assert planned.content == again.content == executed.content, (query, variables, key)
+        assert len(statements) == len(statements_again), (query, variables, key)
         document: dict[str, Any] = planned.json()
         return document, len(statements)
 
@@ -487,3 +493,71 @@ async def test_a_confined_key_sees_only_its_receivers_through_the_planner(pair: 
             "conversations": {"totalCount": 0, "nodes": []},
         }
     )
+
+
+async def test_a_document_answered_once_takes_the_shortcut(pair: Pair) -> None:
+    """Once the planner has answered a document (with its operation name), the next request
+    with it skips Strawberry's request processing: the same bytes; bad variables, another
+    key's view and another operation of the document still get what the full way gives."""
+    await seed(pair.planned)
+    documents = planned_documents(pair.planned.client)
+    query = """
+      query Page($first: Int, $after: String, $address: String) {
+        messages(first: $first, after: $after, filter: {address: $address}) {
+          totalCount edges { cursor node { id receiver from to status } }
+          pageInfo { hasNextPage endCursor } } }
+      query Threads { conversations(first: 10) { nodes { id messageCount } } }"""
+    page = {"query": query, "operationName": "Page", "variables": {"first": 2}}
+    headers = {"Authorization": f"Bearer {KEYS['admin']}"}
+    client = pair.planned.client
+    first = await client.post("/graphql", json=page, headers=headers)
+    assert documents.shortcuts == 0
+    second = await client.post("/graphql", json=page, headers=headers)
+    assert documents.shortcuts == 1
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    after = first.json()["data"]["messages"]["pageInfo"]["endCursor"]
+    next_page = {**page, "variables": {"first": 2, "after": after}}
+    walked = await client.post("/graphql", json=next_page, headers=headers)
+    assert documents.shortcuts == 2
+    with executor_only():
+        expected = await client.post("/graphql", json=next_page, headers=headers)
+    assert walked.content == expected.content
+    # A document of one operation is known with its name and without.
+    lookup = "query One { messages(first: 1) { nodes { id } } }"
+    await client.post("/graphql", json={"query": lookup}, headers=headers)
+    for named in ({"query": lookup}, {"query": lookup, "operationName": "One"}):
+        await client.post("/graphql", json=named, headers=headers)
+    assert documents.shortcuts == 4
+    # Another operation of the same document has not been answered yet: the full way.
+    threads = {"query": query, "operationName": "Threads"}
+    await client.post("/graphql", json=threads, headers=headers)
+    assert documents.shortcuts == 4
+    # Variables the planner refuses are answered by the full way, with its errors.
+    for variables in (
+        {"first": 2, "after": "not-a-cursor"},
+        {"first": "two"},
+        {"first": 2, "address": "\u0000"},
+        {"first": 2, "address": "x\x00y"},
+        {"first": -1},
+    ):
+        bad = {**page, "variables": variables}
+        answered = await client.post("/graphql", json=bad, headers=headers)
+        with executor_only():
+            executed = await client.post("/graphql", json=bad, headers=headers)
+        assert answered.status_code == executed.status_code
+        assert answered.content == executed.content
+        assert answered.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert documents.shortcuts == 4
+    # A confined key asking the document an unconfined key made known sees its own rows.
+    confined = {"Authorization": f"Bearer {KEYS['esendex-only']}"}
+    everything = {**page, "variables": {"first": 50}}
+    seen = await client.post("/graphql", json=everything, headers=confined)
+    assert documents.shortcuts == 5
+    nodes = [edge["node"] for edge in seen.json()["data"]["messages"]["edges"]]
+    assert nodes and {node["receiver"] for node in nodes} == {"esendex"}
+    # A key without the read scope gets the executor's answer (FORBIDDEN), not data.
+    writer = {"Authorization": f"Bearer {KEYS['writer']}"}
+    refused = await client.post("/graphql", json=page, headers=writer)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert documents.shortcuts == 5

@@ -20,11 +20,12 @@ as GraphQL over HTTP has it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from litestar import Request, Response, WebSocket, get, post, websocket
+from litestar import MediaType, Request, Response, WebSocket, get, post, websocket
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
@@ -47,9 +48,10 @@ from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_
 from callbox.graphql.data import CallboxData, RequestSql
 from callbox.graphql.errors import unavailable_retry_after
 from callbox.graphql.ide import GraphiQLPage
-from callbox.graphql.limits import MAX_BODY_BYTES
+from callbox.graphql.limits import MAX_BODY_BYTES, holds_nul
 from callbox.graphql.loaders import make_loaders
-from callbox.graphql.schema import build_schema
+from callbox.graphql.planner import planned_answer, planner_on
+from callbox.graphql.schema import CallboxSchema, build_schema
 from callbox.graphql.websocket import (
     BoundedWebSocketAdapter,
     CallboxTransportWSHandler,
@@ -91,10 +93,6 @@ def _sub_response() -> Response[Any]:
     return Response({}, background=BackgroundTasks([]))
 
 
-async def _no_root_value() -> None:
-    return None
-
-
 def _unavailable_as_503(
     request: Request[Any, Any, Any], response: Response[GraphQLResource | str]
 ) -> Response[GraphQLResource | str]:
@@ -127,27 +125,72 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
 
     @get(raises=[ValidationException, NotFoundException])
     async def handle_http_get(
-        self,
-        request: Request[Any, Any, Any],
-        context: NamedDependency[GraphQLContext],
-        root_value: NamedDependency[None],
-        response: NamedDependency[Response[Any]],
+        self, request: Request[Any, Any, Any], context: NamedDependency[GraphQLContext]
     ) -> Response[GraphQLResource | str]:
-        self.temporal_response = response
-        answer = await self.execute_request(request=request, context=context, root_value=root_value)
-        return _unavailable_as_503(request, answer)
+        return await self._execute(request, context)
 
     @post(status_code=HTTP_200_OK)
     async def handle_http_post(
-        self,
-        request: Request[Any, Any, Any],
-        context: NamedDependency[GraphQLContext],
-        root_value: NamedDependency[None],
-        response: NamedDependency[Response[Any]],
+        self, request: Request[Any, Any, Any], context: NamedDependency[GraphQLContext]
     ) -> Response[GraphQLResource | str]:
-        self.temporal_response = response
-        answer = await self.execute_request(request=request, context=context, root_value=root_value)
+        planned = await self._planned_shortcut(request, context)
+        if planned is not None:
+            return planned
+        return await self._execute(request, context)
+
+    async def _execute(
+        self, request: Request[Any, Any, Any], context: GraphQLContext
+    ) -> Response[GraphQLResource | str]:
+        """Strawberry's way: the root value is ``None``; resolvers may set headers or
+        cookies on the context's response, merged into the answer."""
+        assert context.response is not None  # (the context provider makes one)
+        self.temporal_response = context.response
+        answer = await self.execute_request(request=request, context=context, root_value=None)
         return _unavailable_as_503(request, answer)
+
+    async def _planned_shortcut(
+        self, request: Request[Any, Any, Any], context: GraphQLContext
+    ) -> Response[Any] | None:
+        """The answer of the read planner to a query document it has answered before
+        (graphql/planner/extension.py), without Strawberry's request processing; ``None``
+        for anything else: a batch, another content type, an unknown document, variables
+        the planner does not take (the full way answers those, errors included)."""
+        schema = self.schema
+        if not isinstance(schema, CallboxSchema) or schema.planned_documents is None:
+            return None
+        documents = schema.planned_documents
+        if not planner_on() or request.content_type[0] != "application/json":
+            return None
+        accept = request.headers.get("accept", "")
+        if "text/event-stream" in accept or "multipart/" in accept:
+            return None
+        try:
+            payload = json.loads(await request.body())
+        except ValueError:
+            return None
+        if not isinstance(payload, dict) or payload.get("extensions"):
+            return None
+        query, variables = payload.get("query"), payload.get("variables")
+        operation_name = payload.get("operationName")
+        if (
+            not isinstance(query, str)
+            or not isinstance(variables, dict | None)
+            or not isinstance(operation_name, str | None)
+        ):
+            return None
+        document = documents.get(query, operation_name)
+        if document is None or holds_nul(variables):
+            return None
+        data = await planned_answer(schema, document, variables, operation_name, context)
+        if data is None:
+            return None
+        documents.shortcuts += 1
+        encoded = self.encode_json({"data": data})
+        return Response(
+            encoded.encode() if isinstance(encoded, str) else encoded,
+            status_code=HTTP_200_OK,
+            media_type=MediaType.JSON,
+        )
 
     async def process_result(
         self, request: Request[Any, Any, Any], result: ExecutionResult
@@ -157,12 +200,9 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
 
     @websocket()
     async def websocket_endpoint(
-        self,
-        socket: WebSocket[Any, Any, Any],
-        context_ws: NamedDependency[SubscriptionContext],
-        root_value: NamedDependency[None],
+        self, socket: WebSocket[Any, Any, Any], context_ws: NamedDependency[SubscriptionContext]
     ) -> None:
-        await self.run(request=socket, context=context_ws, root_value=root_value)
+        await self.run(request=socket, context=context_ws, root_value=None)
 
 
 def _context_provider(
@@ -173,9 +213,7 @@ def _context_provider(
     (or failed, or was cancelled: Litestar ends the generator either way)."""
 
     async def context(
-        request: Request[Any, Any, Any],
-        response: NamedDependency[Response[Any]],
-        store: NamedDependency[Store | None],
+        request: Request[Any, Any, Any], store: NamedDependency[Store | None]
     ) -> AsyncGenerator[GraphQLContext, None]:
         principal: Principal = request.state[PRINCIPAL_STATE]
         if store is None:
@@ -194,7 +232,7 @@ def _context_provider(
         try:
             yield GraphQLContext(
                 request=request,
-                response=response,
+                response=_sub_response(),
                 principal=principal,
                 data=data,
                 loaders=make_loaders(data),
@@ -229,8 +267,6 @@ def graphql_routes(
         "store": Provide(running_store, sync_to_thread=False),
         "context": Provide(_context_provider(receivers)),
         "context_ws": Provide(subscription_context_provider(events, auth, receivers)),
-        "root_value": Provide(_no_root_value),
-        "response": Provide(_sub_response, sync_to_thread=False),
     }
     controller = type(
         "CallboxGraphQLController",

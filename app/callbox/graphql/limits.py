@@ -88,13 +88,14 @@ class CachedValidation(SchemaExtension):
         yield
 
 
-def _holds_nul(value: object) -> bool:
+def holds_nul(value: object) -> bool:
+    """Whether a JSON value holds a NUL character anywhere (keys included)."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
+        return any(holds_nul(item) for item in value)
     return False
 
 
@@ -125,7 +126,7 @@ class CheckInputs(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        if _holds_nul(context.variables) or _literals_hold_nul(
+        if holds_nul(context.variables) or _literals_hold_nul(
             context.query, context.graphql_document
         ):
             error = GraphQLError(NUL_MESSAGE, extensions={"code": "BAD_USER_INPUT"})

@@ -10,9 +10,9 @@ from strawberry.types import ExecutionContext
 
 from callbox.graphql.errors import log_internal_error, should_mask
 from callbox.graphql.fanout import FanOutExecutor
-from callbox.graphql.limits import schema_extensions
+from callbox.graphql.limits import ExtensionFactory, schema_extensions
 from callbox.graphql.mutation import Mutation
-from callbox.graphql.planner import ReadPlanner
+from callbox.graphql.planner import PlannedDocuments, ReadPlanner
 from callbox.graphql.query import Query
 from callbox.graphql.subscription import Subscription
 from callbox.graphql.websocket import SubscriptionsOverWebSocketOnly
@@ -32,9 +32,17 @@ class CallboxSchema(strawberry.Schema):
     reveal the schema piece by piece).
     """
 
-    def __init__(self, *args: Any, hide_suggestions: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        hide_suggestions: bool = False,
+        planned_documents: PlannedDocuments | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.hide_suggestions = hide_suggestions
+        self.planned_documents = planned_documents
+        """The documents the read planner answered (``None``: the planner is off)."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -60,18 +68,23 @@ class CallboxSchema(strawberry.Schema):
         return kwargs
 
 
-def build_schema(*, introspection: bool = True, planner: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, planner: bool = True) -> CallboxSchema:
     """``planner``: queries the read planner covers are answered by it (graphql/planner/)."""
+    extensions: list[ExtensionFactory] = [
+        *schema_extensions(introspection=introspection),
+        SubscriptionsOverWebSocketOnly,
+    ]
+    documents: PlannedDocuments | None = None
+    if planner:
+        remembered = documents = PlannedDocuments()
+        extensions.append(lambda: ReadPlanner(documents=remembered))
     return CallboxSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[
-            *schema_extensions(introspection=introspection),
-            SubscriptionsOverWebSocketOnly,
-            *([ReadPlanner] if planner else []),
-        ],
+        extensions=extensions,
         hide_suggestions=not introspection,
+        planned_documents=documents,
         execution_context_class=FanOutExecutor,  # subscription events executed once per group
     )
 

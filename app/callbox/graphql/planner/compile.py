@@ -20,13 +20,13 @@ import strawberry
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import Executor
 from graphql.execution.values import get_argument_values
-from strawberry.types.arguments import convert_arguments
 
 from callbox.graphql.data import CallboxData
 from callbox.graphql.data.cursors import CursorKind, micros_sql
 from callbox.graphql.data.events import history_order
 from callbox.graphql.data.paging import PageRequest
 from callbox.graphql.data.params import Params
+from callbox.graphql.planner.arguments import convert_arguments, field_arguments
 from callbox.graphql.planner.shapes import (
     ConnectionField,
     ConnectionShape,
@@ -462,16 +462,11 @@ class Compiler:
         values = get_argument_values(
             field_def, details[0].node, self.executor.variable_values, None
         )
-        strawberry_field = self.schema.get_field_for_type(name, type_name)
-        if strawberry_field is None:
-            raise NotPlanned(name)
-        converted: dict[str, Any] = convert_arguments(
-            values,
-            strawberry_field.arguments,
-            scalar_registry=self.schema.schema_converter.scalar_registry,
-            config=self.schema.config,
-        )
-        return converted
+        try:
+            arguments = field_arguments(self.schema, type_name, name)
+        except KeyError:
+            raise NotPlanned(name) from None
+        return convert_arguments(arguments, values)
 
     def _page(self, kind: CursorKind, arguments: dict[str, Any]) -> PageRequest:
         return PageRequest.from_arguments(

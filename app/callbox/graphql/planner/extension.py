@@ -1,11 +1,20 @@
-"""The hook: after parsing and validation, a query the planner covers is answered by it.
+"""The hooks: a query the planner covers is answered by it, after parsing, validation and
+the limits.
 
-The schema extension runs in ``on_execute``, after the limits (tokens, depth, aliases), the
-validation and the NUL check: when it sets the result, Strawberry's executor does not run.
-It plans only a query whose every root field it covers, whose arguments are all valid and
-whose statements all succeed; anything else (other fields, @defer, a mutation, a
-subscription, a bad argument, a database fault) is left to the executor, which answers as it
-always has, errors included: errors come from one place.
+Two ways in, one answer (:func:`planned_answer`):
+
+- The schema extension :class:`ReadPlanner` runs in ``on_execute``, after the limits
+  (tokens, depth, aliases), the validation and the NUL check: when it sets the result,
+  Strawberry's executor does not run. It plans only a query whose every root field it
+  covers, whose arguments are all valid and whose statements all succeed; anything else
+  (other fields, @defer, a mutation, a subscription, a bad argument, a database fault) is
+  left to the executor, which answers as it always has, errors included: errors come from
+  one place. A document it answered is remembered in :class:`PlannedDocuments`.
+- The HTTP shortcut (graphql/controller.py): a POST whose document (and operation name) the
+  extension has answered before already passed every check that depends on the document
+  alone, so it goes to :func:`planned_answer` straight away, without Strawberry's request
+  processing; whatever the planner does not answer (bad variables included) takes the full
+  way, which answers it as it always has.
 """
 
 from __future__ import annotations
@@ -13,10 +22,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+import strawberry
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.executor import Executor
 from strawberry.extensions import SchemaExtension
@@ -25,11 +36,15 @@ from strawberry.types.graphql import OperationType
 from callbox.graphql.context import GraphQLContext
 from callbox.graphql.errors import PublicError, log_internal_error
 from callbox.graphql.planner.compile import Compiled, Compiler, NotPlanned, check_plain
-from graphql import ExecutionResult, GraphQLError
+from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode
 
 logger = logging.getLogger("callbox.graphql.planner")
 
 _executor_only: ContextVar[bool] = ContextVar("callbox_executor_only", default=False)
+
+DOCUMENTS_REMEMBERED = 512
+"""Distinct (document, operation name) pairs the HTTP shortcut knows (per process), as many
+as the parse and validation caches keep."""
 
 
 @contextlib.contextmanager
@@ -43,65 +58,123 @@ def executor_only() -> Iterator[None]:
         _executor_only.reset(token)
 
 
+def planner_on() -> bool:
+    return not _executor_only.get()
+
+
+class PlannedDocuments:
+    """The documents the planner has answered, by their text and operation name: each
+    passed the token, depth and alias limits and the validation, which depend on nothing
+    else. Least recently used ones are forgotten first."""
+
+    def __init__(self, size: int = DOCUMENTS_REMEMBERED) -> None:
+        self._size = size
+        self._documents: OrderedDict[tuple[str, str | None], DocumentNode] = OrderedDict()
+        self.shortcuts = 0
+        """Requests answered by the HTTP shortcut (for the tests and the benchmark)."""
+
+    def remember(self, query: str, operation_name: str | None, document: DocumentNode) -> None:
+        """``operation_name`` as Strawberry found it: the operation's own name when the
+        request named none, so a document of one operation is also remembered unnamed."""
+        keys = [(query, operation_name)]
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) == 1:
+            keys.append((query, None))
+        for key in keys:
+            self._documents[key] = document
+            self._documents.move_to_end(key)
+        while len(self._documents) > self._size:
+            self._documents.popitem(last=False)
+
+    def get(self, query: str, operation_name: str | None) -> DocumentNode | None:
+        key = (query, operation_name)
+        document = self._documents.get(key)
+        if document is not None:
+            self._documents.move_to_end(key)
+        return document
+
+
 class ReadPlanner(SchemaExtension):
+    def __init__(self, *, documents: PlannedDocuments) -> None:
+        super().__init__()
+        self.documents = documents
+
     async def on_execute(self) -> AsyncIterator[None]:
-        context = self.execution_context
+        execution = self.execution_context
+        document = execution.graphql_document
         if (
-            context.result is None
-            and not _executor_only.get()
-            and context.graphql_document is not None
-            and isinstance(context.context, GraphQLContext)
-            and context.operation_type is OperationType.QUERY
+            execution.result is None
+            and planner_on()
+            and document is not None
+            and isinstance(execution.context, GraphQLContext)
+            and execution.operation_type is OperationType.QUERY
         ):
-            try:
-                data = await self._answer(context.context)
-            except (NotPlanned, PublicError, GraphQLError):
-                data = None
-            except Exception as error:
-                log_internal_error(logger, "the read planner failed", error)
-                data = None
+            data = await planned_answer(
+                execution.schema,
+                document,
+                execution.variables,
+                execution.operation_name,
+                execution.context,
+            )
             if data is not None:
-                context.result = ExecutionResult(data=data, errors=None)
+                execution.result = ExecutionResult(data=data, errors=None)
+                if execution.query is not None:
+                    self.documents.remember(execution.query, execution.operation_name, document)
         yield
 
-    async def _answer(self, context: GraphQLContext) -> dict[str, Any]:
-        """The response's data; :class:`NotPlanned` (or an input error) when the executor
-        should answer."""
-        if not context.principal.can("read"):
-            raise NotPlanned("no read scope")
-        execution = self.execution_context
-        assert execution.graphql_document is not None
-        schema = execution.schema
-        graphql_schema = schema._schema
-        executor = Executor.build(
-            graphql_schema,
-            execution.graphql_document,
-            raw_variable_values=execution.variables,
-            operation_name=execution.operation_name,
-        )
-        if isinstance(executor, list):
-            raise NotPlanned("variables")
-        if executor.operation.directives:
-            raise NotPlanned("operation directives")
-        query_type = graphql_schema.query_type
-        assert query_type is not None
-        collected = collect_fields(
-            graphql_schema,
-            executor.fragments,
-            executor.variable_values,
-            query_type,
-            executor.operation,
-        )
-        if collected.new_defer_usages or collected.forbidden_directive_instances:
-            raise NotPlanned("@defer")
-        compiler = Compiler(schema, executor, context.data, context.sealer)
-        plans: list[tuple[str, Compiled]] = []
-        for key, details in collected.grouped_field_set.items():
-            check_plain(details)
-            plans.append((key, compiler.root(details)))
-        data: dict[str, Any] = {}
-        for key, plan in plans:
-            value = await context.data.sql.fetchval(plan.sql, *plan.params.values)
-            decoded = json.loads(value) if isinstance(value, str) else value
-            data[key] = plan.finish(decoded, context.sealer)
-        return data
+
+async def planned_answer(
+    schema: strawberry.Schema,
+    document: DocumentNode,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    context: GraphQLContext,
+) -> dict[str, Any] | None:
+    """The response's data, or ``None`` when the executor should answer (not covered, an
+    input error, a fault: logged)."""
+    try:
+        return await _answer(schema, document, variables, operation_name, context)
+    except (NotPlanned, PublicError, GraphQLError):
+        return None
+    except Exception as error:
+        log_internal_error(logger, "the read planner failed", error)
+        return None
+
+
+async def _answer(
+    schema: strawberry.Schema,
+    document: DocumentNode,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    context: GraphQLContext,
+) -> dict[str, Any]:
+    if not context.principal.can("read"):
+        raise NotPlanned("no read scope")
+    graphql_schema = schema._schema
+    executor = Executor.build(
+        graphql_schema, document, raw_variable_values=variables, operation_name=operation_name
+    )
+    if isinstance(executor, list):
+        raise NotPlanned("variables")
+    if executor.operation.operation.value != "query":
+        raise NotPlanned("not a query")
+    if executor.operation.directives:
+        raise NotPlanned("operation directives")
+    query_type = graphql_schema.query_type
+    assert query_type is not None
+    collected = collect_fields(
+        graphql_schema, executor.fragments, executor.variable_values, query_type, executor.operation
+    )
+    if collected.new_defer_usages or collected.forbidden_directive_instances:
+        raise NotPlanned("@defer")
+    compiler = Compiler(schema, executor, context.data, context.sealer)
+    plans: list[tuple[str, Compiled]] = []
+    for key, details in collected.grouped_field_set.items():
+        check_plain(details)
+        plans.append((key, compiler.root(details)))
+    data: dict[str, Any] = {}
+    for key, plan in plans:
+        value = await context.data.sql.fetchval(plan.sql, *plan.params.values)
+        decoded = json.loads(value) if isinstance(value, str) else value
+        data[key] = plan.finish(decoded, context.sealer)
+    return data
