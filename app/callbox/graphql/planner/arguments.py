@@ -3,10 +3,10 @@ that depends only on the schema done once per field and input type.
 
 Strawberry's ``convert_arguments`` works out, on every call, the GraphQL name and the
 resolved type of every field of every input type it meets: for a filter of twenty fields,
-most of the planner's time. Here those are kept per schema; each value present is still
-converted by Strawberry's own ``convert_argument`` (enums, scalars, lists), and an input
-type that builds its own value (``from_input``), or anything but a plain input object, is
-left to it whole: the rules of conversion stay Strawberry's.
+most of the planner's time. Here those are kept per schema. A scalar or enum value is taken
+as it is (as Strawberry does, but for its ``GlobalID``); anything else but a plain input
+object (lists, an input type that builds its own value with ``from_input``...) is converted
+by Strawberry's own ``convert_argument``: the rules of conversion stay Strawberry's.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
+from strawberry.relay.types import GlobalID
+from strawberry.scalars import is_scalar
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryMaybe, StrawberryOptional, has_object_definition
+from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.unset import UNSET
 
 Converter = Callable[[Any], Any]
@@ -69,12 +72,22 @@ def _converter(schema: strawberry.Schema, type_: Any) -> Converter:
         if definition.is_input and definition.from_input is None:
             return _input_converter(schema, inner)
     registry = schema.schema_converter.scalar_registry
+    if inner is not GlobalID and (
+        is_scalar(inner, registry)
+        or has_enum_definition(inner)
+        or isinstance(inner, StrawberryEnumDefinition)
+    ):
+        return _as_it_is  # (what Strawberry gives a scalar or an enum value, None included)
     config = schema.config
 
     def by_strawberry(value: Any) -> Any:
         return convert_argument(value, type_, registry, config)
 
     return by_strawberry
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
 
 
 def _input_converter(schema: strawberry.Schema, input_class: type) -> Converter:
