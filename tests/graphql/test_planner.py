@@ -561,3 +561,30 @@ async def test_a_document_answered_once_takes_the_shortcut(pair: Pair) -> None:
     refused = await client.post("/graphql", json=page, headers=writer)
     assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert documents.shortcuts == 5
+
+
+async def test_a_plan_is_kept_per_body_and_visibility_and_reads_afresh(pair: Pair) -> None:
+    """The same body under the same visibility is answered by the plan made for it (no
+    planning again), and still reads the rows as they are now; another key's visibility
+    gets a plan of its own."""
+    await seed(pair.planned)
+    documents = planned_documents(pair.planned.client)
+    client = pair.planned.client
+    body = {"query": "{ messages(first: 3) { totalCount nodes { providerMessageId receiver } } }"}
+    admin = {"Authorization": f"Bearer {KEYS['admin']}"}
+    confined = {"Authorization": f"Bearer {KEYS['esendex-only']}"}
+    answers = [(await client.post("/graphql", json=body, headers=admin)).json() for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+    assert (documents.shortcuts, documents.replans) == (2, 1)
+    await pair.planned.esendex_inbound("e-new", sender="447700900888", text="Fresh")
+    fresh = (await client.post("/graphql", json=body, headers=admin)).json()
+    assert (documents.shortcuts, documents.replans) == (3, 1)
+    counted = answers[0]["data"]["messages"]["totalCount"]
+    assert fresh["data"]["messages"]["totalCount"] == counted + 1
+    with executor_only():
+        expected = (await client.post("/graphql", json=body, headers=admin)).json()
+    assert fresh == expected
+    mine = (await client.post("/graphql", json=body, headers=confined)).json()
+    assert (documents.shortcuts, documents.replans) == (4, 2)
+    assert {n["receiver"] for n in mine["data"]["messages"]["nodes"]} == {"esendex"}
+    assert mine["data"]["messages"]["totalCount"] < fresh["data"]["messages"]["totalCount"]

@@ -50,7 +50,7 @@ from callbox.graphql.errors import unavailable_retry_after
 from callbox.graphql.ide import GraphiQLPage
 from callbox.graphql.limits import MAX_BODY_BYTES, holds_nul
 from callbox.graphql.loaders import make_loaders
-from callbox.graphql.planner import planned_answer, planner_on
+from callbox.graphql.planner import PlannedDocuments, planned_answer, planner_on, run_plan
 from callbox.graphql.schema import CallboxSchema, build_schema
 from callbox.graphql.websocket import (
     BoundedWebSocketAdapter,
@@ -152,9 +152,10 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
         self, request: Request[Any, Any, Any], context: GraphQLContext
     ) -> Response[Any] | None:
         """The answer of the read planner to a query document it has answered before
-        (graphql/planner/extension.py), without Strawberry's request processing; ``None``
-        for anything else: a batch, another content type, an unknown document, variables
-        the planner does not take (the full way answers those, errors included)."""
+        (graphql/planner/extension.py), without Strawberry's request processing: by the
+        plan it made for the same body and visibility, else planned anew. ``None`` for
+        anything else: a batch, another content type, an unknown document, variables the
+        planner does not take (the full way answers those, errors included)."""
         schema = self.schema
         if not isinstance(schema, CallboxSchema) or schema.planned_documents is None:
             return None
@@ -164,24 +165,13 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
         accept = request.headers.get("accept", "")
         if "text/event-stream" in accept or "multipart/" in accept:
             return None
-        try:
-            payload = json.loads(await request.body())
-        except ValueError:
-            return None
-        if not isinstance(payload, dict) or payload.get("extensions"):
-            return None
-        query, variables = payload.get("query"), payload.get("variables")
-        operation_name = payload.get("operationName")
-        if (
-            not isinstance(query, str)
-            or not isinstance(variables, dict | None)
-            or not isinstance(operation_name, str | None)
-        ):
-            return None
-        document = documents.get(query, operation_name)
-        if document is None or holds_nul(variables):
-            return None
-        data = await planned_answer(schema, document, variables, operation_name, context)
+        body = await request.body()
+        visibility = context.principal.visibility
+        plan = documents.plan_for(body, visibility)
+        if plan is not None:
+            data = await run_plan(plan, context)
+        else:
+            data = await _plan_anew(schema, documents, body, context)
         if data is None:
             return None
         documents.shortcuts += 1
@@ -203,6 +193,36 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
         self, socket: WebSocket[Any, Any, Any], context_ws: NamedDependency[SubscriptionContext]
     ) -> None:
         await self.run(request=socket, context=context_ws, root_value=None)
+
+
+async def _plan_anew(
+    schema: CallboxSchema, documents: PlannedDocuments, body: bytes, context: GraphQLContext
+) -> dict[str, Any] | None:
+    """The planner's answer to a body it has no plan for, when it knows the document."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or payload.get("extensions"):
+        return None
+    query, variables = payload.get("query"), payload.get("variables")
+    operation_name = payload.get("operationName")
+    if (
+        not isinstance(query, str)
+        or not isinstance(variables, dict | None)
+        or not isinstance(operation_name, str | None)
+    ):
+        return None
+    document = documents.get(query, operation_name)
+    if document is None or holds_nul(variables):
+        return None
+    answer = await planned_answer(schema, document, variables, operation_name, context)
+    if answer is None:
+        return None
+    data, plan = answer
+    documents.keep_plan(body, context.principal.visibility, plan)
+    documents.replans += 1
+    return data
 
 
 def _context_provider(

@@ -9,6 +9,14 @@ from callbox.graphql.planner.extension import (
     executor_only,
     planned_answer,
     planner_on,
+    run_plan,
 )
 
-__all__ = ["PlannedDocuments", "ReadPlanner", "executor_only", "planned_answer", "planner_on"]
+__all__ = [
+    "PlannedDocuments",
+    "ReadPlanner",
+    "executor_only",
+    "planned_answer",
+    "planner_on",
+    "run_plan",
+]

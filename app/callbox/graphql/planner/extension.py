@@ -34,6 +34,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from callbox.graphql.context import GraphQLContext
+from callbox.graphql.data import Visibility
 from callbox.graphql.errors import PublicError, log_internal_error
 from callbox.graphql.planner.compile import Compiled, Compiler, NotPlanned, check_plain
 from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode
@@ -45,6 +46,13 @@ _executor_only: ContextVar[bool] = ContextVar("callbox_executor_only", default=F
 DOCUMENTS_REMEMBERED = 512
 """Distinct (document, operation name) pairs the HTTP shortcut knows (per process), as many
 as the parse and validation caches keep."""
+
+
+PLANS_KEPT = 1024
+"""Plans kept for the HTTP shortcut, by request body (per process)."""
+PLANNED_BODY_BYTES = 4096
+"""A request body longer than this gets its plan made afresh every time (bounds the memory
+the kept plans take: at most 4 MiB of keys)."""
 
 
 @contextlib.contextmanager
@@ -62,16 +70,39 @@ def planner_on() -> bool:
     return not _executor_only.get()
 
 
+Plan = tuple[tuple[str, Compiled], ...]
+"""An operation planned: each root field's response key and its compiled statement."""
+
+
 class PlannedDocuments:
     """The documents the planner has answered, by their text and operation name: each
     passed the token, depth and alias limits and the validation, which depend on nothing
-    else. Least recently used ones are forgotten first."""
+    else. And the plans it made, by the request body and the key's visibility: a plan
+    depends on nothing else (its statements read the rows afresh each time). Least
+    recently used ones are forgotten first."""
 
     def __init__(self, size: int = DOCUMENTS_REMEMBERED) -> None:
         self._size = size
         self._documents: OrderedDict[tuple[str, str | None], DocumentNode] = OrderedDict()
+        self._plans: OrderedDict[tuple[bytes, Visibility], Plan] = OrderedDict()
         self.shortcuts = 0
         """Requests answered by the HTTP shortcut (for the tests and the benchmark)."""
+        self.replans = 0
+        """Of those, the ones that had to plan (their body had no plan kept)."""
+
+    def plan_for(self, body: bytes, visibility: Visibility) -> Plan | None:
+        key = (body, visibility)
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+        return plan
+
+    def keep_plan(self, body: bytes, visibility: Visibility, plan: Plan) -> None:
+        if len(body) > PLANNED_BODY_BYTES:
+            return
+        self._plans[(body, visibility)] = plan
+        while len(self._plans) > PLANS_KEPT:
+            self._plans.popitem(last=False)
 
     def remember(self, query: str, operation_name: str | None, document: DocumentNode) -> None:
         """``operation_name`` as Strawberry found it: the operation's own name when the
@@ -109,15 +140,15 @@ class ReadPlanner(SchemaExtension):
             and isinstance(execution.context, GraphQLContext)
             and execution.operation_type is OperationType.QUERY
         ):
-            data = await planned_answer(
+            answer = await planned_answer(
                 execution.schema,
                 document,
                 execution.variables,
                 execution.operation_name,
                 execution.context,
             )
-            if data is not None:
-                execution.result = ExecutionResult(data=data, errors=None)
+            if answer is not None:
+                execution.result = ExecutionResult(data=answer[0], errors=None)
                 if execution.query is not None:
                     self.documents.remember(execution.query, execution.operation_name, document)
         yield
@@ -129,11 +160,12 @@ async def planned_answer(
     variables: dict[str, Any] | None,
     operation_name: str | None,
     context: GraphQLContext,
-) -> dict[str, Any] | None:
-    """The response's data, or ``None`` when the executor should answer (not covered, an
-    input error, a fault: logged)."""
+) -> tuple[dict[str, Any], Plan] | None:
+    """The response's data and the plan that gave it, or ``None`` when the executor should
+    answer (not covered, an input error, a fault: logged)."""
     try:
-        return await _answer(schema, document, variables, operation_name, context)
+        plan = _plan(schema, document, variables, operation_name, context)
+        return await _run(plan, context), plan
     except (NotPlanned, PublicError, GraphQLError):
         return None
     except Exception as error:
@@ -141,13 +173,27 @@ async def planned_answer(
         return None
 
 
-async def _answer(
+async def run_plan(plan: Plan, context: GraphQLContext) -> dict[str, Any] | None:
+    """The response's data by a plan made before for the same request and visibility, or
+    ``None`` when the executor should answer (a fault: logged when it is not the database's)."""
+    if not context.principal.can("read"):
+        return None
+    try:
+        return await _run(plan, context)
+    except (PublicError, GraphQLError):
+        return None
+    except Exception as error:
+        log_internal_error(logger, "the read planner failed", error)
+        return None
+
+
+def _plan(
     schema: strawberry.Schema,
     document: DocumentNode,
     variables: dict[str, Any] | None,
     operation_name: str | None,
     context: GraphQLContext,
-) -> dict[str, Any]:
+) -> Plan:
     if not context.principal.can("read"):
         raise NotPlanned("no read scope")
     graphql_schema = schema._schema
@@ -172,9 +218,13 @@ async def _answer(
     for key, details in collected.grouped_field_set.items():
         check_plain(details)
         plans.append((key, compiler.root(details)))
+    return tuple(plans)
+
+
+async def _run(plan: Plan, context: GraphQLContext) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for key, plan in plans:
-        value = await context.data.sql.fetchval(plan.sql, *plan.params.values)
+    for key, compiled in plan:
+        value = await context.data.sql.fetchval(compiled.sql, *compiled.params.values)
         decoded = json.loads(value) if isinstance(value, str) else value
-        data[key] = plan.finish(decoded, context.sealer)
+        data[key] = compiled.finish(decoded, context.sealer)
     return data
