@@ -46,6 +46,7 @@ from callbox.events.hub import EventHub
 from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_sealer
 from callbox.graphql.data import CallboxData, RequestSql
+from callbox.graphql.encoding import encode
 from callbox.graphql.errors import unavailable_retry_after
 from callbox.graphql.ide import GraphiQLPage
 from callbox.graphql.limits import MAX_BODY_BYTES, holds_nul
@@ -119,6 +120,11 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
     websocket_adapter_class = BoundedWebSocketAdapter  # message sizes checked before parsing
     graphiql: ClassVar[GraphiQLPage | None] = None
 
+    def encode_json(self, data: object) -> str:
+        """Every answer's JSON, over HTTP and WebSocket (text: graphql-transport-ws frames
+        are text frames)."""
+        return encode(data)
+
     async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
         assert self.graphiql is not None  # (only called with graphql_ide set)
         return self.graphiql.render(request)
@@ -175,9 +181,8 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
         if data is None:
             return None
         documents.shortcuts += 1
-        encoded = self.encode_json({"data": data})
         return Response(
-            encoded.encode() if isinstance(encoded, str) else encoded,
+            self.encode_json({"data": data}).encode(),
             status_code=HTTP_200_OK,
             media_type=MediaType.JSON,
         )

@@ -8,7 +8,7 @@ root value. Graphql-core executes the operation's selection once per event
 batch under the subscription's *group* (:func:`group_of`): the printed operation and its
 fragments, the coerced variables, and the API key's visibility and scopes, everything the
 result depends on besides the event. So a thousand subscribers of the same document under
-the same key cost one execution and one ``json.dumps`` per event; the per-subscriber part is
+the same key cost one execution and one JSON encoding per event; the per-subscriber part is
 the frame around the payload (its ``id``), spliced in :func:`next_frame`.
 
 What stays per subscriber: its filter, cursor, queue, replay and slow-consumer handling
@@ -28,6 +28,7 @@ from typing import Any, cast
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from callbox.events.subscriber import EventBatch
+from callbox.graphql.encoding import encode
 from graphql import ExecutionResult, print_ast
 
 _GROUP = "_callbox_fanout_group"
@@ -51,7 +52,7 @@ class EncodedData(dict[str, Any]):
 
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__(data)
-        self.payload_json = json.dumps({"data": data}, separators=(",", ":"))
+        self.payload_json = encode({"data": data})
 
 
 class FanOutStats:
@@ -65,7 +66,7 @@ class FanOutStats:
 def next_frame(operation_id: str, data: EncodedData) -> str:
     """The graphql-transport-ws ``next`` message, as Strawberry would encode it
     (``{"id":…,"type":"next","payload":…}``), around the shared payload."""
-    return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{data.payload_json}}}'
+    return f'{{"id":{encode(operation_id)},"type":"next","payload":{data.payload_json}}}'
 
 
 def group_of(executor: StrawberryGraphQLCoreExecutionContext) -> Hashable:

@@ -20,7 +20,6 @@ Two ways in, one answer (:func:`planned_answer`):
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +34,7 @@ from strawberry.types.graphql import OperationType
 
 from callbox.graphql.context import GraphQLContext
 from callbox.graphql.data import Visibility
+from callbox.graphql.encoding import decode
 from callbox.graphql.errors import PublicError, log_internal_error
 from callbox.graphql.planner.compile import Compiled, Compiler, NotPlanned, check_plain
 from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode
@@ -225,6 +225,6 @@ async def _run(plan: Plan, context: GraphQLContext) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, compiled in plan:
         value = await context.data.sql.fetchval(compiled.sql, *compiled.params.values)
-        decoded = json.loads(value) if isinstance(value, str) else value
+        decoded = decode(value) if isinstance(value, str) else value
         data[key] = compiled.finish(decoded, context.sealer)
     return data
