@@ -50,7 +50,7 @@ from callbox.graphql.encoding import encode
 from callbox.graphql.errors import unavailable_retry_after
 from callbox.graphql.ide import GraphiQLPage
 from callbox.graphql.limits import MAX_BODY_BYTES, holds_nul
-from callbox.graphql.loaders import make_loaders
+from callbox.graphql.loaders import Loaders
 from callbox.graphql.planner import PlannedDocuments, planned_answer, planner_on, run_plan
 from callbox.graphql.schema import CallboxSchema, build_schema
 from callbox.graphql.websocket import (
@@ -260,7 +260,7 @@ def _context_provider(
                 response=_sub_response(),
                 principal=principal,
                 data=data,
-                loaders=make_loaders(data),
+                loaders=Loaders(data),
                 sealer=sealer,
             )
         finally:

@@ -64,7 +64,7 @@ from callbox.graphql.limits import (
     MAX_WEBSOCKET_MESSAGE_CHARS,
     MESSAGE_TOO_BIG,
 )
-from callbox.graphql.loaders import make_loaders
+from callbox.graphql.loaders import Loaders
 from callbox.receivers import ReadyReceiver
 from callbox.store import Store
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -134,7 +134,7 @@ class SubscriptionContext(GraphQLContext, kw_only=True):
     def sign_in(self, principal: Principal) -> None:
         self.principal = principal
         self.data = self.query_layer.for_principal(principal)
-        self.loaders = make_loaders(self.data, cache=False)
+        self.loaders = Loaders(self.data, cache=False)
 
 
 def subscription_context_provider(
@@ -162,7 +162,7 @@ def subscription_context_provider(
             websocket=socket,
             principal=NOT_SIGNED_IN,
             data=data,
-            loaders=make_loaders(data, cache=False),
+            loaders=Loaders(data, cache=False),
             sealer=sealer,
             hub=hub,
             auth=auth,
