@@ -71,6 +71,8 @@ class EventBatch:
             future = asyncio.ensure_future(load(self.rows))
             future.add_done_callback(_retrieve)
             self._shared[key] = future
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return cast(Shared, future.result())  # (most subscribers: loaded already)
         try:
             # Shielded: one subscriber going away does not cancel the others' load.
             return cast(Shared, await asyncio.shield(future))

@@ -149,6 +149,8 @@ def _encoded(result: ExecutionResult) -> ExecutionResult:
 
 
 async def _wait_for(future: asyncio.Future[ExecutionResult]) -> ExecutionResult:
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
     # Shielded: one subscriber going away does not cancel the execution the group waits for.
     return await asyncio.shield(future)
 

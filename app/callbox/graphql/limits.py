@@ -140,6 +140,17 @@ class CheckInputs(SchemaExtension):
                     error.extensions = {"code": "BAD_USER_INPUT"}
 
 
+class MaskUnexpectedErrors(MaskErrors):
+    """Strawberry's MaskErrors, with its check for errors done by attribute: Strawberry's
+    ``isinstance`` against a runtime-checkable Protocol took a tenth of a process's time
+    when it sent one event to a thousand subscribers (it runs once per result)."""
+
+    def _process_result(self, result: object) -> None:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
+
 def schema_extensions(*, introspection: bool) -> list[ExtensionFactory]:
     extensions: list[ExtensionFactory] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -152,7 +163,7 @@ def schema_extensions(*, introspection: bool) -> list[ExtensionFactory]:
     extensions += [
         lambda: CachedValidation(hide_suggestions=not introspection),
         CheckInputs,
-        lambda: MaskErrors(should_mask_error=should_mask),
+        lambda: MaskUnexpectedErrors(should_mask_error=should_mask),
     ]
     return extensions
 
