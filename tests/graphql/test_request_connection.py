@@ -16,7 +16,12 @@ import pytest
 
 from callbox.app import create_app
 from callbox.db.pool import PooledConnection
-from callbox.graphql.data import RequestSql, observe_acquisitions, observe_statements
+from callbox.graphql.data import (
+    ConnectionQueue,
+    RequestSql,
+    observe_acquisitions,
+    observe_statements,
+)
 from callbox.graphql.errors import DatabaseTimeout, DatabaseUnavailable
 from callbox.settings import Settings
 from tests.faults.support import ADMIN, fault_settings
@@ -192,4 +197,37 @@ async def test_closing_waits_for_the_running_statement(pool: asyncpg.Pool) -> No
     with pytest.raises(RuntimeError):
         await sql.fetchval("SELECT 1")
     async with pool.acquire(timeout=1) as connection:
+        assert await connection.fetchval("SELECT 1") == 1
+
+
+async def test_requests_queue_for_connections_in_arrival_order(pool: asyncpg.Pool) -> None:
+    """Requests waiting for the pool's one connection get it in the order they asked; a
+    wait that outlasts the acquire limit fails (DATABASE_TIMEOUT) and leaves its place; a
+    request's place is given back when it ends, whatever happened to it."""
+    queue = ConnectionQueue(1)
+    holder = RequestSql(pool, timeout=5, acquire_timeout=5, queue=queue)
+    await holder.fetchval("SELECT 1")
+    impatient = RequestSql(pool, timeout=5, acquire_timeout=0.2, queue=queue)
+    with pytest.raises(DatabaseTimeout):
+        await impatient.fetchval("SELECT 1")
+    await impatient.close()
+    order: list[int] = []
+
+    async def ask(number: int) -> None:
+        sql = RequestSql(pool, timeout=5, acquire_timeout=5, queue=queue)
+        try:
+            await sql.fetchval("SELECT pg_sleep(0.01)")
+            order.append(number)
+        finally:
+            await sql.close()
+
+    waiting = []
+    for number in range(6):
+        waiting.append(asyncio.create_task(ask(number)))
+        await asyncio.sleep(0.01)  # each asks after the one before
+    await holder.close()
+    await asyncio.wait_for(asyncio.gather(*waiting), 10)
+    assert order == list(range(6))
+    assert not queue.locked()  # every place given back, none given twice
+    async with pool.acquire(timeout=1) as connection:  # and the connection is in the pool
         assert await connection.fetchval("SELECT 1") == 1

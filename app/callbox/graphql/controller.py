@@ -45,7 +45,7 @@ from strawberry.types import ExecutionResult
 from callbox.events.hub import EventHub
 from callbox.graphql.auth import PRINCIPAL_STATE, ApiKeyring, GraphQLAuth, Principal
 from callbox.graphql.context import GraphQLContext, SealerUnavailable, instance_sealer
-from callbox.graphql.data import CallboxData, RequestSql
+from callbox.graphql.data import CallboxData, ConnectionQueue, RequestSql
 from callbox.graphql.encoding import encode
 from callbox.graphql.errors import unavailable_retry_after
 from callbox.graphql.ide import GraphiQLPage
@@ -231,7 +231,7 @@ async def _plan_anew(
 
 
 def _context_provider(
-    receivers: list[ReadyReceiver],
+    receivers: list[ReadyReceiver], queue: ConnectionQueue
 ) -> Callable[..., AsyncGenerator[GraphQLContext, None]]:
     """The ``context`` dependency: the query layer bound to the guard's principal, on one
     pooled connection for the whole request, handed back once the handler has answered
@@ -252,7 +252,9 @@ def _context_provider(
             raise ServiceUnavailableException(
                 str(error), headers={"Retry-After": str(NOT_STARTED_RETRY_AFTER_SECONDS)}
             ) from None
-        sql = RequestSql(store.pool, store.limits.read_timeout, store.limits.acquire_timeout)
+        sql = RequestSql(
+            store.pool, store.limits.read_timeout, store.limits.acquire_timeout, queue=queue
+        )
         data = CallboxData(sql, principal.visibility, receivers)
         try:
             yield GraphQLContext(
@@ -290,7 +292,9 @@ def graphql_routes(
     subscriptions = settings.subscriptions
     dependencies: Dependencies = {
         "store": Provide(running_store, sync_to_thread=False),
-        "context": Provide(_context_provider(receivers)),
+        "context": Provide(
+            _context_provider(receivers, ConnectionQueue(settings.database.pool_max_size))
+        ),
         "context_ws": Provide(subscription_context_provider(events, auth, receivers)),
     }
     controller = type(

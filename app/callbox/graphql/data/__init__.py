@@ -10,6 +10,7 @@ observe to count statements and connections taken.
 
 from callbox.graphql.data.facade import CallboxData
 from callbox.graphql.data.runner import (
+    ConnectionQueue,
     RequestSql,
     Sql,
     observe_acquisitions,
@@ -19,6 +20,7 @@ from callbox.graphql.data.visibility import Visibility
 
 __all__ = [
     "CallboxData",
+    "ConnectionQueue",
     "RequestSql",
     "Sql",
     "Visibility",

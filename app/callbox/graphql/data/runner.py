@@ -160,6 +160,21 @@ class Sql:
                 yield connection
 
 
+class ConnectionQueue(asyncio.Semaphore):
+    """The GraphQL requests of one process, in arrival order, for as many connections as
+    the pool holds.
+
+    asyncpg's pool is not fair: a connection handed back goes to whichever request asks
+    next, not to the one waiting longest, and a waiter that loses that race queues again at
+    the end. Under load (64 requests for 10 connections) some requests waited many times
+    the median (p95 5x, p99 8x). ``asyncio.Semaphore`` serves its waiters first come, first
+    served, so a request takes its turn here and then finds a connection free.
+    """
+
+    def __init__(self, connections: int) -> None:
+        super().__init__(connections)
+
+
 class RequestSql(Sql):
     """Every statement of one request on one pooled connection.
 
@@ -170,6 +185,8 @@ class RequestSql(Sql):
     connection runs one statement at a time: statements take turns on a lock, and so do the
     blocks of :meth:`transaction` and :meth:`connection`, which hold it until they end.
 
+    With a :class:`ConnectionQueue` (the HTTP endpoint's), requests take connections in the
+    order they asked for one; the acquire limit covers the wait in the queue and in the pool.
     If no connection can be had within the acquire limit, every later statement of the
     request fails the same way at once, rather than each waiting the limit in turn. A
     connection that broke (the database went away) is handed back and the next statement
@@ -177,10 +194,17 @@ class RequestSql(Sql):
     """
 
     def __init__(
-        self, pool: Pool, timeout: float | None = None, acquire_timeout: float | None = None
+        self,
+        pool: Pool,
+        timeout: float | None = None,
+        acquire_timeout: float | None = None,
+        *,
+        queue: ConnectionQueue | None = None,
     ) -> None:
         super().__init__(pool, timeout, acquire_timeout)
         self._turn = asyncio.Lock()
+        self._queue = queue
+        self._queued = False
         self._held: PoolConnection | None = None
         self._refused: BaseException | None = None
         self._closed = False
@@ -194,7 +218,11 @@ class RequestSql(Sql):
                 raise self._refused
             if self._held is None:
                 try:
-                    self._held = await self._pool.acquire(timeout=self._acquire_timeout)
+                    async with asyncio.timeout(self._acquire_timeout):
+                        if self._queue is not None and not self._queued:
+                            await self._queue.acquire()
+                            self._queued = True
+                        self._held = await self._pool.acquire()
                 except Exception as error:
                     self._refused = error
                     raise
@@ -223,13 +251,20 @@ class RequestSql(Sql):
             held, self._held = self._held, None
             if held is not None:
                 held.terminate()
+            self._leave_queue()
             raise
         try:
             held, self._held = self._held, None
             if held is not None:
                 await self._pool.release(held)
         finally:
+            self._leave_queue()
             self._turn.release()
+
+    def _leave_queue(self) -> None:
+        if self._queued and self._queue is not None:
+            self._queued = False
+            self._queue.release()
 
 
 def _broken(connection: Connection) -> bool:
