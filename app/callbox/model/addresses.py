@@ -9,6 +9,14 @@ dialling prefix such as ``0011``). Longer input raises :class:`AddressRejected`.
 import functools
 
 import phonenumbers
+from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonenumberutil import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    PhoneNumberType,
+    _number_type_helper,
+    national_significant_number,
+)
+from phonenumbers.re_util import re_compile
 
 MAX_ADDRESS_LENGTH = 254
 """Characters in an address, trimmed: RFC 5321's limit for an e-mail address."""
@@ -72,7 +80,7 @@ def _parse_phone(compact: str, default_region: str | None) -> str | None:
             parsed = phonenumbers.parse(number, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(parsed):
+        if is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         parsed_candidates.append(parsed)
     if len(compact.lstrip("+")) < _MIN_UNVALIDATED_DIGITS:
@@ -81,3 +89,34 @@ def _parse_phone(compact: str, default_region: str | None) -> str | None:
         if phonenumbers.is_possible_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+def is_valid_number(number: phonenumbers.PhoneNumber) -> bool:
+    """``phonenumbers.is_valid_number``, without its repeated work.
+
+    For a calling code shared by several regions (+44: GB, GG, IM, JE; +1: the NANP), the
+    library first finds the number's region by matching the number against each region's
+    patterns (``_region_code_for_number_from_list``), then validates it for that region by
+    matching the same number against the same region's patterns again. Where the region was
+    found by that match, the second match cannot differ, so only the rest of the region
+    check (the region's calling code) is done here. Everything else is the library's own
+    code. ``tests/test_phone_validity.py`` holds it equal to the library's over a generated
+    corpus of numbers, valid and invalid, from every region.
+    """
+    country_code = number.country_code
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code) if country_code is not None else None
+    if regions is None or len(regions) == 1:
+        return bool(phonenumbers.is_valid_number(number))  # one region: nothing repeated
+    national_number = national_significant_number(number)
+    for region_code in regions:
+        metadata = PhoneMetadata.metadata_for_region(region_code.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re_compile(metadata.leading_digits).match(national_number):
+                return bool(phonenumbers.is_valid_number_for_region(number, region_code))
+        elif _number_type_helper(national_number, metadata) != PhoneNumberType.UNKNOWN:
+            # is_valid_number_for_region(number, region_code) would match the same patterns
+            # of the same metadata again; what remains of it is the calling code check.
+            return bool(metadata.country_code == country_code)
+    return False  # no region: is_valid_number_for_region(number, None) is False

@@ -213,7 +213,10 @@ def parse_timestamp(value: str, *, naive_zone: tzinfo = UTC, field: str = "times
     Fractions longer than microseconds (Esendex sends up to 7 digits) are truncated.
     """
     text = value.strip()
-    text = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), text, count=1)
+    fraction = _FRACTION.search(text)
+    if fraction is not None and len(fraction.group(1)) != 6:  # (six digits stay as they are)
+        digits = fraction.group(1)[:6].ljust(6, "0")
+        text = f"{text[: fraction.start()]}.{digits}{text[fraction.end() :]}"
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -104,12 +104,14 @@ class StoredRow:
     state: str
 
 
-@dataclass
 class _Pending:
-    item: IngestItem
-    future: asyncio.Future[StoredRow] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    """A queued callback and the future its handler awaits."""
+
+    __slots__ = ("future", "item")
+
+    def __init__(self, item: IngestItem) -> None:
+        self.item = item
+        self.future: asyncio.Future[StoredRow] = asyncio.get_running_loop().create_future()
 
 
 class IngestWriter:
