@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from litestar import Request, Response, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.connection import ASGIConnection
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, InternalServerException
@@ -50,7 +50,7 @@ from callbox.web.request_info import (
 )
 
 if TYPE_CHECKING:
-    from litestar.types import HTTPReceiveMessage
+    from litestar.types import ExceptionHandlersMap, HTTPReceiveMessage
 
 logger = logging.getLogger(__name__)
 
@@ -258,9 +258,22 @@ class ReceiverRouteHandler(HTTPRouteHandler):
     Litestar's own ``authorize_connection`` gives each guard a copy of it, which costs more
     per callback than the checks themselves."""
 
+    _exception_handlers: ExceptionHandlersMap | None = None
+
     async def authorize_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         for guard in self.resolve_guards():
             await guard(connection, self)  # type: ignore[misc]  # (guards here are async)
+
+    def on_registration(self, app: Litestar) -> None:
+        super().on_registration(app)
+        self._exception_handlers = super().resolve_exception_handlers()
+
+    def resolve_exception_handlers(self) -> ExceptionHandlersMap:
+        """The handlers of this route and the layers above it, gathered once it is registered
+        (Litestar gathers them again for every request)."""
+        if self._exception_handlers is not None:
+            return self._exception_handlers
+        return super().resolve_exception_handlers()
 
 
 def receiver_paths(receiver: ReadyReceiver) -> list[str]:
