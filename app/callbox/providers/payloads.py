@@ -99,7 +99,7 @@ def cannot_hold_a_dtd(body: bytes) -> bool:
     C-accelerated parser as with defusedxml's pure-Python one."""
     if not body.isascii() or b"\x00" in body or b"<!" in body:
         return False
-    return all(
+    return b"encoding" not in body or all(
         encoding.lower() in _ASCII_READ_ENCODINGS
         for encoding in _ENCODING_DECLARATION.findall(body)
     )
