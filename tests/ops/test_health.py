@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,6 +14,7 @@ import asyncpg
 import pytest
 
 from callbox.ops.readiness import NotReady, ReadinessChecks
+from callbox.ops.request_id import new_request_id
 from callbox.settings import Database
 from tests.ops.support import notify_receiver
 from tests.support import ProxyThread, callbox_client, settings_for
@@ -164,3 +166,13 @@ async def test_request_id_is_echoed_when_well_formed_and_made_otherwise(
     assert replaced.headers["x-request-id"] not in ("bad id\twith spaces", "")
     assert on_a_callback.status_code == 401
     assert len(on_a_callback.headers["x-request-id"]) == 32
+
+
+def test_a_made_request_id_is_a_random_uuid4_in_hex() -> None:
+    made = [new_request_id() for _ in range(2_000)]
+    assert len(set(made)) == len(made)
+    for request_id in made:
+        parsed = uuid.UUID(hex=request_id)
+        assert parsed.hex == request_id  # 32 lower-case hex digits, as uuid4().hex
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

@@ -1,7 +1,12 @@
 """Receiver routes: ``/hooks/<name>`` (and ``/hooks/<name>/<token>`` for URL tokens).
 
-Each receiver gets its own route handler carrying its guards and body limit, so Litestar
+Each receiver gets its own route handler carrying its guard and body limit, so Litestar
 does authentication and size checks before the handler runs.
+
+This is the ingest hot path, so per-callback work is kept to what the callback needs: the
+receiver's guard is built at start, the store comes from a closure rather than dependency
+injection, headers are read from the scope without building Litestar's header multidict, and
+answers are ready-made ASGI responses (the 200 is one shared object).
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from litestar import Request, Response, Router, route
-from litestar.di import NamedDependency, Provide
+from litestar import Litestar, Request, Response, Router
+from litestar.connection import ASGIConnection
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, InternalServerException
 from litestar.handlers import HTTPRouteHandler
+from litestar.response.base import ASGIResponse
 
 from callbox.ingest.guards import RECEIVER_OPT, guards_for, receiver_of
 from callbox.ingest.pipeline import IngestOutcome, ingest, reject, remember_outcome
@@ -37,13 +43,14 @@ from callbox.store.faults import (
 from callbox.store.raw_requests import RawRequest
 from callbox.web.request_info import (
     client_address_of,
+    first_header,
     peer_address_of,
     redact_token,
     storable_headers,
 )
 
 if TYPE_CHECKING:
-    from litestar.types import HTTPReceiveMessage
+    from litestar.types import ExceptionHandlersMap, HTTPReceiveMessage
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +63,16 @@ DRAIN_BYTES = 1024 * 1024
 away) to count what arrived; ``body_size`` of such a request is then a lower bound."""
 
 
-def _plain(
-    status_code: int, text: str = "", headers: dict[str, str] | None = None
-) -> Response[str]:
-    return Response(text, status_code=status_code, media_type="text/plain", headers=headers)
+def _plain(status_code: int, text: str = "", headers: dict[str, str] | None = None) -> ASGIResponse:
+    """A plain-text answer, exactly what ``Response(text, media_type="text/plain")`` becomes."""
+    return ASGIResponse(
+        body=text.encode(), status_code=status_code, media_type="text/plain", headers=headers
+    )
+
+
+_STORED = _plain(200)
+"""The answer to a stored callback: an ASGI response is not changed by being sent, so one
+serves every callback."""
 
 
 def _raw_request(
@@ -78,7 +91,7 @@ def _raw_request(
         peer_address=peer_address_of(request),
         client_address=client_address_of(request),
         method=request.method,
-        content_type=request.headers.get("content-type"),
+        content_type=first_header(request.scope["headers"], b"content-type"),
         headers=headers,
         body=body,
         body_size=size,
@@ -86,17 +99,19 @@ def _raw_request(
     )
 
 
-def callback_handler(fetcher: Fetcher) -> Callable[..., Awaitable[Response[str]]]:
+def callback_handler(
+    fetcher: Fetcher, running_store: Callable[[], Store | None]
+) -> Callable[..., Awaitable[ASGIResponse]]:
     """The handler of every receiver's callbacks, with the app's :class:`Fetcher` (for the
-    signature schemes that fetch keys) held by the closure: a constant, so it is neither
-    resolved by dependency injection on every callback nor copied with the route's opt
-    (Litestar deep-copies both, which would leave the copies' clients unclosed)."""
+    signature schemes that fetch keys) and ``running_store`` (the store, ``None`` while the
+    database is not up) held by the closure: constants, so they are neither resolved by
+    dependency injection on every callback nor copied with the route's opt (Litestar
+    deep-copies both, which would leave the copies' clients unclosed)."""
 
-    async def receive_callback(
-        request: Request[Any, Any, Any], store: NamedDependency[Store | None]
-    ) -> Response[str]:
+    async def receive_callback(request: Request[Any, Any, Any]) -> ASGIResponse:
         """Take one provider callback: 200 with an empty body only once it is committed."""
         receiver = receiver_of(request.route_handler)
+        store = running_store()
         if store is None:
             return _unavailable(NOT_STARTED_RETRY_AFTER_SECONDS)
         verified: tuple[SignedRequest, Sequence[SignatureKey]] | None = None
@@ -140,7 +155,7 @@ def _too_large(receiver: ReadyReceiver) -> str:
     return f"body larger than the receiver's limit of {receiver.max_body_bytes} bytes"
 
 
-def _cannot_verify(unreachable: Unreachable, what: str = "nothing is stored") -> Response[str]:
+def _cannot_verify(unreachable: Unreachable, what: str = "nothing is stored") -> ASGIResponse:
     """503: key material or a follow-up the network failed us on; the provider retries."""
     text = f"{unreachable.reason}; {what}: retry"
     return _plain(503, text, headers={"Retry-After": str(unreachable.retry_after)})
@@ -172,7 +187,7 @@ def signed_request(
 
 
 def _announces_more_than(request: Request[Any, Any, Any], limit: int) -> bool:
-    announced = request.headers.get("content-length", "").strip()
+    announced = (first_header(request.scope["headers"], b"content-length") or "").strip()
     if not (announced.isascii() and announced.isdigit()):
         return False  # absent (chunked); the server refuses a malformed one
     # Compared as text first: int() of thousands of digits is refused, and slow.
@@ -209,13 +224,13 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> tuple[bytes
     return (None, size) if too_large else (b"".join(chunks), size)
 
 
-def _answer(outcome: IngestOutcome) -> Response[str]:
+def _answer(outcome: IngestOutcome) -> ASGIResponse:
     if outcome.status_code == 200:
-        return _plain(200)
+        return _STORED
     return _plain(outcome.status_code, outcome.reason or "rejected")
 
 
-def _unavailable(retry_after: int) -> Response[str]:
+def _unavailable(retry_after: int) -> ASGIResponse:
     """503: the provider retries after ``retry_after`` seconds (by the kind of fault,
     ``callbox.store.faults.RETRY_AFTER_SECONDS``). Whether the request was committed before
     the fault is not known, so the answer does not claim either; a retry of a stored request
@@ -225,11 +240,40 @@ def _unavailable(retry_after: int) -> Response[str]:
 
 async def probe_receiver() -> Response[str]:
     """Providers probe their callback URL with HEAD before using it."""
-    return _plain(200)
+    return Response("", status_code=200, media_type="text/plain")
 
 
 def _as_plain_text(_: Request[Any, Any, Any], error: HTTPException) -> Response[str]:
-    return _plain(error.status_code, str(error.detail), headers=dict(error.headers or {}))
+    return Response(
+        str(error.detail),
+        status_code=error.status_code,
+        media_type="text/plain",
+        headers=dict(error.headers or {}),
+    )
+
+
+class ReceiverRouteHandler(HTTPRouteHandler):
+    """A receiver's route handler. Its guard (:func:`callbox.ingest.guards.guards_for`)
+    holds the receiver and never reads the handler, so the handler is passed as it is:
+    Litestar's own ``authorize_connection`` gives each guard a copy of it, which costs more
+    per callback than the checks themselves."""
+
+    _exception_handlers: ExceptionHandlersMap | None = None
+
+    async def authorize_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+        for guard in self.resolve_guards():
+            await guard(connection, self)  # type: ignore[misc]  # (guards here are async)
+
+    def on_registration(self, app: Litestar) -> None:
+        super().on_registration(app)
+        self._exception_handlers = super().resolve_exception_handlers()
+
+    def resolve_exception_handlers(self) -> ExceptionHandlersMap:
+        """The handlers of this route and the layers above it, gathered once it is registered
+        (Litestar gathers them again for every request)."""
+        if self._exception_handlers is not None:
+            return self._exception_handlers
+        return super().resolve_exception_handlers()
 
 
 def receiver_paths(receiver: ReadyReceiver) -> list[str]:
@@ -238,14 +282,14 @@ def receiver_paths(receiver: ReadyReceiver) -> list[str]:
 
 
 def receiver_handlers(
-    receiver: ReadyReceiver, receive_callback: Callable[..., Awaitable[Response[str]]]
+    receiver: ReadyReceiver, receive_callback: Callable[..., Awaitable[ASGIResponse]]
 ) -> list[HTTPRouteHandler]:
     methods = [HttpMethod(method) for method in sorted(receiver.provider.methods)]
     opt = {RECEIVER_OPT: receiver}
     guards = guards_for(receiver)
     paths = receiver_paths(receiver)
     return [
-        route(
+        ReceiverRouteHandler(
             paths,
             http_method=methods,
             guards=guards,
@@ -253,7 +297,7 @@ def receiver_handlers(
             name=f"callbox-receiver-{receiver.name}",
             request_max_body_size=receiver.max_body_bytes,
         )(receive_callback),
-        route(
+        ReceiverRouteHandler(
             paths,
             http_method=[HttpMethod.HEAD],
             guards=guards,
@@ -269,9 +313,9 @@ def receivers_router(
     fetcher: Fetcher,
 ) -> Router:
     """Every receiver's routes; ``running_store`` gives the store (``None`` while the
-    database is not up), injected into the handlers as ``store``; ``fetcher`` makes the
-    HTTPS requests signature schemes ask for (``callbox.ingest.fetcher``)."""
-    receive_callback = callback_handler(fetcher)
+    database is not up); ``fetcher`` makes the HTTPS requests signature schemes ask for
+    (``callbox.ingest.fetcher``)."""
+    receive_callback = callback_handler(fetcher, running_store)
     handlers = [
         handler
         for receiver in receivers
@@ -280,7 +324,6 @@ def receivers_router(
     return Router(
         path="/",
         route_handlers=handlers,
-        dependencies={"store": Provide(running_store, sync_to_thread=False)},
         exception_handlers={HTTPException: _as_plain_text},
         include_in_schema=False,
     )

@@ -50,6 +50,10 @@ class CallboxMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # Each receiver's labelled metrics, kept once made: ``labels()`` looks them up under
+        # a lock on every call.
+        self._callback_counts: dict[tuple[str, str, str], Counter] = {}
+        self._callback_seconds: dict[str, Histogram] = {}
         self.callbacks = Counter(
             "callbox_callbacks_received",
             "Callbacks received, by receiver, outcome and (for rejections) reason class.",
@@ -126,8 +130,19 @@ class CallboxMetrics:
     def record_callback(
         self, receiver: str, outcome: str, reason: str, duration_seconds: float
     ) -> None:
-        self.callbacks.labels(receiver=receiver, outcome=outcome, reason=reason).inc()
-        self.ingest_seconds.labels(receiver=receiver).observe(duration_seconds)
+        key = (receiver, outcome, reason)
+        count = self._callback_counts.get(key)
+        if count is None:
+            count = self._callback_counts[key] = self.callbacks.labels(
+                receiver=receiver, outcome=outcome, reason=reason
+            )
+        count.inc()
+        seconds = self._callback_seconds.get(receiver)
+        if seconds is None:
+            seconds = self._callback_seconds[receiver] = self.ingest_seconds.labels(
+                receiver=receiver
+            )
+        seconds.observe(duration_seconds)
 
     def record_applied(self, report: ApplyReport) -> None:
         for lag in report.lags:

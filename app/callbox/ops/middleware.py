@@ -15,7 +15,7 @@ import time
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from callbox.ingest.guards import RECEIVER_OPT
 from callbox.ingest.pipeline import outcome_of
@@ -60,12 +60,17 @@ class OpsMiddleware:
         if handler is not None and scope.get("method") != "HEAD":
             receiver = handler.opt.get(RECEIVER_OPT)
         started = time.perf_counter()
-        with bound_contextvars(request_id=request_id):
+        # Bound for the request and restored after (as structlog's bound_contextvars does,
+        # without its copy of the whole context on every request).
+        bound = bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
             try:
-                await self.app(scope, receive, send_with_request_id)
-            finally:
                 if receiver is not None:
                     self._observe(receiver, scope, status, time.perf_counter() - started)
+            finally:
+                reset_contextvars(**bound)
 
     def _observe(self, receiver: ReadyReceiver, scope: Scope, status: int, seconds: float) -> None:
         ingest_outcome = outcome_of(scope.get("state") or {})

@@ -204,7 +204,7 @@ class InboundRequest:
             body=body or b"",
             content_type=media_type,
             headers=headers,
-            query=dict(parse_qsl(query_string, keep_blank_values=True)),
+            query=dict(parse_qsl(query_string, keep_blank_values=True)) if query_string else {},
         )
 
 

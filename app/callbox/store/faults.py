@@ -12,10 +12,11 @@ plain exception...) are bugs: they are answered 500 and logged with their traceb
 
 from __future__ import annotations
 
-import contextlib
 import enum
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
 
 import asyncpg
 
@@ -90,20 +91,37 @@ def fault_kind(error: BaseException) -> FaultKind | None:
     return None
 
 
-@contextlib.contextmanager
-def faults_as_unavailable() -> Iterator[None]:
+class _FaultsAsUnavailable:
+    """The context manager of :func:`faults_as_unavailable` (a class: every callback enters
+    it, and a generator-based one costs several times more)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        if not isinstance(error, Exception) or isinstance(error, DatabaseUnavailable):
+            return False  # none, not an Exception (cancelled...), or already translated
+        kind = fault_kind(error)
+        if kind is None:
+            return False
+        raise DatabaseUnavailable(kind, type(error).__name__) from error
+
+
+_FAULTS_AS_UNAVAILABLE = _FaultsAsUnavailable()
+
+
+def faults_as_unavailable() -> AbstractContextManager[None]:
     """Raise a database fault met in the block as :class:`DatabaseUnavailable` (its class
     name only: the text of a database error may quote values); other errors pass as they
     are."""
-    try:
-        yield
-    except DatabaseUnavailable:
-        raise
-    except Exception as error:
-        kind = fault_kind(error)
-        if kind is None:
-            raise
-        raise DatabaseUnavailable(kind, type(error).__name__) from error
+    return _FAULTS_AS_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

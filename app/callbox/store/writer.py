@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -72,27 +72,24 @@ class IngestItem:
     """What the provider module did not apply, and why: stored as the notification's
     ``reason`` (``providers.base.NotApplied``)."""
 
-    def document(self) -> msgspec.Raw:
-        """The item as the JSON object ``callbox_accept_batch`` reads (body passed apart)."""
-        return msgspec.Raw(
-            _ENCODER.encode(
-                {
-                    "receiver": self.receiver,
-                    "provider": self.provider,
-                    "received_at": self.received_at,
-                    "peer": self.peer,
-                    "client": self.client,
-                    "method": self.method,
-                    "content_type": self.content_type,
-                    "headers": self.headers,
-                    "body_size": self.body_size,
-                    "query_string": self.query_string,
-                    "our_address": self.our_address,
-                    "events": msgspec.Raw(self.events_json.encode()),
-                    "note": self.note,
-                }
-            )
-        )
+    def document(self) -> dict[str, object]:
+        """The item as the JSON object ``callbox_accept_batch`` reads (body passed apart);
+        the events are already JSON."""
+        return {
+            "receiver": self.receiver,
+            "provider": self.provider,
+            "received_at": self.received_at,
+            "peer": self.peer,
+            "client": self.client,
+            "method": self.method,
+            "content_type": self.content_type,
+            "headers": self.headers,
+            "body_size": self.body_size,
+            "query_string": self.query_string,
+            "our_address": self.our_address,
+            "events": msgspec.Raw(self.events_json.encode()),
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +101,14 @@ class StoredRow:
     state: str
 
 
-@dataclass
 class _Pending:
-    item: IngestItem
-    future: asyncio.Future[StoredRow] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    """A queued callback and the future its handler awaits."""
+
+    __slots__ = ("future", "item")
+
+    def __init__(self, item: IngestItem) -> None:
+        self.item = item
+        self.future: asyncio.Future[StoredRow] = asyncio.get_running_loop().create_future()
 
 
 class IngestWriter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -54,6 +55,27 @@ def resolve_client_address(
     # Every hop is one of our proxies: the left-most is as far as we can see.
     first = _parse(hops[0]) if hops else None
     return str(first or peer_address)
+
+
+_PEER_CACHE_MAX_CHARS = 64
+"""Peer addresses (from the socket, cut to 64 characters) are cached; longer text is not."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _peer_text(peer: str) -> str:
+    address = _parse(peer)
+    return UNKNOWN_ADDRESS if address is None else str(address)
+
+
+def peer_address_text(peer: str | None) -> str:
+    """The client address when no proxy is trusted: the peer, canonical (IPv4-mapped IPv6
+    as IPv4), or ``unknown``; what :func:`resolve_client_address` gives without trusted
+    proxies. Cached: a provider calls from a few addresses."""
+    if not peer:
+        return UNKNOWN_ADDRESS
+    if len(peer) > _PEER_CACHE_MAX_CHARS:
+        return _peer_text.__wrapped__(peer)
+    return _peer_text(peer)
 
 
 def address_in(address: str, networks: Sequence[IPNetwork]) -> bool:

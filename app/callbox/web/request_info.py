@@ -10,7 +10,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 
 from callbox.settings import IPNetwork
-from callbox.web.client_address import resolve_client_address
+from callbox.web.client_address import peer_address_text, resolve_client_address
 
 TRUSTED_PROXIES_STATE = "callbox_trusted_proxies"
 
@@ -33,16 +33,33 @@ def forwarded_for_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | No
     return ", ".join(lines) if lines else None
 
 
+def first_header(raw_headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case), as Litestar's ``headers.get(name)``
+    gives it, without building the headers' multidict."""
+    for raw_name, raw_value in raw_headers:
+        if raw_name.lower() == name:
+            return raw_value.decode("latin-1")
+    return None
+
+
+_CLIENT_ADDRESS_STATE = "callbox_client_address"
+
+
 def client_address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """Resolved once per request and cached in the scope's state."""
-    cached: str | None = connection.state.get("callbox_client_address")
+    scope = connection.scope
+    state: dict[str, Any] | None = scope.get("state")
+    cached: str | None = state.get(_CLIENT_ADDRESS_STATE) if state is not None else None
     if cached is not None:
         return cached
     trusted: tuple[IPNetwork, ...] = connection.app.state.get(TRUSTED_PROXIES_STATE, ())
-    address = resolve_client_address(
-        peer_address_of(connection), forwarded_for_of(connection), trusted
-    )
-    connection.state["callbox_client_address"] = address
+    peer = peer_address_of(connection)
+    if trusted:
+        address = resolve_client_address(peer, forwarded_for_of(connection), trusted)
+    else:  # no proxy to believe: the peer is the client, whatever X-Forwarded-For says
+        address = peer_address_text(peer)
+    if state is not None:
+        state[_CLIENT_ADDRESS_STATE] = address
     return address
 
 
