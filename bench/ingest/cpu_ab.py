@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,12 +30,11 @@ from bench.ingest.cpu import CpuMeter
 from bench.ingest.lag import wait_applied
 from bench.ingest.run import (
     CALLBOX,
-    CONFIG,
     REPO,
     arun,
+    bench_environment,
     drop_database,
     free_port,
-    fresh_database,
     last_id_of,
     run_wrk,
     wait_ready,
@@ -137,20 +134,7 @@ def main() -> None:
     base = Checkout("base", args.base.resolve())
     this = Checkout("this", REPO)
     receivers = [name.strip() for name in args.receivers.split(",")]
-    server_url = os.environ.get(
-        "CALLBOX_BENCH_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    database_url = arun(fresh_database(server_url))
-    config = Path(tempfile.mkdtemp()) / "callbox.toml"
-    config.write_text(CONFIG)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
-    env.update(
-        BENCH_DATABASE_URL=database_url,
-        CALLBOX_DATABASE_URL=database_url,
-        CALLBOX_CONFIG=str(config),
-        CALLBOX_MIGRATE="0",
-        BENCH_BATCH="100",
-    )
+    server_url, database_url, env = bench_environment(batch=100)
     figures: dict[str, list[float]] = {}
     try:
         for round_ in range(args.pairs):

@@ -348,11 +348,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    args = parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # tables as they come
-    if "throughput" in args.part_set and shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (apt-get install wrk)")
+def bench_environment(batch: int) -> tuple[str, str, dict[str, str]]:
+    """The PostgreSQL server (CALLBOX_BENCH_SERVER_URL, default the local one), a fresh
+    database on it, and the environment the servers run in: Callbox's configuration pointing
+    at it, nothing else of this shell's CALLBOX_ variables, Wiraya batches of ``batch``
+    items."""
     server_url = os.environ.get(
         "CALLBOX_BENCH_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     )
@@ -365,9 +365,18 @@ def main() -> None:
         CALLBOX_DATABASE_URL=database_url,
         CALLBOX_CONFIG=str(config),
         CALLBOX_MIGRATE="0",
-        BENCH_BATCH=str(args.batch),
-        PYTHONPATH=str(REPO),
+        BENCH_BATCH=str(batch),
     )
+    return server_url, database_url, env
+
+
+def main() -> None:
+    args = parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # tables as they come
+    if "throughput" in args.part_set and shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    server_url, database_url, env = bench_environment(args.batch)
+    env["PYTHONPATH"] = str(REPO)
     runs: list[WorkerRun] = []
     try:
         for workers in args.worker_counts:
