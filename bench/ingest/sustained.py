@@ -103,6 +103,10 @@ async def _sample_backlog(target: Target, after_id: int, peak: list[int]) -> Non
         await connection.close()
 
 
+DRAIN_LIMIT_S = 600.0
+"""How long a step waits for an earlier step's backlog to be applied before it starts."""
+
+
 async def _last_id(database_url: str) -> int:
     connection = await asyncpg.connect(database_url)
     try:
@@ -115,6 +119,9 @@ async def paced_step(
     target: Target, rate: float, seconds: float, connections: int, *, measure_cpu: bool = False
 ) -> Step:
     build = notify_request(target.host, target.port, target.path, target.token)
+    # A step starts with nothing left to apply: an earlier step that outran the applier
+    # would otherwise hand its backlog on, and fail the next one.
+    await lag.wait_applied(target.database_url, target.receiver, 0, limit_s=DRAIN_LIMIT_S)
     after_id = await _last_id(target.database_url)
     meter = CpuMeter(target.server_pid, target.database_url)
     if measure_cpu:
@@ -214,6 +221,9 @@ class Burst:
 
 async def burst(target: Target, count: int, connections: int) -> Burst:
     build = notify_request(target.host, target.port, target.path, target.token)
+    # A step starts with nothing left to apply: an earlier step that outran the applier
+    # would otherwise hand its backlog on, and fail the next one.
+    await lag.wait_applied(target.database_url, target.receiver, 0, limit_s=DRAIN_LIMIT_S)
     after_id = await _last_id(target.database_url)
     meter = CpuMeter(target.server_pid, target.database_url)
     await meter.start()
