@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from callbox.ops.readiness import NotReady, ReadinessChecks
-from callbox.ops.request_id import new_request_id
+from callbox.ops.request_id import request_id_from
 from callbox.settings import Database
 from tests.ops.support import notify_receiver
 from tests.support import ProxyThread, callbox_client, settings_for
@@ -169,7 +169,7 @@ async def test_request_id_is_echoed_when_well_formed_and_made_otherwise(
 
 
 def test_a_made_request_id_is_a_random_uuid4_in_hex() -> None:
-    made = [new_request_id() for _ in range(2_000)]
+    made = [request_id_from(()) for _ in range(2_000)]
     assert len(set(made)) == len(made)
     for request_id in made:
         parsed = uuid.UUID(hex=request_id)

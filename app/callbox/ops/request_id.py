@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
+import uuid
 from collections.abc import Iterable
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -17,13 +17,4 @@ def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
             if _ACCEPTABLE.fullmatch(value):
                 return value.decode("ascii")
             break
-    return new_request_id()
-
-
-def new_request_id() -> str:
-    """A random (version 4) UUID as 32 hex digits, as ``uuid.uuid4().hex`` gives it, without
-    building the UUID object."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return raw.hex()
+    return uuid.uuid4().hex
