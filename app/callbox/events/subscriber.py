@@ -71,15 +71,21 @@ class EventBatch:
             future = asyncio.ensure_future(load(self.rows))
             future.add_done_callback(_retrieve)
             self._shared[key] = future
-        if future.done() and not future.cancelled() and future.exception() is None:
-            return cast(Shared, future.result())  # (most subscribers: loaded already)
         try:
-            # Shielded: one subscriber going away does not cancel the others' load.
-            return cast(Shared, await asyncio.shield(future))
+            return cast(Shared, await shared_result(future))
         except Exception:
             if self._shared.get(key) is future:
                 del self._shared[key]  # the next subscriber tries again
             raise
+
+
+async def shared_result(future: asyncio.Future[Shared]) -> Shared:
+    """The result of work many subscribers wait for: at once when it is done (most of them
+    come after), else awaited through a shield, so that one subscriber going away does not
+    cancel it for the others."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return await asyncio.shield(future)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from callbox.events.subscriber import EventBatch
+from callbox.events.subscriber import EventBatch, shared_result
 from callbox.graphql.encoding import encode
 from graphql import ExecutionResult, print_ast
 
@@ -124,14 +124,14 @@ class _SharedExecution:
         if found is not None:
             FanOutStats.shared += 1
             if isinstance(found, asyncio.Future):
-                return _wait_for(found)
+                return shared_result(found)
             return found
         result = self._parent.execute_event(self._event, serially)
         if self._parent.is_awaitable(result):
             future = asyncio.ensure_future(_encoded_later(result))
             memo[key] = future
             future.add_done_callback(lambda done: _keep_if_clean(memo, key, done))
-            return _wait_for(future)
+            return shared_result(future)
         encoded = _encoded(cast(ExecutionResult, result))
         if not encoded.errors:
             memo[key] = encoded
@@ -146,13 +146,6 @@ def _encoded(result: ExecutionResult) -> ExecutionResult:
     if result.errors or not isinstance(result.data, dict):
         return result
     return ExecutionResult(EncodedData(result.data), None)
-
-
-async def _wait_for(future: asyncio.Future[ExecutionResult]) -> ExecutionResult:
-    if future.done() and not future.cancelled() and future.exception() is None:
-        return future.result()
-    # Shielded: one subscriber going away does not cancel the execution the group waits for.
-    return await asyncio.shield(future)
 
 
 def _keep_if_clean(memo: dict[Hashable, Any], key: Hashable, done: asyncio.Future[Any]) -> None:

@@ -28,6 +28,20 @@ def _parse(value: str) -> IPAddress | None:
     return address
 
 
+_PEER_CACHE_MAX_CHARS = 64
+
+
+def _parse_peer(peer: str) -> IPAddress | None:
+    """:func:`_parse` of a socket peer, cached: a provider calls from a few addresses (text
+    longer than any address is parsed, not cached)."""
+    if len(peer) > _PEER_CACHE_MAX_CHARS:
+        return _parse(peer)
+    return _parse_cached(peer)
+
+
+_parse_cached = functools.lru_cache(maxsize=4096)(_parse)
+
+
 def _is_trusted(address: IPAddress, trusted: Sequence[IPNetwork]) -> bool:
     return any(address.version == network.version and address in network for network in trusted)
 
@@ -39,7 +53,7 @@ def resolve_client_address(
 
     A forged ``X-Forwarded-For`` from an untrusted peer is ignored: the peer is the client.
     """
-    peer_address = _parse(peer) if peer else None
+    peer_address = _parse_peer(peer) if peer else None
     if peer_address is None:
         return UNKNOWN_ADDRESS
     if not forwarded_for or not _is_trusted(peer_address, trusted_proxies):
@@ -55,27 +69,6 @@ def resolve_client_address(
     # Every hop is one of our proxies: the left-most is as far as we can see.
     first = _parse(hops[0]) if hops else None
     return str(first or peer_address)
-
-
-_PEER_CACHE_MAX_CHARS = 64
-"""Peer addresses (from the socket, cut to 64 characters) are cached; longer text is not."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _peer_text(peer: str) -> str:
-    address = _parse(peer)
-    return UNKNOWN_ADDRESS if address is None else str(address)
-
-
-def peer_address_text(peer: str | None) -> str:
-    """The client address when no proxy is trusted: the peer, canonical (IPv4-mapped IPv6
-    as IPv4), or ``unknown``; what :func:`resolve_client_address` gives without trusted
-    proxies. Cached: a provider calls from a few addresses."""
-    if not peer:
-        return UNKNOWN_ADDRESS
-    if len(peer) > _PEER_CACHE_MAX_CHARS:
-        return _peer_text.__wrapped__(peer)
-    return _peer_text(peer)
 
 
 def address_in(address: str, networks: Sequence[IPNetwork]) -> bool:

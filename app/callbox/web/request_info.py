@@ -10,7 +10,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 
 from callbox.settings import IPNetwork
-from callbox.web.client_address import peer_address_text, resolve_client_address
+from callbox.web.client_address import resolve_client_address
 
 TRUSTED_PROXIES_STATE = "callbox_trusted_proxies"
 
@@ -53,11 +53,9 @@ def client_address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     if cached is not None:
         return cached
     trusted: tuple[IPNetwork, ...] = connection.app.state.get(TRUSTED_PROXIES_STATE, ())
-    peer = peer_address_of(connection)
-    if trusted:
-        address = resolve_client_address(peer, forwarded_for_of(connection), trusted)
-    else:  # no proxy to believe: the peer is the client, whatever X-Forwarded-For says
-        address = peer_address_text(peer)
+    # No proxy to believe: the peer is the client, and X-Forwarded-For is not even read.
+    forwarded_for = forwarded_for_of(connection) if trusted else None
+    address = resolve_client_address(peer_address_of(connection), forwarded_for, trusted)
     if state is not None:
         state[_CLIENT_ADDRESS_STATE] = address
     return address
