@@ -51,7 +51,12 @@ from callbox.graphql.errors import unavailable_retry_after
 from callbox.graphql.ide import GraphiQLPage
 from callbox.graphql.limits import MAX_BODY_BYTES, holds_nul
 from callbox.graphql.loaders import Loaders
-from callbox.graphql.planner import PlannedDocuments, planned_answer, planner_on, run_plan
+from callbox.graphql.planner import (
+    PlannedDocuments,
+    plan_operation,
+    planned_answer,
+    planner_on,
+)
 from callbox.graphql.schema import CallboxSchema, build_schema
 from callbox.graphql.websocket import (
     BoundedWebSocketAdapter,
@@ -173,9 +178,10 @@ class CallboxGraphQLController(GraphQLController[GraphQLContext, None]):
             return None
         body = await request.body()
         visibility = context.principal.visibility
-        plan = documents.plan_for(body, visibility)
-        if plan is not None:
-            data = await run_plan(plan, context)
+        kept = documents.plan_for(body, visibility)
+        if kept is not None:
+            answer = await planned_answer(context, lambda: kept)
+            data = answer[0] if answer is not None else None
         else:
             data = await _plan_anew(schema, documents, body, context)
         if data is None:
@@ -221,7 +227,9 @@ async def _plan_anew(
     document = documents.get(query, operation_name)
     if document is None or holds_nul(variables):
         return None
-    answer = await planned_answer(schema, document, variables, operation_name, context)
+    answer = await planned_answer(
+        context, lambda: plan_operation(schema, document, variables, operation_name, context)
+    )
     if answer is None:
         return None
     data, plan = answer

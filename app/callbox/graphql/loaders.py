@@ -10,7 +10,9 @@ makes none.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -26,6 +28,7 @@ from callbox.graphql.data.rows import (
 )
 
 ConversationPageKey = tuple[int, PageRequest]
+Row = TypeVar("Row")
 
 
 class Loaders:
@@ -37,53 +40,51 @@ class Loaders:
         self._data = data
         self._cache = cache
 
-    @cached_property
-    def message(self) -> DataLoader[int, MessageRow | None]:
-        async def messages(ids: list[int]) -> list[MessageRow | None]:
-            found = await self._data.messages_by_id(ids)
+    def _by_id(
+        self, fetch: Callable[[Sequence[int]], Awaitable[Mapping[int, Row]]]
+    ) -> DataLoader[int, Row | None]:
+        """Rows by id, ``None`` for an id with no row."""
+
+        async def load(ids: list[int]) -> list[Row | None]:
+            found = await fetch(ids)
             return [found.get(key) for key in ids]
 
-        return DataLoader(messages, cache=self._cache)
+        return DataLoader(load, cache=self._cache)
+
+    def _histories(
+        self, fetch: Callable[[Sequence[int]], Awaitable[Mapping[int, list[StatusEventRow]]]]
+    ) -> DataLoader[int, list[StatusEventRow]]:
+        """Status histories by id (the query layer gives every id asked, empty or not)."""
+
+        async def load(ids: list[int]) -> list[list[StatusEventRow]]:
+            found = await fetch(ids)
+            return [found[key] for key in ids]
+
+        return DataLoader(load, cache=self._cache)
+
+    @cached_property
+    def message(self) -> DataLoader[int, MessageRow | None]:
+        return self._by_id(self._data.messages_by_id)
 
     @cached_property
     def conversation(self) -> DataLoader[int, ConversationRow | None]:
-        async def conversations(ids: list[int]) -> list[ConversationRow | None]:
-            found = await self._data.conversations_by_id(ids)
-            return [found.get(key) for key in ids]
-
-        return DataLoader(conversations, cache=self._cache)
+        return self._by_id(self._data.conversations_by_id)
 
     @cached_property
     def message_events(self) -> DataLoader[int, list[StatusEventRow]]:
-        async def message_events(ids: list[int]) -> list[list[StatusEventRow]]:
-            found = await self._data.events_by_message(ids)
-            return [found[key] for key in ids]
-
-        return DataLoader(message_events, cache=self._cache)
+        return self._histories(self._data.events_by_message)
 
     @cached_property
     def notification(self) -> DataLoader[int, NotificationRow | None]:
-        async def notifications(ids: list[int]) -> list[NotificationRow | None]:
-            found = await self._data.notifications_by_id(ids)
-            return [found.get(key) for key in ids]
-
-        return DataLoader(notifications, cache=self._cache)
+        return self._by_id(self._data.notifications_by_id)
 
     @cached_property
     def notification_body(self) -> DataLoader[int, bytes | None]:
-        async def notification_bodies(ids: list[int]) -> list[bytes | None]:
-            found = await self._data.notification_bodies(ids)
-            return [found.get(key) for key in ids]
-
-        return DataLoader(notification_bodies, cache=self._cache)
+        return self._by_id(self._data.notification_bodies)
 
     @cached_property
     def notification_events(self) -> DataLoader[int, list[StatusEventRow]]:
-        async def notification_events(ids: list[int]) -> list[list[StatusEventRow]]:
-            found = await self._data.events_by_notification(ids)
-            return [found[key] for key in ids]
-
-        return DataLoader(notification_events, cache=self._cache)
+        return self._histories(self._data.events_by_notification)
 
     @cached_property
     def conversation_messages(self) -> DataLoader[ConversationPageKey, Page[MessageRow]]:

@@ -168,11 +168,9 @@ class ConnectionQueue(asyncio.Semaphore):
     next, not to the one waiting longest, and a waiter that loses that race queues again at
     the end. Under load (64 requests for 10 connections) some requests waited many times
     the median (p95 5x, p99 8x). ``asyncio.Semaphore`` serves its waiters first come, first
-    served, so a request takes its turn here and then finds a connection free.
+    served, so a request takes its turn here and then finds a connection free. Made with
+    as many places as the pool has connections.
     """
-
-    def __init__(self, connections: int) -> None:
-        super().__init__(connections)
 
 
 class RequestSql(Sql):
@@ -262,7 +260,8 @@ class RequestSql(Sql):
             self._turn.release()
 
     def _leave_queue(self) -> None:
-        if self._queued and self._queue is not None:
+        if self._queued:
+            assert self._queue is not None  # (queued only with a queue)
             self._queued = False
             self._queue.release()
 

@@ -7,16 +7,16 @@ from callbox.graphql.planner.extension import (
     PlannedDocuments,
     ReadPlanner,
     executor_only,
+    plan_operation,
     planned_answer,
     planner_on,
-    run_plan,
 )
 
 __all__ = [
     "PlannedDocuments",
     "ReadPlanner",
     "executor_only",
+    "plan_operation",
     "planned_answer",
     "planner_on",
-    "run_plan",
 ]

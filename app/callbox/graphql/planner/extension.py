@@ -1,7 +1,8 @@
 """The hooks: a query the planner covers is answered by it, after parsing, validation and
 the limits.
 
-Two ways in, one answer (:func:`planned_answer`):
+Two ways in, one answer (:func:`planned_answer`, by the plan :func:`plan_operation`
+makes or by the one kept for the same request):
 
 - The schema extension :class:`ReadPlanner` runs in ``on_execute``, after the limits
   (tokens, depth, aliases), the validation and the NUL check: when it sets the result,
@@ -22,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql.execution.collect_fields import collect_fields
@@ -40,6 +41,9 @@ from callbox.graphql.planner.compile import Compiled, Compiler, NotPlanned, chec
 from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode
 
 logger = logging.getLogger("callbox.graphql.planner")
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _executor_only: ContextVar[bool] = ContextVar("callbox_executor_only", default=False)
 
@@ -74,55 +78,59 @@ Plan = tuple[tuple[str, Compiled], ...]
 """An operation planned: each root field's response key and its compiled statement."""
 
 
+class _Recent(Generic[K, V]):
+    """At most ``size`` entries; the least recently used go first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
 class PlannedDocuments:
     """The documents the planner has answered, by their text and operation name: each
     passed the token, depth and alias limits and the validation, which depend on nothing
     else. And the plans it made, by the request body and the key's visibility: a plan
-    depends on nothing else (its statements read the rows afresh each time). Least
-    recently used ones are forgotten first."""
+    depends on nothing else (its statements read the rows afresh each time)."""
 
-    def __init__(self, size: int = DOCUMENTS_REMEMBERED) -> None:
-        self._size = size
-        self._documents: OrderedDict[tuple[str, str | None], DocumentNode] = OrderedDict()
-        self._plans: OrderedDict[tuple[bytes, Visibility], Plan] = OrderedDict()
+    def __init__(self) -> None:
+        self._documents: _Recent[tuple[str, str | None], DocumentNode] = _Recent(
+            DOCUMENTS_REMEMBERED
+        )
+        self._plans: _Recent[tuple[bytes, Visibility], Plan] = _Recent(PLANS_KEPT)
         self.shortcuts = 0
-        """Requests answered by the HTTP shortcut (for the tests and the benchmark)."""
+        """Requests answered by the HTTP shortcut (read by the tests)."""
         self.replans = 0
         """Of those, the ones that had to plan (their body had no plan kept)."""
 
     def plan_for(self, body: bytes, visibility: Visibility) -> Plan | None:
-        key = (body, visibility)
-        plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
-        return plan
+        return self._plans.get((body, visibility))
 
     def keep_plan(self, body: bytes, visibility: Visibility, plan: Plan) -> None:
-        if len(body) > PLANNED_BODY_BYTES:
-            return
-        self._plans[(body, visibility)] = plan
-        while len(self._plans) > PLANS_KEPT:
-            self._plans.popitem(last=False)
+        if len(body) <= PLANNED_BODY_BYTES:
+            self._plans.put((body, visibility), plan)
 
     def remember(self, query: str, operation_name: str | None, document: DocumentNode) -> None:
         """``operation_name`` as Strawberry found it: the operation's own name when the
         request named none, so a document of one operation is also remembered unnamed."""
-        keys = [(query, operation_name)]
+        self._documents.put((query, operation_name), document)
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if len(operations) == 1:
-            keys.append((query, None))
-        for key in keys:
-            self._documents[key] = document
-            self._documents.move_to_end(key)
-        while len(self._documents) > self._size:
-            self._documents.popitem(last=False)
+            self._documents.put((query, None), document)
 
     def get(self, query: str, operation_name: str | None) -> DocumentNode | None:
-        key = (query, operation_name)
-        document = self._documents.get(key)
-        if document is not None:
-            self._documents.move_to_end(key)
-        return document
+        return self._documents.get((query, operation_name))
 
 
 class ReadPlanner(SchemaExtension):
@@ -141,11 +149,14 @@ class ReadPlanner(SchemaExtension):
             and execution.operation_type is OperationType.QUERY
         ):
             answer = await planned_answer(
-                execution.schema,
-                document,
-                execution.variables,
-                execution.operation_name,
                 execution.context,
+                lambda: plan_operation(
+                    execution.schema,
+                    document,
+                    execution.variables,
+                    execution.operation_name,
+                    execution.context,
+                ),
             )
             if answer is not None:
                 execution.result = ExecutionResult(data=answer[0], errors=None)
@@ -155,17 +166,17 @@ class ReadPlanner(SchemaExtension):
 
 
 async def planned_answer(
-    schema: strawberry.Schema,
-    document: DocumentNode,
-    variables: dict[str, Any] | None,
-    operation_name: str | None,
-    context: GraphQLContext,
+    context: GraphQLContext, plan: Callable[[], Plan]
 ) -> tuple[dict[str, Any], Plan] | None:
-    """The response's data and the plan that gave it, or ``None`` when the executor should
-    answer (not covered, an input error, a fault: logged)."""
+    """The response's data by the plan ``plan()`` gives (made now, or kept from before for
+    the same request and visibility), and that plan; ``None`` when the executor should
+    answer: no read scope, not covered, an input error, a fault (logged when it is neither
+    the client's nor the database's)."""
+    if not context.principal.can("read"):
+        return None
     try:
-        plan = _plan(schema, document, variables, operation_name, context)
-        return await _run(plan, context), plan
+        made = plan()
+        return await _run(made, context), made
     except (NotPlanned, PublicError, GraphQLError):
         return None
     except Exception as error:
@@ -173,29 +184,15 @@ async def planned_answer(
         return None
 
 
-async def run_plan(plan: Plan, context: GraphQLContext) -> dict[str, Any] | None:
-    """The response's data by a plan made before for the same request and visibility, or
-    ``None`` when the executor should answer (a fault: logged when it is not the database's)."""
-    if not context.principal.can("read"):
-        return None
-    try:
-        return await _run(plan, context)
-    except (PublicError, GraphQLError):
-        return None
-    except Exception as error:
-        log_internal_error(logger, "the read planner failed", error)
-        return None
-
-
-def _plan(
+def plan_operation(
     schema: strawberry.Schema,
     document: DocumentNode,
     variables: dict[str, Any] | None,
     operation_name: str | None,
     context: GraphQLContext,
 ) -> Plan:
-    if not context.principal.can("read"):
-        raise NotPlanned("no read scope")
+    """The plan of a query operation; :class:`NotPlanned` (or an input error) when the
+    executor should answer it."""
     graphql_schema = schema._schema
     executor = Executor.build(
         graphql_schema, document, raw_variable_values=variables, operation_name=operation_name
