@@ -71,8 +71,8 @@ def _plain(status_code: int, text: str = "", headers: dict[str, str] | None = No
 
 
 _STORED = _plain(200)
-"""The answer to a stored callback: an ASGI response is not changed by being sent, so one
-serves every callback."""
+"""The answer to a stored callback (and to a probe): an ASGI response is not changed by
+being sent, so one serves every callback."""
 
 
 def _raw_request(
@@ -238,9 +238,9 @@ def _unavailable(retry_after: int) -> ASGIResponse:
     return _plain(503, UNAVAILABLE_TEXT, headers={"Retry-After": str(retry_after)})
 
 
-async def probe_receiver() -> Response[str]:
+async def probe_receiver() -> ASGIResponse:
     """Providers probe their callback URL with HEAD before using it."""
-    return Response("", status_code=200, media_type="text/plain")
+    return _STORED
 
 
 def _as_plain_text(_: Request[Any, Any, Any], error: HTTPException) -> Response[str]:

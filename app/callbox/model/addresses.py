@@ -130,10 +130,9 @@ def _matches(national_number: str, description: _Description | None) -> bool:
 class _RegionCheck:
     """A region's metadata made ready to answer ``_number_type_helper(...) != UNKNOWN``."""
 
-    __slots__ = ("general", "leading_digits", "metadata", "types")
+    __slots__ = ("general", "leading_digits", "types")
 
     def __init__(self, metadata: PhoneMetadata) -> None:
-        self.metadata = metadata  # (held, so the id it is cached under stays its own)
         self.general = _description(metadata.general_desc)
         names: tuple[str, ...] = _TYPE_DESCRIPTIONS
         if not metadata.same_mobile_and_fixed_line_pattern:
@@ -148,13 +147,16 @@ class _RegionCheck:
         )
 
 
-_REGION_CHECKS: dict[int, _RegionCheck] = {}
+_REGION_CHECKS: dict[tuple[str | None, int | None], _RegionCheck] = {}
 
 
 def _region_check(metadata: PhoneMetadata) -> _RegionCheck:
-    check = _REGION_CHECKS.get(id(metadata))
-    if check is None or check.metadata is not metadata:
-        check = _REGION_CHECKS[id(metadata)] = _RegionCheck(metadata)
+    # A region's id ("GB"), or "001" for every non-geographic calling code: with the
+    # calling code, one key per metadata (PhoneMetadata is not hashable).
+    key = (metadata.id, metadata.country_code)
+    check = _REGION_CHECKS.get(key)
+    if check is None:
+        check = _REGION_CHECKS[key] = _RegionCheck(metadata)
     return check
 
 
