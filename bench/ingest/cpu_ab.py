@@ -37,6 +37,7 @@ from bench.ingest.run import (
     free_port,
     last_id_of,
     run_wrk,
+    start_server,
     wait_ready,
 )
 
@@ -59,27 +60,12 @@ def serving(
     checkout: Checkout, target: str, path: str, env: dict[str, str]
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
-    process = subprocess.Popen(
-        [
-            checkout.python,
-            "-m",
-            "uvicorn",
-            target,
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--no-proxy-headers",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--log-level",
-            "warning",
-        ],
-        env={**env, "PYTHONPATH": str(checkout.root)},
+    process = start_server(
+        target,
+        port,
+        1,
+        {**env, "PYTHONPATH": str(checkout.root)},
+        python=checkout.python,
         cwd=checkout.root,
     )
     try:

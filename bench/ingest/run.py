@@ -127,11 +127,19 @@ async def drop_database(server_url: str, database_url: str) -> None:
 
 
 def start_server(
-    target: str, port: int, workers: int, env: dict[str, str]
+    target: str,
+    port: int,
+    workers: int,
+    env: dict[str, str],
+    *,
+    python: str = sys.executable,
+    cwd: Path = REPO,
 ) -> subprocess.Popen[bytes]:
+    """uvicorn serving ``target`` the way every server of the harness is served; ``python``
+    and ``cwd``: another checkout's (bench/ingest/cpu_ab.py)."""
     return subprocess.Popen(
         [
-            sys.executable,
+            python,
             "-m",
             "uvicorn",
             target,
@@ -150,7 +158,7 @@ def start_server(
             "warning",
         ],
         env=env,
-        cwd=REPO,
+        cwd=cwd,
     )
 
 
